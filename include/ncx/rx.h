@@ -1,0 +1,184 @@
+/*
+ * rx: the receiver engine, sans-I/O. Datagram bytes, the sender and the
+ * current time go in; records in seq order, gap and reboot events, drops and
+ * the response datagrams for reliable senders come out, through one callback,
+ * synchronously, from inside ncx_rx_feed() and ncx_rx_tick(). The engine
+ * reads no clock and touches no socket, so the same code runs in ncxd, in
+ * `ncx listen`, in the tests (with a fake clock) and under the fuzzer.
+ *
+ * A sender is (address, port). Per sender the engine keeps `next`, the
+ * lowest seq it has neither delivered nor reported as a gap:
+ *
+ *   seq == next          delivered, with whatever it unblocks from the window
+ *   next < seq < next+W  held in the window; the hole before it is open
+ *   seq >= next+W        reliable: dropped (asked for again once the window
+ *                        moves); stock: the hole is closed as a gap at once
+ *   seq < next           a duplicate or a late record (counted, dropped), or
+ *                        a new boot (a reboot event, then a fresh stream)
+ *
+ * An open hole is closed by the missing records arriving, or by its timeout:
+ * short for stock senders (netconsole skips records above the console
+ * loglevel, so a hole there proves nothing: "not received"), long for
+ * reliable ones (asked for again every retx interval; "lost" when it
+ * expires). A sender is reliable once a datagram of its says ncrx=1; only
+ * those ever get a response.
+ *
+ * Reboot or duplicate, for seq < next: the engine keeps a 16-bit fingerprint
+ * of (timestamp, text) for each of the last NCX_RX_HISTORY records it
+ * delivered. Within that reach, a matching fingerprint is a duplicate and a
+ * differing one is a new boot. Further back, a stock sender (which never
+ * resends) has rebooted; a reliable sender has rebooted if the seq is at or
+ * below an ack it was sent more than reliable_hole_us ago (it cannot still
+ * be resending that), and is resending otherwise.
+ *
+ * Memory: a fixed-size record per sender (no window, no buffers while it is
+ * in order and has no fragment open: see ncx_rx_sender_bytes()); window
+ * slots and held records are allocated when a hole opens and freed when it
+ * closes; reassembly buffers likewise. All of it is bounded by the config.
+ * When a bound is hit the engine drops, counts, and emits a DROP event.
+ *
+ * Not thread-safe: one engine per thread (ncxd gives each worker its own,
+ * and SO_REUSEPORT keeps a sender on one worker).
+ */
+#ifndef NCX_RX_H
+#define NCX_RX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ncx/addr.h>
+#include <ncx/wire.h>
+
+#define NCX_RX_HISTORY 64 /* delivered records remembered for duplicate/reboot checks */
+#define NCX_RX_RESPONSE_MAX 1000 /* a response datagram is at most this long */
+
+struct ncx_rx_config {
+	uint32_t window;	   /* records held per sender behind a hole; default 4096 */
+	uint32_t max_senders;	   /* default 100000; more are dropped (TOO_MANY_SENDERS) */
+	uint32_t max_frags;	   /* open reassemblies per sender; default 8 */
+	size_t sender_bytes;	   /* held records + reassembly, per sender; default 8 MiB */
+	size_t engine_bytes;	   /* the same, all senders together; default 512 MiB */
+	uint64_t stock_hole_us;	   /* default 250 ms */
+	uint64_t reliable_hole_us; /* default 30 s */
+	uint64_t retx_us;	   /* ask again for missing records this often; default 100 ms */
+	uint64_t ack_us;	   /* ack new progress at most this often; default 100 ms */
+	uint64_t idle_us;	   /* forget a sender silent this long; default 1 hour; 0 never */
+};
+
+/* Fill cfg with the defaults above. */
+void ncx_rx_config_default(struct ncx_rx_config *cfg);
+
+enum ncx_rx_kind {
+	NCX_RX_RECORD,	 /* an extended record, in seq order */
+	NCX_RX_LEGACY,	 /* a legacy datagram (no seq: delivered as it comes) */
+	NCX_RX_GAP,	 /* seqs first..last will never be delivered */
+	NCX_RX_REBOOT,	 /* the sender started over: a new boot */
+	NCX_RX_DROP,	 /* records or datagrams dropped, and why */
+	NCX_RX_RESPONSE, /* send this datagram back to the sender */
+	NCX_RX_SENDER_GONE, /* the sender's state expired; release *user */
+};
+
+enum ncx_rx_drop_reason {
+	NCX_DROP_MALFORMED,	   /* not a datagram of either format */
+	NCX_DROP_DUPLICATE,	   /* already delivered */
+	NCX_DROP_LATE,		   /* arrived after its gap was reported */
+	NCX_DROP_WINDOW,	   /* too far ahead of the window (reliable: will be asked again) */
+	NCX_DROP_MEMORY,	   /* sender_bytes or engine_bytes reached */
+	NCX_DROP_FRAGS,		   /* too many open reassemblies, or one timed out */
+	NCX_DROP_TOO_MANY_SENDERS, /* max_senders reached */
+	NCX_DROP_REASON_COUNT
+};
+
+const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r);
+
+struct ncx_rx_event {
+	enum ncx_rx_kind kind;
+	const struct ncx_addr *from;
+	/* The caller's per-sender slot, NULL for a new sender; the caller may
+	 * store anything here (ncxd keeps its file state). NULL for events that
+	 * have no sender state (e.g. TOO_MANY_SENDERS). */
+	void **user;
+	bool reliable;	   /* the sender has said ncrx=1 */
+	uint64_t rx_us;	   /* when the datagram (for a record: its last piece) arrived */
+	union {
+		struct ncx_ext record;	   /* RECORD: whole, reassembled; spans valid in the callback */
+		struct ncx_legacy legacy;  /* LEGACY */
+		struct {
+			uint64_t first, last; /* count is last - first + 1 */
+			bool lost;	      /* reliable sender: lost; stock: not received */
+		} gap;
+		struct {
+			uint64_t prev_seq; /* the last seq of the old boot seen */
+			uint64_t seq;	   /* the first of the new one */
+		} reboot;
+		struct {
+			enum ncx_rx_drop_reason reason;
+			uint64_t records; /* how many */
+			uint64_t seq;	  /* the (first) seq concerned, if it has one */
+			bool has_seq;
+		} drop;
+		struct ncx_span response; /* RESPONSE: "ncrx<acked>[ <seq>]*" */
+	};
+};
+
+typedef void (*ncx_rx_emit_fn)(void *arg, const struct ncx_rx_event *ev);
+
+struct ncx_rx_stats {
+	uint64_t datagrams;	/* fed */
+	uint64_t bytes;		/* fed */
+	uint64_t records;	/* RECORD events */
+	uint64_t legacy;	/* LEGACY events */
+	uint64_t fragments;	/* fragment datagrams fed */
+	uint64_t gaps;		/* GAP events */
+	uint64_t lost;		/* records in gaps of reliable senders */
+	uint64_t missed;	/* records in gaps of stock senders (not received) */
+	uint64_t reboots;
+	uint64_t retx_requested; /* seqs asked for again (each time counts) */
+	uint64_t responses;	/* RESPONSE events */
+	uint64_t emergency;	/* ncemg=1 datagrams fed */
+	uint64_t dropped[NCX_DROP_REASON_COUNT];
+	uint64_t senders;	/* senders with state now (engine stats only) */
+	uint64_t held_bytes;	/* bytes held in windows and reassembly now (engine stats only) */
+};
+
+struct ncx_rx;
+
+/* NULL cfg means the defaults. Returns NULL on allocation failure. */
+struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, void *arg);
+
+/* Frees everything; emits nothing (call ncx_rx_flush() first to drain). */
+void ncx_rx_free(struct ncx_rx *rx);
+
+/* One datagram from `from` at now_us. Never fails: bad input is counted and
+ * dropped with a DROP event. The buffer is not kept. */
+void ncx_rx_feed(struct ncx_rx *rx, const struct ncx_addr *from, const void *buf, size_t len,
+		 uint64_t now_us);
+
+/* Run the timers due at now_us: hole timeouts, retransmission requests,
+ * acks, fragment timeouts, idle expiry. Cheap when nothing is due. */
+void ncx_rx_tick(struct ncx_rx *rx, uint64_t now_us);
+
+/* The earliest time ncx_rx_tick() has work to do; UINT64_MAX if none. */
+uint64_t ncx_rx_next_deadline(const struct ncx_rx *rx);
+
+/* Close every open hole now (as gaps) and deliver everything held, for
+ * every sender: used at shutdown so nothing received goes unwritten. */
+void ncx_rx_flush(struct ncx_rx *rx, uint64_t now_us);
+
+void ncx_rx_stats(const struct ncx_rx *rx, struct ncx_rx_stats *out);
+
+/* Per-sender counters (senders and held_bytes are 0). Returns 0, or
+ * -ENOENT if the engine has no state for that sender. */
+int ncx_rx_sender_stats(const struct ncx_rx *rx, const struct ncx_addr *from,
+			struct ncx_rx_stats *out);
+
+/* Visit every sender with state (for metrics). Must not feed or tick. */
+typedef void (*ncx_rx_sender_fn)(void *arg, const struct ncx_addr *from, void *user,
+				 const struct ncx_rx_stats *st);
+void ncx_rx_each_sender(const struct ncx_rx *rx, ncx_rx_sender_fn fn, void *arg);
+
+/* Bytes of state an idle, in-order sender costs (for the benchmark). */
+size_t ncx_rx_sender_bytes(void);
+
+#endif /* NCX_RX_H */

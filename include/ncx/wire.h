@@ -1,0 +1,187 @@
+/*
+ * wire: one datagram of the kernel's netconsole formats, parsed and produced
+ * byte-exactly. No state, no I/O, no clock, no allocation: every span points
+ * into the caller's buffer and every output goes to a buffer the caller owns.
+ *
+ * Extended record (netconsole "+", /dev/kmsg):
+ *
+ *   [<release>,]<fac<<3|level>,<seq>,<ts_usec>,<flag>[,<key>=<value>]*;<text>\n[ <KEY>=<VALUE>\n]*
+ *
+ * The part before ';' is the header, the part after it the body. The body is
+ * the escaped text, a newline, then zero or more dictionary lines (each starts
+ * with a space and ends with a newline). A record whose datagram would exceed
+ * NCX_WIRE_CHUNK bytes is cut into fragments: each repeats the header with
+ * ",ncfrag=<byte offset>/<total body bytes>" appended, and carries a slice of
+ * the body, cut anywhere (even inside an escape).
+ *
+ * Legacy record: "[%5lu.%06lu] text\n", the prefix repeated after each
+ * embedded newline, cut at NCX_WIRE_CHUNK bytes with no marker.
+ */
+#ifndef NCX_WIRE_H
+#define NCX_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NCX_WIRE_CHUNK 1000	  /* netconsole's largest payload (MAX_PRINT_CHUNK) */
+#define NCX_WIRE_HDR_MAX 512	  /* longest header (before ';') we accept */
+#define NCX_WIRE_BODY_MAX 8192	  /* longest reassembled body (kernel's CONSOLE_EXT_LOG_MAX) */
+#define NCX_WIRE_LEGACY_MAX 1024  /* printk cuts a legacy record at this many bytes */
+#define NCX_WIRE_DGRAM_MAX 65536  /* largest datagram anyone should hand us */
+
+/* A run of bytes inside someone else's buffer. Never NUL-terminated. */
+struct ncx_span {
+	const char *p;
+	size_t len;
+};
+
+/*
+ * One extended datagram, or one whole record after reassembly. The spans
+ * point into the buffer given to ncx_ext_parse() (or into the reassembly
+ * buffer) and live as long as it does.
+ */
+struct ncx_ext {
+	struct ncx_span release; /* "6.4.0" when the sender adds it; len 0 if absent */
+	uint8_t facility;	 /* header's first number >> 3 */
+	uint8_t level;		 /* header's first number & 7 */
+	char flag;		 /* '-', 'c' (continuation) or '+' (pre-4.9 continuation) */
+	uint64_t seq;
+	uint64_t ts_usec;
+	char caller_kind;	 /* 0 if absent, 'T' (thread id) or 'C' (cpu) */
+	uint32_t caller_id;
+	bool frag;		 /* ncfrag=<off>/<total> present */
+	uint32_t frag_off;
+	uint32_t frag_total;
+	bool emergency;		 /* ncemg=1: the sender is in emergency mode */
+	bool reliable;		 /* ncrx=1: the sender can take acks and resend */
+	uint16_t unknown_keys;	 /* header keys we did not understand (skipped) */
+	struct ncx_span header;	 /* every byte before ';' (for a fragment: with its ncfrag key) */
+	struct ncx_span body;	 /* every byte after ';' */
+};
+
+/*
+ * Parse one extended datagram (or whole record). Returns 0, or -EBADMSG when
+ * the bytes are not an extended record (missing fields, numbers out of range,
+ * no ';', a header longer than NCX_WIRE_HDR_MAX, an ncfrag that does not fit
+ * inside NCX_WIRE_BODY_MAX, ...). Unknown header keys are counted, never fatal.
+ * A fragment's body is its slice only; see struct ncx_reasm.
+ */
+int ncx_ext_parse(const void *buf, size_t len, struct ncx_ext *out);
+
+/*
+ * True if the datagram starts the way an extended record does (optional
+ * release field, then digits and a comma). Used to tell "broken extended"
+ * from "legacy text" before parsing.
+ */
+bool ncx_ext_looks_like(const void *buf, size_t len);
+
+/* Split a whole record's body into its text (escaped, without the newline)
+ * and its dictionary lines (each " KEY=VALUE\n"). A body with no newline is
+ * all text and no dictionary. */
+void ncx_ext_split_body(struct ncx_span body, struct ncx_span *text, struct ncx_span *dict);
+
+/* Iterate dictionary lines: on true, key and value are the (still escaped)
+ * parts of the next " KEY=VALUE" line and *dict has advanced past it. Lines
+ * without '=' give an empty key and the whole line as value. */
+bool ncx_dict_next(struct ncx_span *dict, struct ncx_span *key, struct ncx_span *value);
+
+/*
+ * Kernel escaping: bytes < 0x20, >= 0x7f and '\' become "\xNN" (lowercase
+ * hex); all others are copied. Returns the length the escaped form needs
+ * (like snprintf), writing at most cap bytes; no NUL is written.
+ */
+size_t ncx_escape(const void *in, size_t len, char *out, size_t cap);
+
+/*
+ * The inverse: "\xNN" becomes one byte; anything else, including a
+ * malformed or cut escape, is copied as it is. Returns the length needed,
+ * writing at most cap bytes. out may equal in (it never grows).
+ */
+size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap);
+
+/*
+ * Format the header of a record exactly as the kernel does, without the
+ * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncrx=1]".
+ * Only these fields of rec are used (not header/body/frag/unknown_keys).
+ * Returns the length needed, writing at most cap bytes, no NUL.
+ */
+size_t ncx_ext_format_header(const struct ncx_ext *rec, char *out, size_t cap);
+
+/*
+ * Format a whole record: header, ';', the text escaped, '\n', then dict
+ * (already in wire form: " KEY=VALUE\n" lines, copied as given). Returns the
+ * length needed, writing at most cap bytes, no NUL. For any record the kernel
+ * sent, formatting its parsed fields and unescaped text gives back its bytes.
+ */
+size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_len,
+		      const char *dict, size_t dict_len, char *out, size_t cap);
+
+/*
+ * Cut a formatted record (header + ';' + body, as ncx_ext_format() makes)
+ * into datagrams exactly as netconsole does: a record of at most
+ * NCX_WIRE_CHUNK bytes goes as it is; a longer one goes as fragments, each
+ * "header,ncfrag=<off>/<total>;" + as much body as fits in NCX_WIRE_CHUNK.
+ * emit is called once per datagram, in order; a non-zero return stops the
+ * walk and is returned. Returns 0, or -EINVAL if rec has no ';' or a header
+ * so long that no body byte would fit.
+ */
+typedef int (*ncx_emit_fn)(void *arg, const void *dgram, size_t len);
+int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg);
+
+/*
+ * Reassembly of one record's fragments, in any order, with duplicates and
+ * overlaps. The caller owns the storage: ncx_reasm_size(total) bytes, set up
+ * by ncx_reasm_init() from any one fragment. When overlapping fragments
+ * disagree, the first bytes received win and the disagreement is counted.
+ */
+struct ncx_reasm {
+	uint64_t seq;
+	uint32_t total;		/* body bytes expected */
+	uint32_t filled;	/* distinct body bytes received so far */
+	uint32_t conflicts;	/* overlapping bytes that disagreed */
+	uint16_t hdr_len;	/* header without its ncfrag key */
+	char hdr[NCX_WIRE_HDR_MAX];
+	unsigned char data[];	/* total body bytes, then a (total + 7) / 8 byte bitmap */
+};
+
+size_t ncx_reasm_size(uint32_t total);
+void ncx_reasm_init(struct ncx_reasm *r, const struct ncx_ext *frag);
+
+/*
+ * Add a fragment. Returns 1 when the record is complete, 0 when more is
+ * needed, -EINVAL when frag does not belong here (other seq or total, or a
+ * slice that runs past total).
+ */
+int ncx_reasm_add(struct ncx_reasm *r, const struct ncx_ext *frag);
+
+/*
+ * The complete record as if it had come in one datagram: out->header is the
+ * header without ncfrag, out->body the whole body, out->frag false. Returns
+ * 0, or -EAGAIN if not complete, or -EBADMSG if the header does not parse.
+ */
+int ncx_reasm_record(const struct ncx_reasm *r, struct ncx_ext *out);
+
+/*
+ * One legacy datagram. The kernel sends one record per datagram (or one
+ * NCX_WIRE_CHUNK slice of a longer one); a record with embedded newlines
+ * repeats the "[ sec.usec] " prefix on every line.
+ */
+struct ncx_legacy {
+	bool has_ts;		/* the datagram starts with "[ sec.usec] " */
+	uint64_t ts_usec;
+	struct ncx_span text;	/* after the first prefix, trailing newline removed */
+	bool dropped_notice;	/* "** N printk messages dropped **" */
+	uint64_t dropped;	/* N */
+};
+
+/* Returns 0, or -EBADMSG for an empty datagram or one holding a NUL byte. */
+int ncx_legacy_parse(const void *buf, size_t len, struct ncx_legacy *out);
+
+/*
+ * Iterate the lines of a legacy text: each call yields the next line with
+ * its "[ sec.usec] " prefix (if any) removed. Returns false at the end.
+ */
+bool ncx_legacy_next_line(struct ncx_span *text, struct ncx_span *line);
+
+#endif /* NCX_WIRE_H */
