@@ -1,0 +1,61 @@
+/*
+ * ncx: the command-line tool. `ncx COMMAND [OPTIONS]`; see `ncx --help`.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ncx.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *what;
+} commands[] = {
+	{ "listen", cmd_listen, "print every record netconsole senders send here; answer reliable ones" },
+	{ "replay", cmd_replay, "send recorded datagrams (one hex payload per line) to a receiver" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ncx COMMAND [OPTIONS]\n"
+		   "       ncx COMMAND --help\n"
+		   "       ncx --version\n\n"
+		   "Reliable console logging for Linux: tools around the kernel's netconsole.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+	fprintf(f, "\nThe collector is ncxd(8); see `ncxd --help`.\n");
+}
+
+void ncx_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ncx %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("ncx %s\n", NCX_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "ncx: unknown command '%s' (try ncx --help)\n", argv[1]);
+	return EX_USAGE;
+}
