@@ -1,0 +1,696 @@
+/*
+ * wire: parse and produce the kernel's netconsole datagrams. See
+ * include/ncx/wire.h for the formats.
+ *
+ * Everything here reads untrusted bytes: every access is bounded by an
+ * explicit length, every number is checked for overflow, and nothing ever
+ * allocates. Outputs follow snprintf's rule: the return value is the length
+ * of the full result, and the first min(cap, length) bytes are written.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ncx/wire.h>
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Decimal digits only (no sign, no space), at least one, at most max. */
+static bool parse_u64(const char *p, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (!is_digit(p[i]))
+			return false;
+		d = (unsigned)(p[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+static bool span_eq(const char *p, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return len == n && memcmp(p, lit, n) == 0;
+}
+
+/* Characters of a kernel release string (utsname: "6.4.0-rc1+", "6.1.0-56-amd64"). */
+static bool is_release_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == '.' || c == '-' || c == '_' || c == '+' || c == '~';
+}
+
+#define RELEASE_MAX 64 /* utsname's release field holds 64 characters */
+
+/* A release field: release characters, not all digits (or it is the priority). */
+static bool is_release(const char *p, size_t len)
+{
+	bool non_digit = false;
+
+	if (len == 0 || len > RELEASE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_release_char(p[i]))
+			return false;
+		if (!is_digit(p[i]))
+			non_digit = true;
+	}
+	return non_digit;
+}
+
+/* Output in snprintf style: count everything, write what fits. */
+struct out {
+	char *p;
+	size_t cap;
+	size_t len;
+};
+
+static void put(struct out *o, const void *src, size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len;
+
+		memcpy(o->p + o->len, src, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static void put_c(struct out *o, char c)
+{
+	put(o, &c, 1);
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+
+	put(o, tmp, (size_t)n);
+}
+
+/* ---- extended header -------------------------------------------------- */
+
+/* Known keys seen so far, to refuse a key given twice (ambiguous). */
+enum {
+	SEEN_CALLER = 1,
+	SEEN_FRAG = 2,
+	SEEN_EMG = 4,
+	SEEN_RX = 8,
+};
+
+static int parse_caller(const char *v, size_t len, struct ncx_ext *out)
+{
+	uint64_t id;
+
+	if (len < 2 || (v[0] != 'T' && v[0] != 'C'))
+		return -EBADMSG;
+	if (!parse_u64(v + 1, len - 1, UINT32_MAX, &id))
+		return -EBADMSG;
+	out->caller_kind = v[0];
+	out->caller_id = (uint32_t)id;
+	return 0;
+}
+
+/* "off/total": off < total <= NCX_WIRE_BODY_MAX. */
+static int parse_frag(const char *v, size_t len, struct ncx_ext *out)
+{
+	const char *slash = memchr(v, '/', len);
+	uint64_t off, total;
+
+	if (!slash)
+		return -EBADMSG;
+	if (!parse_u64(v, (size_t)(slash - v), UINT32_MAX, &off) ||
+	    !parse_u64(slash + 1, len - (size_t)(slash - v) - 1, UINT32_MAX, &total))
+		return -EBADMSG;
+	if (total == 0 || total > NCX_WIRE_BODY_MAX || off >= total)
+		return -EBADMSG;
+	out->frag = true;
+	out->frag_off = (uint32_t)off;
+	out->frag_total = (uint32_t)total;
+	return 0;
+}
+
+/* A boolean key: "1" or "0"; anything else is malformed. */
+static int parse_bool(const char *v, size_t len, bool *out)
+{
+	if (len != 1 || (v[0] != '0' && v[0] != '1'))
+		return -EBADMSG;
+	*out = v[0] == '1';
+	return 0;
+}
+
+/* One ",key=value" field after the flag. */
+static int parse_key(const char *f, size_t len, unsigned *seen, struct ncx_ext *out)
+{
+	const char *eq = memchr(f, '=', len);
+	const char *v;
+	size_t klen, vlen;
+	unsigned bit;
+	int rc;
+
+	if (len == 0)
+		return -EBADMSG;
+	if (!eq)
+		goto unknown;
+	klen = (size_t)(eq - f);
+	v = eq + 1;
+	vlen = len - klen - 1;
+	if (span_eq(f, klen, "caller")) {
+		bit = SEEN_CALLER;
+		rc = parse_caller(v, vlen, out);
+	} else if (span_eq(f, klen, "ncfrag")) {
+		bit = SEEN_FRAG;
+		rc = parse_frag(v, vlen, out);
+	} else if (span_eq(f, klen, "ncemg")) {
+		bit = SEEN_EMG;
+		rc = parse_bool(v, vlen, &out->emergency);
+	} else if (span_eq(f, klen, "ncrx")) {
+		bit = SEEN_RX;
+		rc = parse_bool(v, vlen, &out->reliable);
+	} else {
+		goto unknown;
+	}
+	if (rc)
+		return rc;
+	if (*seen & bit)
+		return -EBADMSG;
+	*seen |= bit;
+	return 0;
+unknown:
+	/* dev-kmsg ABI: receivers must skip keys they do not know. */
+	if (out->unknown_keys < UINT16_MAX)
+		out->unknown_keys++;
+	return 0;
+}
+
+/*
+ * Parse a header (the bytes before ';'). Fills every field but body; the
+ * header span is set to h/len.
+ */
+static int parse_header(const char *h, size_t len, struct ncx_ext *out)
+{
+	const char *end = h + len, *f = h;
+	unsigned seen = 0;
+	uint64_t prio, v;
+	size_t flen;
+	int field = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->header.p = h;
+	out->header.len = len;
+	if (len > NCX_WIRE_HDR_MAX)
+		return -EBADMSG;
+
+	/* Walk comma-separated fields; field counts the fixed ones consumed. */
+	for (;;) {
+		const char *comma = memchr(f, ',', (size_t)(end - f));
+		const char *fe = comma ? comma : end;
+
+		flen = (size_t)(fe - f);
+		if (field == 0 && out->release.len == 0 && is_release(f, flen)) {
+			out->release.p = f;
+			out->release.len = flen;
+		} else if (field == 0) {
+			/* facility is a u8 in the kernel's record: prio fits 11 bits */
+			if (!parse_u64(f, flen, 255u << 3 | 7, &prio))
+				return -EBADMSG;
+			out->facility = (uint8_t)(prio >> 3);
+			out->level = (uint8_t)(prio & 7);
+			field++;
+		} else if (field == 1) {
+			if (!parse_u64(f, flen, UINT64_MAX, &v))
+				return -EBADMSG;
+			out->seq = v;
+			field++;
+		} else if (field == 2) {
+			if (!parse_u64(f, flen, UINT64_MAX, &v))
+				return -EBADMSG;
+			out->ts_usec = v;
+			field++;
+		} else if (field == 3) {
+			if (flen != 1 || (f[0] != '-' && f[0] != 'c' && f[0] != '+'))
+				return -EBADMSG;
+			out->flag = f[0];
+			field++;
+		} else {
+			int rc = parse_key(f, flen, &seen, out);
+
+			if (rc)
+				return rc;
+		}
+		if (!comma)
+			break;
+		f = comma + 1;
+	}
+	return field == 4 ? 0 : -EBADMSG;
+}
+
+int ncx_ext_parse(const void *buf, size_t len, struct ncx_ext *out)
+{
+	const char *p = buf;
+	size_t scan = len < NCX_WIRE_HDR_MAX + 1 ? len : NCX_WIRE_HDR_MAX + 1;
+	const char *semi;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!p || len == 0 || len > NCX_WIRE_DGRAM_MAX)
+		return -EBADMSG;
+	/* The ';' must come within NCX_WIRE_HDR_MAX bytes: never scan further. */
+	semi = memchr(p, ';', scan);
+	if (!semi)
+		return -EBADMSG;
+	rc = parse_header(p, (size_t)(semi - p), out);
+	if (rc)
+		return rc;
+	out->body.p = semi + 1;
+	out->body.len = len - (size_t)(semi - p) - 1;
+	/* A fragment's slice must lie inside the body it claims to be part of. */
+	if (out->frag && out->body.len > out->frag_total - out->frag_off)
+		return -EBADMSG;
+	return 0;
+}
+
+bool ncx_ext_looks_like(const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len, *f = p;
+	const char *comma;
+
+	if (!p || len == 0)
+		return false;
+	comma = memchr(f, ',', len);
+	if (!comma)
+		return false;
+	if (is_release(f, (size_t)(comma - f))) {
+		f = comma + 1;
+		comma = memchr(f, ',', (size_t)(end - f));
+		if (!comma)
+			return false;
+	}
+	if (comma == f)
+		return false;
+	for (const char *q = f; q < comma; q++)
+		if (!is_digit(*q))
+			return false;
+	return true;
+}
+
+/* ---- body and dictionary ---------------------------------------------- */
+
+void ncx_ext_split_body(struct ncx_span body, struct ncx_span *text, struct ncx_span *dict)
+{
+	const char *nl = body.p && body.len ? memchr(body.p, '\n', body.len) : NULL;
+
+	if (!nl) {
+		*text = body;
+		dict->p = body.p ? body.p + body.len : NULL;
+		dict->len = 0;
+		return;
+	}
+	text->p = body.p;
+	text->len = (size_t)(nl - body.p);
+	dict->p = nl + 1;
+	dict->len = body.len - text->len - 1;
+}
+
+bool ncx_dict_next(struct ncx_span *dict, struct ncx_span *key, struct ncx_span *value)
+{
+	const char *line, *nl, *eq;
+	size_t len;
+
+	if (!dict->p || dict->len == 0)
+		return false;
+	line = dict->p;
+	nl = memchr(line, '\n', dict->len);
+	len = nl ? (size_t)(nl - line) : dict->len;
+	dict->p += nl ? len + 1 : len;
+	dict->len -= nl ? len + 1 : len;
+	/* The kernel starts each line with one space; tolerate its absence. */
+	if (len && line[0] == ' ') {
+		line++;
+		len--;
+	}
+	eq = memchr(line, '=', len);
+	if (!eq) {
+		key->p = line;
+		key->len = 0;
+		value->p = line;
+		value->len = len;
+		return true;
+	}
+	key->p = line;
+	key->len = (size_t)(eq - line);
+	value->p = eq + 1;
+	value->len = len - key->len - 1;
+	return true;
+}
+
+/* ---- escaping ----------------------------------------------------------- */
+
+static bool needs_escape(unsigned char c)
+{
+	return c < 0x20 || c >= 0x7f || c == '\\';
+}
+
+size_t ncx_escape(const void *in, size_t len, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = in;
+	struct out o = { out, cap, 0 };
+
+	for (size_t i = 0; i < len; i++) {
+		if (needs_escape(s[i])) {
+			char e[4] = { '\\', 'x', hex[s[i] >> 4], hex[s[i] & 15] };
+
+			put(&o, e, 4);
+		} else {
+			put_c(&o, (char)s[i]);
+		}
+	}
+	return o.len;
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap)
+{
+	size_t i = 0, n = 0;
+
+	/* Writes never pass reads (each output byte consumes >= 1 input
+	 * byte), so out == in is safe: every byte is read before it is
+	 * overwritten. */
+	while (i < len) {
+		char c = in[i];
+		int hi, lo;
+
+		if (c == '\\' && len - i >= 4 && in[i + 1] == 'x' &&
+		    (hi = hex_val(in[i + 2])) >= 0 && (lo = hex_val(in[i + 3])) >= 0) {
+			c = (char)(hi << 4 | lo);
+			i += 4;
+		} else {
+			i++;
+		}
+		if (n < cap)
+			out[n] = c;
+		n++;
+	}
+	return n;
+}
+
+/* ---- formatting and fragmenting ---------------------------------------- */
+
+static void put_header(struct out *o, const struct ncx_ext *rec)
+{
+	if (rec->release.len) {
+		put(o, rec->release.p, rec->release.len);
+		put_c(o, ',');
+	}
+	put_u64(o, (uint64_t)rec->facility << 3 | (rec->level & 7));
+	put_c(o, ',');
+	put_u64(o, rec->seq);
+	put_c(o, ',');
+	put_u64(o, rec->ts_usec);
+	put_c(o, ',');
+	put_c(o, rec->flag ? rec->flag : '-');
+	if (rec->caller_kind) {
+		put(o, ",caller=", 8);
+		put_c(o, rec->caller_kind);
+		put_u64(o, rec->caller_id);
+	}
+	if (rec->emergency)
+		put(o, ",ncemg=1", 8);
+	if (rec->reliable)
+		put(o, ",ncrx=1", 7);
+}
+
+size_t ncx_ext_format_header(const struct ncx_ext *rec, char *out, size_t cap)
+{
+	struct out o = { out, cap, 0 };
+
+	put_header(&o, rec);
+	return o.len;
+}
+
+size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_len,
+		      const char *dict, size_t dict_len, char *out, size_t cap)
+{
+	struct out o = { out, cap, 0 };
+
+	put_header(&o, rec);
+	put_c(&o, ';');
+	/* Escape straight into the output (or only count once it is full). */
+	o.len += ncx_escape(text, text_len, o.len < cap ? out + o.len : NULL,
+			    o.len < cap ? cap - o.len : 0);
+	put_c(&o, '\n');
+	put(&o, dict, dict_len);
+	return o.len;
+}
+
+int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
+{
+	const char *p = rec;
+	const char *semi = len ? memchr(p, ';', len) : NULL;
+	char buf[NCX_WIRE_CHUNK];
+	size_t hdr_len, body_len, off = 0;
+
+	if (!semi)
+		return -EINVAL;
+	if (len <= NCX_WIRE_CHUNK)
+		return emit(arg, rec, len);
+
+	hdr_len = (size_t)(semi - p);
+	body_len = len - hdr_len - 1;
+	/* "%u" below, and the receiver takes 32-bit offsets */
+	if (hdr_len >= NCX_WIRE_CHUNK || body_len > UINT32_MAX)
+		return -EINVAL;
+	memcpy(buf, p, hdr_len);
+	while (off < body_len) {
+		int n = snprintf(buf + hdr_len, sizeof(buf) - hdr_len, ",ncfrag=%u/%u;",
+				 (unsigned)off, (unsigned)body_len);
+		size_t this_hdr = hdr_len + (size_t)n, chunk;
+		int rc;
+
+		/* No room for even one body byte: the kernel gives up too. */
+		if (n < 0 || this_hdr >= NCX_WIRE_CHUNK)
+			return -EINVAL;
+		chunk = body_len - off;
+		if (chunk > NCX_WIRE_CHUNK - this_hdr)
+			chunk = NCX_WIRE_CHUNK - this_hdr;
+		memcpy(buf + this_hdr, semi + 1 + off, chunk);
+		rc = emit(arg, buf, this_hdr + chunk);
+		if (rc)
+			return rc;
+		off += chunk;
+	}
+	return 0;
+}
+
+/* ---- reassembly --------------------------------------------------------- */
+
+static unsigned char *reasm_bitmap(struct ncx_reasm *r)
+{
+	return r->data + r->total;
+}
+
+size_t ncx_reasm_size(uint32_t total)
+{
+	return sizeof(struct ncx_reasm) + (size_t)total + ((size_t)total + 7) / 8;
+}
+
+/* Copy a fragment's header without its ncfrag field. */
+static void strip_ncfrag(struct ncx_reasm *r, struct ncx_span h)
+{
+	const char *f = h.p, *end = h.p + h.len;
+	bool first = true;
+
+	r->hdr_len = 0;
+	while (f && f <= end) {
+		const char *comma = memchr(f, ',', (size_t)(end - f));
+		const char *fe = comma ? comma : end;
+		size_t flen = (size_t)(fe - f);
+
+		if (!(flen >= 7 && memcmp(f, "ncfrag=", 7) == 0)) {
+			size_t need = flen + (first ? 0 : 1);
+
+			if (r->hdr_len + need > sizeof(r->hdr))
+				return;
+			if (!first)
+				r->hdr[r->hdr_len++] = ',';
+			memcpy(r->hdr + r->hdr_len, f, flen);
+			r->hdr_len += (uint16_t)flen;
+			first = false;
+		}
+		if (!comma)
+			break;
+		f = comma + 1;
+	}
+}
+
+void ncx_reasm_init(struct ncx_reasm *r, const struct ncx_ext *frag)
+{
+	r->seq = frag->seq;
+	r->total = frag->frag_total;
+	r->filled = 0;
+	r->conflicts = 0;
+	strip_ncfrag(r, frag->header);
+	memset(r->data, 0, (size_t)r->total + ((size_t)r->total + 7) / 8);
+}
+
+int ncx_reasm_add(struct ncx_reasm *r, const struct ncx_ext *frag)
+{
+	unsigned char *bits = reasm_bitmap(r);
+	const unsigned char *src = (const unsigned char *)frag->body.p;
+
+	if (!frag->frag || frag->seq != r->seq || frag->frag_total != r->total)
+		return -EINVAL;
+	if (frag->frag_off > r->total || frag->body.len > r->total - frag->frag_off)
+		return -EINVAL;
+	for (size_t i = 0; i < frag->body.len; i++) {
+		size_t at = frag->frag_off + i;
+		unsigned char bit = (unsigned char)(1u << (at & 7));
+
+		if (bits[at >> 3] & bit) {
+			if (r->data[at] != src[i])
+				r->conflicts++;	/* first bytes received win */
+			continue;
+		}
+		r->data[at] = src[i];
+		bits[at >> 3] |= bit;
+		r->filled++;
+	}
+	return r->filled == r->total ? 1 : 0;
+}
+
+int ncx_reasm_record(const struct ncx_reasm *r, struct ncx_ext *out)
+{
+	int rc;
+
+	if (r->filled != r->total)
+		return -EAGAIN;
+	rc = parse_header(r->hdr, r->hdr_len, out);
+	if (rc)
+		return rc;
+	if (out->frag) /* a second ncfrag would have been refused; be sure */
+		return -EBADMSG;
+	out->body.p = (const char *)r->data;
+	out->body.len = r->total;
+	return 0;
+}
+
+/* ---- legacy ------------------------------------------------------------- */
+
+/*
+ * "[%5lu.%06lu] ": '[', spaces, seconds, '.', six digits, "] ". Returns the
+ * prefix length, or 0 if p does not start with one.
+ */
+static size_t legacy_prefix(const char *p, size_t len, uint64_t *ts_usec)
+{
+	size_t i = 1, d0;
+	uint64_t sec, usec;
+
+	if (len < 1 || p[0] != '[')
+		return 0;
+	while (i < len && p[i] == ' ')
+		i++;
+	d0 = i;
+	while (i < len && is_digit(p[i]))
+		i++;
+	if (!parse_u64(p + d0, i - d0, UINT64_MAX / 1000000 - 1, &sec))
+		return 0;
+	if (len - i < 9 || p[i] != '.')
+		return 0;
+	if (!parse_u64(p + i + 1, 6, 999999, &usec))
+		return 0;
+	i += 7;
+	if (p[i] != ']' || p[i + 1] != ' ')
+		return 0;
+	*ts_usec = sec * 1000000 + usec;
+	return i + 2;
+}
+
+/* "** N printk messages dropped **\n" (the newline optional): length, or 0. */
+static size_t dropped_notice(const char *p, size_t len, uint64_t *n)
+{
+	static const char head[] = "** ", tail[] = " printk messages dropped **";
+	size_t i = sizeof(head) - 1, d0;
+
+	if (len < i || memcmp(p, head, i) != 0)
+		return 0;
+	d0 = i;
+	while (i < len && is_digit(p[i]))
+		i++;
+	if (!parse_u64(p + d0, i - d0, UINT64_MAX, n))
+		return 0;
+	if (len - i < sizeof(tail) - 1 || memcmp(p + i, tail, sizeof(tail) - 1) != 0)
+		return 0;
+	i += sizeof(tail) - 1;
+	if (i < len && p[i] == '\n')
+		i++;
+	return i;
+}
+
+int ncx_legacy_parse(const void *buf, size_t len, struct ncx_legacy *out)
+{
+	const char *p = buf;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!p || len == 0 || memchr(p, '\0', len))
+		return -EBADMSG;
+	/* Up to 6.1 the notice is a datagram of its own; from 6.2 it is
+	 * prepended to the next record's text. Take both. */
+	n = dropped_notice(p, len, &out->dropped);
+	if (n) {
+		out->dropped_notice = true;
+		p += n;
+		len -= n;
+	}
+	n = legacy_prefix(p, len, &out->ts_usec);
+	out->has_ts = n > 0;
+	out->text.p = p + n;
+	out->text.len = len - n;
+	if (out->text.len && out->text.p[out->text.len - 1] == '\n')
+		out->text.len--;
+	return 0;
+}
+
+bool ncx_legacy_next_line(struct ncx_span *text, struct ncx_span *line)
+{
+	const char *nl;
+	uint64_t ts;
+	size_t len, pre;
+
+	if (!text->p || text->len == 0)
+		return false;
+	nl = memchr(text->p, '\n', text->len);
+	len = nl ? (size_t)(nl - text->p) : text->len;
+	pre = legacy_prefix(text->p, len, &ts);
+	line->p = text->p + pre;
+	line->len = len - pre;
+	text->p += nl ? len + 1 : len;
+	text->len -= nl ? len + 1 : len;
+	return true;
+}
