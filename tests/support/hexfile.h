@@ -1,5 +1,5 @@
 /*
- * hexfile: load a capture from tests/data/*.hex for the tests.
+ * hexfile: load a capture from a tests/data/<name>.hex file for the tests.
  *
  * Format: one UDP payload per line, hex-encoded (upper or lower case);
  * blank lines are skipped. `xxd -r -p` turns one line back into bytes.
