@@ -82,7 +82,7 @@ struct out {
 
 static void put(struct out *o, const void *src, size_t n)
 {
-	if (o->len < o->cap) {
+	if (n && o->len < o->cap) {
 		size_t room = o->cap - o->len;
 
 		memcpy(o->p + o->len, src, n < room ? n : room);
