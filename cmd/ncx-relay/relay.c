@@ -1,0 +1,385 @@
+/*
+ * ncx-relay: a deliberately bad network between netconsole senders and a
+ * receiver, for tests. It forwards UDP both ways and, from a seeded random
+ * generator, drops, duplicates, delays and reorders datagrams.
+ *
+ * Each client (address, port) that sends to the relay gets its own upstream
+ * socket, so the receiver sees one distinct sender per client, and the
+ * receiver's responses to that socket go back to that client from the
+ * relay's listening port, the address the client sends to. Everything is
+ * bounded: clients, datagrams in flight, and their bytes; what does not fit
+ * is dropped and counted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <ncx/addr.h>
+#include <ncx/udp.h>
+#include <ncx/wire.h>
+
+#define MAX_CLIENTS 1024
+#define MAX_INFLIGHT 65536
+#define MAX_INFLIGHT_BYTES (64u << 20)
+
+struct impair {
+	double loss, dup, reorder; /* probabilities, 0..1 */
+	uint64_t delay_us, jitter_us, reorder_us;
+};
+
+struct client {
+	struct ncx_addr addr; /* where the client sends from */
+	int up_fd;	      /* our socket toward the receiver, for this client */
+};
+
+/* A datagram waiting for its time to go. */
+struct flight {
+	uint64_t due;
+	uint64_t order; /* ties keep arrival order */
+	int fd;		/* socket to send from */
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	size_t len;
+	unsigned char *data;
+};
+
+struct stats {
+	uint64_t in, out, lost, duped, reordered, overflow;
+};
+
+struct relay {
+	int listen_fd;
+	struct ncx_addr target;
+	struct client clients[MAX_CLIENTS];
+	int nclients;
+	struct impair fwd, back;
+	struct stats sfwd, sback;
+	struct flight *heap[MAX_INFLIGHT]; /* min-heap on (due, order) */
+	size_t nheap, heap_bytes;
+	uint64_t order;
+	uint64_t rng;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/* xorshift64*: reproducible from --seed, which is the point. */
+static double rnd(struct relay *r)
+{
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (double)((r->rng * 0x2545F4914F6CDD1DULL) >> 11) / (double)(1ULL << 53);
+}
+
+static bool earlier(const struct flight *a, const struct flight *b)
+{
+	return a->due != b->due ? a->due < b->due : a->order < b->order;
+}
+
+static void heap_push(struct relay *r, struct flight *f)
+{
+	size_t i = r->nheap++;
+
+	while (i && earlier(f, r->heap[(i - 1) / 2])) {
+		r->heap[i] = r->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	r->heap[i] = f;
+}
+
+static struct flight *heap_pop(struct relay *r)
+{
+	struct flight *top = r->heap[0], *last = r->heap[--r->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= r->nheap)
+			break;
+		if (c + 1 < r->nheap && earlier(r->heap[c + 1], r->heap[c]))
+			c++;
+		if (!earlier(r->heap[c], last))
+			break;
+		r->heap[i] = r->heap[c];
+		i = c;
+	}
+	if (r->nheap)
+		r->heap[i] = last;
+	return top;
+}
+
+static void schedule(struct relay *r, const struct impair *im, struct stats *st, int fd,
+		     const struct sockaddr_storage *to, socklen_t tolen, const void *buf,
+		     size_t len, uint64_t now, uint64_t extra)
+{
+	struct flight *f;
+
+	if (r->nheap == MAX_INFLIGHT || r->heap_bytes + len > MAX_INFLIGHT_BYTES ||
+	    !(f = malloc(sizeof(*f) + len))) {
+		st->overflow++;
+		return;
+	}
+	f->data = (unsigned char *)(f + 1);
+	memcpy(f->data, buf, len);
+	f->len = len;
+	f->fd = fd;
+	f->to = *to;
+	f->tolen = tolen;
+	f->due = now + im->delay_us + extra;
+	if (im->jitter_us)
+		f->due += (uint64_t)(rnd(r) * (double)im->jitter_us);
+	f->order = r->order++;
+	r->heap_bytes += len;
+	heap_push(r, f);
+}
+
+/* One datagram through the bad network: lost, or sent once or twice, on
+ * time or held back so that later ones overtake it. */
+static void impair(struct relay *r, const struct impair *im, struct stats *st, int fd,
+		   const struct ncx_addr *dst, const void *buf, size_t len, uint64_t now)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen = ncx_addr_to_sockaddr(dst, &to);
+	int copies = 1;
+
+	st->in++;
+	if (rnd(r) < im->loss) {
+		st->lost++;
+		return;
+	}
+	if (rnd(r) < im->dup) {
+		st->duped++;
+		copies = 2;
+	}
+	for (int i = 0; i < copies; i++) {
+		uint64_t extra = 0;
+
+		if (rnd(r) < im->reorder) {
+			st->reordered++;
+			extra = im->reorder_us ? 1 + (uint64_t)(rnd(r) * (double)im->reorder_us) : 1;
+		}
+		schedule(r, im, st, fd, &to, tolen, buf, len, now, extra);
+	}
+}
+
+static void send_due(struct relay *r, uint64_t now)
+{
+	while (r->nheap && r->heap[0]->due <= now) {
+		struct flight *f = heap_pop(r);
+
+		/* A send that fails is one more loss: the network is allowed that. */
+		(void)sendto(f->fd, f->data, f->len, MSG_DONTWAIT, (struct sockaddr *)&f->to, f->tolen);
+		r->heap_bytes -= f->len;
+		free(f);
+	}
+}
+
+static struct client *client_for(struct relay *r, const struct ncx_addr *from)
+{
+	struct ncx_addr any = { .family = r->target.family };
+	int fd;
+
+	for (int i = 0; i < r->nclients; i++)
+		if (ncx_addr_equal(&r->clients[i].addr, from))
+			return &r->clients[i];
+	if (r->nclients == MAX_CLIENTS)
+		return NULL;
+	fd = ncx_udp_bind(&any, &(struct ncx_udp_opts){ .rcvbuf = 4 << 20 });
+	if (fd < 0)
+		return NULL;
+	r->clients[r->nclients] = (struct client){ .addr = *from, .up_fd = fd };
+	return &r->clients[r->nclients++];
+}
+
+static void from_clients(struct relay *r, unsigned char *buf, uint64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct ncx_addr from;
+	ssize_t n;
+
+	while ((n = recvfrom(r->listen_fd, buf, NCX_WIRE_DGRAM_MAX, 0, (struct sockaddr *)&ss,
+			     &sl)) >= 0) {
+		struct client *c;
+
+		if (!ncx_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl) &&
+		    (c = client_for(r, &from)))
+			impair(r, &r->fwd, &r->sfwd, c->up_fd, &r->target, buf, (size_t)n, now);
+		else
+			r->sfwd.overflow++;
+		sl = sizeof(ss);
+	}
+}
+
+static void from_target(struct relay *r, struct client *c, unsigned char *buf, uint64_t now)
+{
+	ssize_t n;
+
+	/* Only the receiver's own answers go back; anything else is not ours to relay. */
+	while ((n = recv(c->up_fd, buf, NCX_WIRE_DGRAM_MAX, 0)) >= 0)
+		impair(r, &r->back, &r->sback, r->listen_fd, &c->addr, buf, (size_t)n, now);
+}
+
+static int run(struct relay *r)
+{
+	static unsigned char buf[NCX_WIRE_DGRAM_MAX];
+	static struct pollfd pfd[MAX_CLIENTS + 1];
+
+	while (!stop_signal) {
+		uint64_t now = ncx_now_us();
+		int timeout = 100, n = 0;
+
+		if (r->nheap)
+			timeout = r->heap[0]->due <= now ? 0 : (int)((r->heap[0]->due - now + 999) / 1000);
+		if (timeout > 100)
+			timeout = 100;
+		pfd[n++] = (struct pollfd){ .fd = r->listen_fd, .events = POLLIN };
+		for (int i = 0; i < r->nclients; i++)
+			pfd[n++] = (struct pollfd){ .fd = r->clients[i].up_fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			return EX_OSERR;
+		now = ncx_now_us();
+		if (pfd[0].revents & POLLIN)
+			from_clients(r, buf, now);
+		for (int i = 1; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				from_target(r, &r->clients[i - 1], buf, now);
+		send_due(r, ncx_now_us());
+	}
+	return 0;
+}
+
+static void print_stats(const char *dir, const struct stats *s)
+{
+	fprintf(stderr, "ncx-relay: %s: in %llu, lost %llu, duplicated %llu, reordered %llu, overflow %llu\n",
+		dir, (unsigned long long)s->in, (unsigned long long)s->lost,
+		(unsigned long long)s->duped, (unsigned long long)s->reordered,
+		(unsigned long long)s->overflow);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ncx-relay -l ADDR:PORT -t ADDR:PORT [--loss P] [--dup P] [--reorder P]\n"
+		"                 [--delay MS] [--jitter MS] [--reorder-delay MS] [--seed N]\n"
+		"                 [--back-loss P] [--back-dup P] [--back-reorder P]\n\n"
+		"A bad network for tests: forwards UDP from clients to the target (-t) and the\n"
+		"target's answers back, losing, duplicating, delaying and reordering datagrams\n"
+		"with a seeded generator. Probabilities are 0..1 (0.5 = 50%%). The --back-* options\n"
+		"set the answer direction (default: the same as forward). Each client gets its own\n"
+		"upstream socket, so the target sees one sender per client. Loopback only.\n"
+		"SIGTERM/SIGINT print the counts per direction and exit 0.\n");
+}
+
+static int parse_prob(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*end || v < 0 || v > 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static bool is_loopback(const struct ncx_addr *a)
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	return a->family == AF_INET ? a->addr[0] == 127 : !memcmp(a->addr, v6lo, 16);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_DUP = 256, O_DELAY, O_JITTER, O_RDELAY, O_SEED, O_BLOSS, O_BDUP, O_BREORDER };
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' }, { "target", required_argument, NULL, 't' },
+		{ "loss", required_argument, NULL, 'L' },   { "dup", required_argument, NULL, O_DUP },
+		{ "reorder", required_argument, NULL, 'R' }, { "delay", required_argument, NULL, O_DELAY },
+		{ "jitter", required_argument, NULL, O_JITTER },
+		{ "reorder-delay", required_argument, NULL, O_RDELAY },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "back-loss", required_argument, NULL, O_BLOSS },
+		{ "back-dup", required_argument, NULL, O_BDUP },
+		{ "back-reorder", required_argument, NULL, O_BREORDER },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 }
+	};
+	static struct relay r;
+	const char *listen_at = NULL, *target = NULL;
+	double bloss = -1, bdup = -1, breorder = -1;
+	struct ncx_addr at;
+	int c, bad = 0;
+
+	r.fwd.reorder_us = 20000;
+	r.rng = 1;
+	while ((c = getopt_long(argc, argv, "l:t:L:R:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen_at = optarg; break;
+		case 't': target = optarg; break;
+		case 'L': bad |= parse_prob(optarg, &r.fwd.loss); break;
+		case 'R': bad |= parse_prob(optarg, &r.fwd.reorder); break;
+		case O_DUP: bad |= parse_prob(optarg, &r.fwd.dup); break;
+		case O_BLOSS: bad |= parse_prob(optarg, &bloss); break;
+		case O_BDUP: bad |= parse_prob(optarg, &bdup); break;
+		case O_BREORDER: bad |= parse_prob(optarg, &breorder); break;
+		case O_DELAY: r.fwd.delay_us = strtoull(optarg, NULL, 10) * 1000; break;
+		case O_JITTER: r.fwd.jitter_us = strtoull(optarg, NULL, 10) * 1000; break;
+		case O_RDELAY: r.fwd.reorder_us = strtoull(optarg, NULL, 10) * 1000; break;
+		case O_SEED: r.rng = strtoull(optarg, NULL, 10) * 0x9E3779B97F4A7C15ULL | 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (bad || !listen_at || !target || optind != argc) {
+		if (bad)
+			fprintf(stderr, "ncx-relay: probabilities are numbers from 0 to 1\n");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (ncx_addr_parse(target, 6666, &r.target) || ncx_addr_parse(listen_at, 6666, &at)) {
+		fprintf(stderr, "ncx-relay: addresses are numeric ADDR:PORT\n");
+		return EX_USAGE;
+	}
+	if (!is_loopback(&r.target) || !is_loopback(&at)) {
+		fprintf(stderr, "ncx-relay: a test tool: loopback addresses only\n");
+		return EX_USAGE;
+	}
+	r.back = r.fwd;
+	if (bloss >= 0)
+		r.back.loss = bloss;
+	if (bdup >= 0)
+		r.back.dup = bdup;
+	if (breorder >= 0)
+		r.back.reorder = breorder;
+	r.listen_fd = ncx_udp_bind(&at, &(struct ncx_udp_opts){ .rcvbuf = 8 << 20 });
+	if (r.listen_fd < 0) {
+		fprintf(stderr, "ncx-relay: cannot listen on %s: %s\n", listen_at, strerror(-r.listen_fd));
+		return EX_UNAVAILABLE;
+	}
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int rc = run(&r);
+
+	print_stats("forward", &r.sfwd);
+	print_stats("back", &r.sback);
+	while (r.nheap)
+		free(heap_pop(&r));
+	return rc;
+}
