@@ -4,69 +4,40 @@
 # extended target and one for a legacy target (tests/qemu/init says what it writes).
 # Passes only if the guest said it was done and every marker record arrived: on the
 # extended target with its level and strictly increasing seq, on the legacy one as
-# text. Run by scripts/run-tests (NCX_BIN, NCX_TOP); exit 77 = skipped (no QEMU or
-# kernel installed: scripts/deps with NCX_DEPS_QEMU=0).
-set -u
-top=${NCX_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${NCX_BIN:-$top/build/asan/bin}
-qemu=$top/tests/qemu
-
-fail() { echo "FAIL: $*"; exit 1; }
+# text. Exit 77 = skipped: no QEMU or kernel installed (scripts/deps with
+# NCX_DEPS_QEMU=0). About 10 s of emulated boot.
+. "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
+qemu=$NCX_TOP/tests/qemu
 
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "skip: no /boot/vmlinuz-* (linux-image-amd64)"; exit 77; }
-[ -x "$bin/ncx" ] || fail "$bin/ncx not built"
+[ -x "$NCX_BIN/ncx" ] || fail "$NCX_BIN/ncx not built"
 
-tmp=$(mktemp -d /tmp/ncx-e2e-kernel.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+"$qemu/mkinitramfs" "$T/guest" || fail "mkinitramfs"
+note "kernel $(cat "$T/guest/version")"
 
-"$qemu/mkinitramfs" "$tmp/guest" || fail "mkinitramfs"
-echo "kernel $(cat "$tmp/guest/version")"
-
-# start_receiver NAME: `ncx listen` on a free high port of 127.0.0.1; sets $port and
-# appends the pid. A port someone else holds makes ncx exit at once: try another.
-start_receiver() {
-	local name=$1 i pid
-	for i in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 40000))
-		"$bin/ncx" listen -l "127.0.0.1:$port" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-		pid=$!
-		# Bound once ss lists it; still alive means the bind worked.
-		for _ in $(seq 50); do
-			ss -Hlun "sport = :$port" 2>/dev/null | grep -q . && break
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			pids+=("$pid")
-			return 0
-		fi
-		wait "$pid"
-	done
-	cat "$tmp/$name.err"
-	fail "could not start ncx listen for $name"
-}
-start_receiver ext; ext_port=$port ext_pid=${pids[-1]}
-start_receiver legacy; legacy_port=$port legacy_pid=${pids[-1]}
+# One receiver per target, so each output holds one target's records.
+ext_port=$(free_port)
+bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$ext_port" >"$T/ext.out" 2>"$T/ext.err"
+ext_pid=$!
+legacy_port=$(free_port)
+[ "$legacy_port" != "$ext_port" ] || legacy_port=$(free_port)
+bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$legacy_port" >"$T/legacy.out" 2>"$T/legacy.err"
+legacy_pid=$!
+wait_udp_bound "$ext_port" || fail "ncx listen did not bind 127.0.0.1:$ext_port: $(cat "$T/ext.err")"
+wait_udp_bound "$legacy_port" || fail "ncx listen did not bind 127.0.0.1:$legacy_port: $(cat "$T/legacy.err")"
 
 # A tag of its own for each run, so nothing stale can satisfy the checks.
 tag=t$$x$RANDOM
-echo "tag $tag, extended -> 127.0.0.1:$ext_port, legacy -> 127.0.0.1:$legacy_port"
+note "tag $tag, extended -> 127.0.0.1:$ext_port, legacy -> 127.0.0.1:$legacy_port"
 start=$(date +%s)
-"$qemu/boot" "$tmp/guest" "$ext_port" "$legacy_port" "$tag" "$tmp/serial.log"
+"$qemu/boot" "$T/guest" "$ext_port" "$legacy_port" "$tag" "$T/serial.log"
 rc=$?
-echo "qemu exited $rc after $(($(date +%s) - start)) s"
+note "qemu exited $rc after $(($(date +%s) - start)) s"
 # The serial console ends its lines with \r\n.
-if [ "$rc" -ne 0 ] || ! tr -d '\r' <"$tmp/serial.log" | grep -qx "ncx-guest: done $tag"; then
+if [ "$rc" -ne 0 ] || ! tr -d '\r' <"$T/serial.log" | grep -qx "ncx-guest: done $tag"; then
 	echo "--- serial console (last 40 lines):"
-	tail -40 "$tmp/serial.log"
+	tail -40 "$T/serial.log"
 	fail "the guest did not finish (qemu status $rc)"
 fi
 
@@ -75,10 +46,8 @@ fi
 sleep 0.5
 for p in "$ext_pid" "$legacy_pid"; do
 	kill -TERM "$p"
-	wait "$p" || fail "ncx listen (pid $p) exited $? (see sanitizer output below)
-$(cat "$tmp"/*.err)"
+	wait "$p" || fail "ncx listen (pid $p) exited $? on SIGTERM: $(cat "$T"/*.err)"
 done
-pids=()
 
 # What the guest wrote (tests/qemu/init), as the receiver prints it: text escaped the
 # kernel's way (\xNN for bytes < 0x20, >= 0x7f and backslash). One "LEVEL TEXT" a line.
@@ -92,46 +61,46 @@ n=(emerg alert crit err warn notice info debug)
 	echo "notice ncx-qemu-test $tag special tab[\\x09] backslash[\\x5c] utf8[\\xc3\\xa9] bel[\\x07]"
 	echo "info ncx-qemu-test $tag long $e $d"
 	echo "info ncx-qemu-test $tag done"
-} >"$tmp/want"
+} >"$T/want"
 
 # ncx listen lines: "ADDR:PORT seq=SEQ LEVEL [ SEC.USEC] TEXT" and
 # "ADDR:PORT legacy [ SEC.USEC] TEXT". Reduced to "SEQ LEVEL TEXT" and "TEXT".
 sed -n 's/^[^ ]* seq=\([0-9]*\) \([a-z]*\) \[ *[0-9]*\.[0-9]*\] \(.*\)$/\1 \2 \3/p' \
-	"$tmp/ext.out" >"$tmp/ext.recs"
-sed -n 's/^[^ ]* legacy \[ *[0-9]*\.[0-9]*\] \(.*\)$/\1/p' "$tmp/legacy.out" >"$tmp/legacy.recs"
-echo "received: $(wc -l <"$tmp/ext.recs") extended records, $(wc -l <"$tmp/legacy.recs") legacy"
+	"$T/ext.out" >"$T/ext.recs"
+sed -n 's/^[^ ]* legacy \[ *[0-9]*\.[0-9]*\] \(.*\)$/\1/p' "$T/legacy.out" >"$T/legacy.recs"
+note "received: $(wc -l <"$T/ext.recs") extended records, $(wc -l <"$T/legacy.recs") legacy"
 
 bad=0
 while IFS= read -r w; do
-	if ! cut -d' ' -f2- "$tmp/ext.recs" | grep -qxF -- "$w"; then
+	if ! cut -d' ' -f2- "$T/ext.recs" | grep -qxF -- "$w"; then
 		echo "missing on the extended target: $w"
 		bad=1
 	fi
-	if ! grep -qxF -- "${w#* }" "$tmp/legacy.recs"; then
+	if ! grep -qxF -- "${w#* }" "$T/legacy.recs"; then
 		echo "missing on the legacy target: ${w#* }"
 		bad=1
 	fi
-done <"$tmp/want"
+done <"$T/want"
 
 # Seq strictly increasing over everything the extended target got (the boot log
 # replay, then the markers, in the order they were written).
 if ! awk 'NR > 1 && $1 <= prev { print "seq " $1 " after " prev; bad = 1 } { prev = $1 }
-	END { exit bad }' "$tmp/ext.recs"; then
+	END { exit bad }' "$T/ext.recs"; then
 	bad=1
 fi
 # The markers among them in the order the guest wrote them.
-cut -d' ' -f2- "$tmp/ext.recs" | grep -xF -f "$tmp/want" >"$tmp/ext.order"
-if ! cmp -s "$tmp/ext.order" "$tmp/want"; then
+cut -d' ' -f2- "$T/ext.recs" | grep -xF -f "$T/want" >"$T/ext.order"
+if ! cmp -s "$T/ext.order" "$T/want"; then
 	echo "extended markers out of order (or duplicated):"
-	diff "$tmp/want" "$tmp/ext.order" | head -20
+	diff "$T/want" "$T/ext.order" | head -20
 	bad=1
 fi
 
 if [ "$bad" -ne 0 ]; then
 	echo "--- extended receiver (last 20 lines):"
-	tail -20 "$tmp/ext.out" | cut -c1-200
+	tail -20 "$T/ext.out" | cut -c1-200
 	echo "--- legacy receiver (last 20 lines):"
-	tail -20 "$tmp/legacy.out" | cut -c1-200
+	tail -20 "$T/legacy.out" | cut -c1-200
 	fail "records missing or wrong"
 fi
-echo "ok: all $(wc -l <"$tmp/want") markers on both targets, levels and seq right"
+note "ok: all $(wc -l <"$T/want") markers on both targets, levels and seq right"
