@@ -816,6 +816,12 @@ static void test_legacy_parse(void **state)
 	assert_int_equal(l.ts_usec, 123456000001ull);
 	assert_span(l.text, "x");
 
+	/* the prefix alone, up to the datagram's last byte */
+	assert_int_equal(ncx_legacy_parse(S("[    1.000002] "), &l), 0);
+	assert_true(l.has_ts);
+	assert_int_equal(l.ts_usec, 1000002);
+	assert_int_equal(l.text.len, 0);
+
 	/* without a prefix: all text (the tail of a long record) */
 	assert_int_equal(ncx_legacy_parse(S("BBBB\n"), &l), 0);
 	assert_false(l.has_ts);
