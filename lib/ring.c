@@ -1,0 +1,553 @@
+/*
+ * ring: the log as an endless byte stream.
+ *
+ * DOC: overview
+ *
+ * The ring is one buffer of 2^k bytes seen as a window onto an endless
+ * stream. A 64-bit position names each byte of the stream; byte p lives at
+ * offset p & (2^k - 1) of the buffer, and p >> k counts how many times the
+ * buffer wrapped before it. The stream only grows: positions never repeat,
+ * so a position is also a version number for the bytes it names.
+ *
+ * Data structures
+ *
+ *   head   one 64-bit word that packs the next record's seq (low 32 bits,
+ *          in the high half) and the next free position / 8 (low 32 bits,
+ *          in the low half). Writers claim space and a seq together with one
+ *          compare-and-swap on it, so seq order is position order.
+ *   hint_pos, hint_seq
+ *          full 64-bit values, never ahead of head and never far behind it
+ *          (they move every 2^27 bytes and every 2^24 records). head's 32-bit
+ *          halves are widened against them: the full value is the hint plus
+ *          the 32-bit distance from it.
+ *   tail   the position of the oldest record that is still intact. Bytes
+ *          before tail may be overwritten at any time. A writer moves tail
+ *          forward, a whole record at a time, before it may overwrite.
+ *   words  the buffer, as 64-bit words, every access atomic (most of them
+ *          relaxed). Readers copy bytes that a writer may be overwriting at
+ *          the same moment; atomic word accesses make that well defined, and
+ *          the checks below make sure such a copy is never handed out.
+ *
+ * A record is a 40-byte header and its text, padded to a multiple of 8
+ * bytes, starting at a position that is a multiple of 8. It may run past
+ * the end of the buffer and continue at offset 0. Header words:
+ *
+ *   w0  state word: the record's own position | state (low 3 bits)
+ *   w1  seq
+ *   w2  time, microseconds
+ *   w3  text length (bits 0..15), level (16..23), facility (24..31)
+ *   w4  thread id (bits 0..31), cpu (32..47), flags (48..63)
+ *
+ * States of a record (the state word):
+ *
+ *   anything else      the space is reserved and being written, or holds
+ *                      bytes of an older lap: not readable, not passable
+ *   pos | RESERVED     a writer owns it and is writing it
+ *   pos | COMMITTED    finished: readable, and passable by tail
+ *   pos | DISCARDED    finished without a record: passable, skipped by
+ *                      readers, who count its seq as one lost record
+ *
+ * Because the state word holds the full position, a stale header from an
+ * earlier lap (position smaller by a multiple of the size) never looks
+ * finished at the current position.
+ *
+ * Invariants
+ *
+ *   - tail <= head, and head - tail <= size.
+ *   - Every record in [tail, head) has been reserved; its bytes are written
+ *     only by its own writer, and only while tail <= its position.
+ *   - A writer stores into [p, p + len) only after it has seen tail at or
+ *     past p + len - size: the records it overwrites are all before tail.
+ *   - tail moves only over finished records (COMMITTED or DISCARDED).
+ *     The oldest record still being written therefore pins tail; a writer
+ *     that would need to pass it is refused (-ENOBUFS) instead of waiting.
+ *   - seq increases by exactly one per reservation, in position order.
+ *
+ * Reading (seqlock-style, with tail as the sequence)
+ *
+ *   A reader at position q checks that the state word says q | COMMITTED
+ *   (acquire: the text is complete), copies the record, then re-reads tail.
+ *   If tail is still <= q, no writer had started to overwrite the record
+ *   when the copy ended, so the copy is exact; otherwise it is discarded and
+ *   the reader jumps to tail, counting the bytes it skipped and, from the
+ *   next record's seq, the records. The proof is at LMM(ncx_ring_read:C).
+ *
+ * Known limits
+ *
+ *   - head keeps only 32 bits of seq and of position/8. Widening is exact
+ *     while every thread that holds a stale head value is less than 2^32
+ *     records and 32 GiB behind; a writer preempted that long fails its
+ *     compare-and-swap (head moved), unless the packed word came round to
+ *     the very same value in between, which needs 2^32 records of one
+ *     total length.
+ *   - A stale header is told from a live one by its state word alone. A
+ *     writer that reserved the oldest record and was then stalled for a
+ *     whole lap, before writing the header, leaves old bytes there; if those
+ *     happened to equal the exact 64-bit state word expected, tail could
+ *     pass the stalled record. This needs both a full-lap stall and an
+ *     8-byte coincidence at a position the text cannot know.
+ *
+ * Usage
+ *
+ *	static uint64_t mem[(1 << 20) / 8];
+ *	struct ncx_ring ring;
+ *	ncx_ring_init(&ring, mem, sizeof(mem));
+ *
+ *	// any thread, any time (also in a signal handler):
+ *	struct ncx_ring_meta m = { .ts_usec = now, .level = 6, .tid = tid };
+ *	ncx_ring_write(&ring, &m, "hello", 5, NULL);
+ *
+ *	// a reader, at its own pace:
+ *	struct ncx_ring_reader rd;
+ *	struct ncx_ring_rec rec;
+ *	char text[1024];
+ *	ncx_ring_reader_init(&ring, &rd, NCX_RING_OLDEST);
+ *	while (ncx_ring_read(&ring, &rd, &rec, text, sizeof(text)) == 1) {
+ *		if (rec.lost_records)
+ *			report_gap(rec.lost_records, rec.lost_bytes);
+ *		use(&rec, text, rec.text_len);
+ *	}
+ */
+#include "ncx/ring.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum {
+	ST_RESERVED = 1,
+	ST_COMMITTED = 2,
+	ST_DISCARDED = 3,
+	ST_MASK = 7,
+};
+
+#define HINT_POS_SHIFT 27	/* move hint_pos when a record crosses a 128 MiB line */
+#define HINT_SEQ_SHIFT 24	/* move hint_seq every 16 Mi records */
+
+static inline _Atomic uint64_t *word_at(struct ncx_ring *r, uint64_t pos)
+{
+	return &r->words[(pos >> 3) & r->word_mask];
+}
+
+static inline uint64_t pack_head(uint64_t pos, uint64_t seq)
+{
+	return (seq << 32) | (uint32_t)(pos >> 3);
+}
+
+/* Widen a packed head against the hints; see the DOC overview. */
+static inline void unpack_head(uint64_t h, uint64_t hpos, uint64_t hseq, uint64_t *pos,
+			       uint64_t *seq)
+{
+	uint32_t dpos = (uint32_t)h - (uint32_t)(hpos >> 3);
+	uint32_t dseq = (uint32_t)(h >> 32) - (uint32_t)hseq;
+
+	*pos = hpos + ((uint64_t)dpos << 3);
+	*seq = hseq + dseq;
+}
+
+/* Load head and widen it. */
+static void load_head(struct ncx_ring *r, uint64_t *packed, uint64_t *pos, uint64_t *seq)
+{
+	/*
+	 * LMM(load_head:A)
+	 *
+	 * Acquire the hints before loading head; pairs with
+	 * LMM(raise_hint:A). The writer that raised a hint had already moved
+	 * head to or past it, so our head load below cannot see an older head
+	 * than that: the 32-bit distance from the hint is never negative.
+	 */
+	uint64_t hpos = atomic_load_explicit(&r->hint_pos, memory_order_acquire);
+	uint64_t hseq = atomic_load_explicit(&r->hint_seq, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	unpack_head(h, hpos, hseq, pos, seq);
+	if (packed)
+		*packed = h;
+}
+
+/* Move a hint forward to v (never back). Rare: once per 2^27 bytes or 2^24 records. */
+static void raise_hint(_Atomic uint64_t *hint, uint64_t v)
+{
+	uint64_t old = atomic_load_explicit(hint, memory_order_relaxed);
+
+	/*
+	 * LMM(raise_hint:A)
+	 *
+	 * Release: our head compare-and-swap, which made head >= v, is
+	 * ordered before the new hint. Pairs with LMM(load_head:A).
+	 */
+	while ((int64_t)(v - old) > 0 &&
+	       !atomic_compare_exchange_weak_explicit(hint, &old, v, memory_order_release,
+						      memory_order_relaxed))
+		;
+}
+
+int ncx_ring_init(struct ncx_ring *r, void *mem, size_t size)
+{
+	uint32_t order = 0;
+
+	if (!mem || ((uintptr_t)mem & 7) || size == 0 || (size & (size - 1)))
+		return -EINVAL;
+	while (((size_t)1 << order) < size)
+		order++;
+	if (order < NCX_RING_MIN_ORDER || order > NCX_RING_MAX_ORDER)
+		return -EINVAL;
+	atomic_init(&r->head, 0);
+	atomic_init(&r->tail, 0);
+	atomic_init(&r->hint_pos, 0);
+	atomic_init(&r->hint_seq, 0);
+	atomic_init(&r->refused, 0);
+	r->words = mem;
+	r->size = size;
+	r->word_mask = size / 8 - 1;
+	r->order = order;
+	r->text_max = (uint32_t)(size / 4 - NCX_RING_HDR_BYTES);
+	if (r->text_max > NCX_RING_TEXT_MAX)
+		r->text_max = NCX_RING_TEXT_MAX;
+	return 0;
+}
+
+/* Text length stored in a header's w3. */
+static inline uint32_t w3_text_len(uint64_t w3)
+{
+	return (uint32_t)(w3 & 0xffff);
+}
+
+/*
+ * Make tail >= need by passing finished records. Returns 0, or -ENOBUFS if
+ * the oldest record is still being written. Loads tail at least once: the
+ * caller relies on that load (LMM(ncx_ring_reserve:B)).
+ */
+static int push_tail(struct ncx_ring *r, uint64_t need)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+	while ((int64_t)(need - t) > 0) {
+		/*
+		 * LMM(push_tail:A)
+		 *
+		 * Acquire the oldest record's state word; pairs with
+		 * LMM(ncx_ring_commit:A) / LMM(ncx_ring_discard:A), so its w3
+		 * (which gives its length) is the one its writer stored.
+		 */
+		uint64_t w0 = atomic_load_explicit(word_at(r, t), memory_order_acquire);
+		uint64_t st = w0 & ST_MASK;
+
+		if ((w0 & ~(uint64_t)ST_MASK) != t || (st != ST_COMMITTED && st != ST_DISCARDED))
+			return -ENOBUFS;
+		uint64_t w3 = atomic_load_explicit(word_at(r, t + 24), memory_order_relaxed);
+		uint64_t next = t + ncx_ring_rec_bytes(w3_text_len(w3));
+
+		/*
+		 * LMM(push_tail:B)
+		 *
+		 * Relaxed is enough: if tail is still t, nobody passed the
+		 * record, so nobody overwrote it and w3 was intact. Readers
+		 * learn of the move through LMM(ncx_ring_read:C), which
+		 * orders by the overwriting writer's fence, not by this store.
+		 * On failure t is reloaded and the loop checks again.
+		 */
+		if (atomic_compare_exchange_weak_explicit(&r->tail, &t, next, memory_order_relaxed,
+							  memory_order_relaxed))
+			t = next;
+	}
+	return 0;
+}
+
+int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv)
+{
+	uint64_t bytes, h, pos, seq;
+	int err;
+
+	if (len > r->text_max)
+		return -EMSGSIZE;
+	bytes = ncx_ring_rec_bytes(len);
+	for (;;) {
+		load_head(r, &h, &pos, &seq);
+		/* Make room: everything before pos + bytes - size gets overwritten. */
+		if (pos + bytes > r->size) {
+			err = push_tail(r, pos + bytes - r->size);
+			if (err) {
+				atomic_fetch_add_explicit(&r->refused, 1, memory_order_relaxed);
+				return err;
+			}
+		}
+		/*
+		 * LMM(ncx_ring_reserve:A)
+		 *
+		 * Claim [pos, pos + bytes) and seq in one step. Relaxed: the
+		 * space was made free by tail (checked above), not by head;
+		 * ordering against readers is LMM(ncx_ring_reserve:B).
+		 */
+		if (atomic_compare_exchange_weak_explicit(&r->head, &h, pack_head(pos + bytes, seq + 1),
+							  memory_order_relaxed, memory_order_relaxed))
+			break;
+	}
+	if (((pos + bytes) >> HINT_POS_SHIFT) != (pos >> HINT_POS_SHIFT))
+		raise_hint(&r->hint_pos, pos + bytes);
+	if (((seq + 1) >> HINT_SEQ_SHIFT) != (seq >> HINT_SEQ_SHIFT))
+		raise_hint(&r->hint_seq, seq + 1);
+
+	/*
+	 * LMM(ncx_ring_reserve:B)
+	 *
+	 * Release fence: our load of tail that showed the room (in
+	 * push_tail(), or the ring was not yet full) is ordered before every
+	 * store we make into the buffer from here on. Pairs with
+	 * LMM(ncx_ring_read:C): a reader that copies any word we store will
+	 * then see tail past the record it was copying.
+	 */
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(word_at(r, pos), pos | ST_RESERVED, memory_order_relaxed);
+	resv->pos = pos;
+	resv->seq = seq;
+	resv->text_len = (uint32_t)len;
+	return 0;
+}
+
+void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t off,
+		   const void *text, size_t len)
+{
+	const unsigned char *s = text;
+	uint64_t p = resv->pos + NCX_RING_HDR_BYTES + off;
+
+	if (off > resv->text_len || len > resv->text_len - off)
+		return;		/* a caller bug; never write outside the reservation */
+	/* Head of an unaligned start: merge into the word already there. */
+	while (len && (p & 7)) {
+		_Atomic uint64_t *w = word_at(r, p);
+		uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+		unsigned sh = (unsigned)(p & 7) * 8;
+
+		v = (v & ~((uint64_t)0xff << sh)) | ((uint64_t)*s << sh);
+		atomic_store_explicit(w, v, memory_order_relaxed);
+		s++, p++, len--;
+	}
+	while (len >= 8) {
+		uint64_t v;
+
+		memcpy(&v, s, 8);
+		atomic_store_explicit(word_at(r, p), v, memory_order_relaxed);
+		s += 8, p += 8, len -= 8;
+	}
+	if (len) {
+		uint64_t v = 0;
+
+		memcpy(&v, s, len);
+		atomic_store_explicit(word_at(r, p), v, memory_order_relaxed);
+	}
+}
+
+void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
+		     const struct ncx_ring_meta *m)
+{
+	uint64_t p = resv->pos;
+
+	atomic_store_explicit(word_at(r, p + 8), resv->seq, memory_order_relaxed);
+	atomic_store_explicit(word_at(r, p + 16), m->ts_usec, memory_order_relaxed);
+	atomic_store_explicit(word_at(r, p + 24),
+			      (uint64_t)resv->text_len | (uint64_t)(m->level & 7) << 16 |
+				      (uint64_t)m->facility << 24,
+			      memory_order_relaxed);
+	atomic_store_explicit(word_at(r, p + 32),
+			      (uint64_t)m->tid | (uint64_t)m->cpu << 32 | (uint64_t)m->flags << 48,
+			      memory_order_relaxed);
+	/*
+	 * LMM(ncx_ring_commit:A)
+	 *
+	 * Release: header and text are complete before the record shows as
+	 * COMMITTED. Pairs with LMM(ncx_ring_read:A) (readers copy it) and
+	 * LMM(push_tail:A) (writers read its length to pass it).
+	 */
+	atomic_store_explicit(word_at(r, p), p | ST_COMMITTED, memory_order_release);
+}
+
+void ncx_ring_discard(struct ncx_ring *r, const struct ncx_ring_resv *resv)
+{
+	uint64_t p = resv->pos;
+
+	atomic_store_explicit(word_at(r, p + 8), resv->seq, memory_order_relaxed);
+	atomic_store_explicit(word_at(r, p + 24), (uint64_t)resv->text_len, memory_order_relaxed);
+	/*
+	 * LMM(ncx_ring_discard:A)
+	 *
+	 * Release, as LMM(ncx_ring_commit:A): the length in w3 is visible to
+	 * whoever sees DISCARDED. Pairs with LMM(push_tail:A) and
+	 * LMM(ncx_ring_read:A).
+	 */
+	atomic_store_explicit(word_at(r, p), p | ST_DISCARDED, memory_order_release);
+}
+
+int ncx_ring_write(struct ncx_ring *r, const struct ncx_ring_meta *meta, const void *text,
+		   size_t len, uint64_t *seq)
+{
+	struct ncx_ring_resv resv;
+	int err = ncx_ring_reserve(r, len, &resv);
+
+	if (err)
+		return err;
+	ncx_ring_fill(r, &resv, 0, text, len);
+	ncx_ring_commit(r, &resv, meta);
+	if (seq)
+		*seq = resv.seq;
+	return 0;
+}
+
+/* Copy len bytes of stream from position p (relaxed word loads). */
+static void copy_out(struct ncx_ring *r, uint64_t p, unsigned char *out, size_t len)
+{
+	while (len) {
+		uint64_t v = atomic_load_explicit(word_at(r, p), memory_order_relaxed);
+		size_t n = len < 8 ? len : 8;
+
+		memcpy(out, &v, n);
+		out += n, p += 8, len -= n;
+	}
+}
+
+/* The reader fell behind tail: jump there and remember what was skipped. */
+static void catch_up(struct ncx_ring_reader *rd, uint64_t t)
+{
+	if ((int64_t)(t - rd->pos) > 0) {
+		rd->pending_lost_bytes += t - rd->pos;
+		rd->pos = t;
+	}
+}
+
+int ncx_ring_read(struct ncx_ring *r, struct ncx_ring_reader *rd, struct ncx_ring_rec *rec,
+		  void *text, size_t cap)
+{
+	for (;;) {
+		uint64_t hpos, hseq, w0, w[4], t;
+		uint32_t len;
+		uint64_t q = rd->pos;
+
+		catch_up(rd, atomic_load_explicit(&r->tail, memory_order_relaxed));
+		q = rd->pos;
+		load_head(r, NULL, &hpos, &hseq);
+		if ((int64_t)(hpos - q) <= 0)
+			return 0;
+		/*
+		 * LMM(ncx_ring_read:A)
+		 *
+		 * Acquire the state word; pairs with LMM(ncx_ring_commit:A)
+		 * and LMM(ncx_ring_discard:A): seeing the record finished, we
+		 * see all the words its writer stored before finishing it.
+		 */
+		w0 = atomic_load_explicit(word_at(r, q), memory_order_acquire);
+		if ((w0 & ~(uint64_t)ST_MASK) != q ||
+		    ((w0 & ST_MASK) != ST_COMMITTED && (w0 & ST_MASK) != ST_DISCARDED)) {
+			/* Still being written, or overwritten since we looked at tail. */
+			if ((int64_t)(atomic_load_explicit(&r->tail, memory_order_relaxed) - q) > 0)
+				continue;
+			return 0;
+		}
+		for (int i = 0; i < 4; i++)
+			w[i] = atomic_load_explicit(word_at(r, q + 8 + 8 * (uint64_t)i),
+						    memory_order_relaxed);
+		len = w3_text_len(w[2]);
+		if ((w0 & ST_MASK) == ST_COMMITTED)
+			copy_out(r, q + NCX_RING_HDR_BYTES, text, len < cap ? len : cap);
+		/*
+		 * LMM(ncx_ring_read:C)
+		 *
+		 * Acquire fence, then re-check tail: the seqlock re-check.
+		 * Pairs with LMM(ncx_ring_reserve:B). If any word we copied
+		 * was stored by a writer of a later lap, that writer's fence
+		 * synchronizes with ours, so its earlier load of tail (which
+		 * showed tail past this record) happens before our load below,
+		 * and by coherence we see tail past q too. Tail still <= q
+		 * therefore means the copy holds only this record's bytes.
+		 */
+		atomic_thread_fence(memory_order_acquire);
+		t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		if ((int64_t)(t - q) > 0)
+			continue;	/* torn: never handed out; catch_up() counts it */
+
+		rd->pos = q + ncx_ring_rec_bytes(len);
+		if ((w0 & ST_MASK) == ST_DISCARDED) {
+			/* Its seq stays "expected", so the next record reports it lost. */
+			rd->pending_lost_bytes += ncx_ring_rec_bytes(len);
+			continue;
+		}
+		rec->pos = q;
+		rec->seq = w[0];
+		rec->meta.ts_usec = w[1];
+		rec->meta.level = (uint8_t)((w[2] >> 16) & 7);
+		rec->meta.facility = (uint8_t)(w[2] >> 24);
+		rec->meta.tid = (uint32_t)w[3];
+		rec->meta.cpu = (uint16_t)(w[3] >> 32);
+		rec->meta.flags = (uint16_t)(w[3] >> 48);
+		rec->text_len = len;
+		rec->lost_records = rd->seq_known ? rec->seq - rd->seq : 0;
+		rec->lost_bytes = rd->pending_lost_bytes;
+		rd->lost_records += rec->lost_records;
+		rd->lost_bytes += rec->lost_bytes;
+		rd->pending_lost_bytes = 0;
+		rd->seq = rec->seq + 1;
+		rd->seq_known = true;
+		return 1;
+	}
+}
+
+void ncx_ring_reader_init(struct ncx_ring *r, struct ncx_ring_reader *rd, enum ncx_ring_from from)
+{
+	memset(rd, 0, sizeof(*rd));
+	for (;;) {
+		uint64_t hpos, hseq, t, w0, seq;
+
+		load_head(r, NULL, &hpos, &hseq);
+		t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		if (from == NCX_RING_NEWEST || (int64_t)(hpos - t) <= 0) {
+			rd->pos = hpos;
+			rd->seq = hseq;
+			rd->seq_known = true;
+			return;
+		}
+		/*
+		 * Start at the oldest record; its seq is in its header, read
+		 * the way ncx_ring_read() reads. If the oldest record is
+		 * unfinished, the first record read sets the seq, and no
+		 * records are counted lost before it (bytes still are).
+		 */
+		rd->pos = t;
+		rd->seq_known = false;
+		/* LMM(ncx_ring_reader_init:A): as LMM(ncx_ring_read:A). */
+		w0 = atomic_load_explicit(word_at(r, t), memory_order_acquire);
+		seq = atomic_load_explicit(word_at(r, t + 8), memory_order_relaxed);
+		/* LMM(ncx_ring_reader_init:B): as LMM(ncx_ring_read:C). */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->tail, memory_order_relaxed) != t)
+			continue;	/* overwritten meanwhile: try the new oldest */
+		if ((w0 & ~(uint64_t)ST_MASK) != t || (w0 & ST_MASK) < ST_COMMITTED)
+			return;
+		rd->seq = seq;
+		rd->seq_known = true;
+		return;
+	}
+}
+
+uint64_t ncx_ring_head(struct ncx_ring *r)
+{
+	uint64_t pos, seq;
+
+	load_head(r, NULL, &pos, &seq);
+	return pos;
+}
+
+uint64_t ncx_ring_next_seq(struct ncx_ring *r)
+{
+	uint64_t pos, seq;
+
+	load_head(r, NULL, &pos, &seq);
+	return seq;
+}
+
+uint64_t ncx_ring_tail(struct ncx_ring *r)
+{
+	return atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+uint64_t ncx_ring_refused(struct ncx_ring *r)
+{
+	return atomic_load_explicit(&r->refused, memory_order_relaxed);
+}
