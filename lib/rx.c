@@ -59,6 +59,7 @@
 #define WIN_MIN_CAP 16	   /* smallest window slot ring */
 #define WIN_MAX_CAP (1u << 24)
 #define HEAP_NONE UINT32_MAX
+#define ACK_MARKS 4	   /* acks remembered for the reboot test */
 
 _Static_assert(NCX_RX_HISTORY == 64, "hist_ok is a 64-bit map");
 
@@ -89,7 +90,7 @@ struct sender {
 	struct sender *lru_prev, *lru_next;
 	uint64_t hash;
 	struct ncx_addr addr;
-	bool reliable, has_stream, advanced, resp_any, has_pending, has_stable;
+	bool reliable, has_stream, advanced, resp_any, has_stable;
 	uint32_t heap_idx;
 	uint32_t nfrags;
 	void *user;
@@ -98,7 +99,11 @@ struct sender {
 	uint64_t deadline;
 	uint64_t hole_since, retx_due, ack_due;
 	uint64_t last_resp_us, last_acked;
-	uint64_t pending_ack, pending_ack_us, stable_ack;
+	uint8_t nmarks;
+	struct ack_mark {
+		uint64_t acked, us;
+	} marks[ACK_MARKS]; /* acks sent, oldest first, younger than the hole timeout */
+	uint64_t stable_ack;
 	size_t held_bytes;
 	struct win *win;
 	struct frag *frags;
@@ -723,29 +728,33 @@ static void frags_drop(struct ncx_rx *rx, struct sender *s, uint64_t cutoff, uin
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* Acks older than the reliable hole timeout become stable_ack. */
 static void promote_ack(const struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
-	if (s->has_pending && now > s->pending_ack_us &&
-	    now - s->pending_ack_us > rx->cfg.reliable_hole_us) {
-		s->stable_ack = s->pending_ack;
+	while (s->nmarks && now > s->marks[0].us &&
+	       now - s->marks[0].us > rx->cfg.reliable_hole_us) {
+		s->stable_ack = s->marks[0].acked;
 		s->has_stable = true;
-		s->has_pending = false;
+		memmove(s->marks, s->marks + 1, --s->nmarks * sizeof(s->marks[0]));
 	}
 }
 
 /*
- * Remember acks for the reboot test: stable_ack is an ack sent more than
- * reliable_hole_us ago. One candidate at a time is enough: stable_ack lags
- * by at most twice that, which only makes the test more careful.
+ * Remember acks for the reboot test: stable_ack is the latest ack sent more
+ * than reliable_hole_us ago. Marks are kept at least a quarter of that
+ * apart, so four of them make stable_ack lag the truth by about a quarter
+ * of the timeout at most; lagging only makes the test more careful.
  */
 static void note_ack(const struct ncx_rx *rx, struct sender *s, uint64_t acked, uint64_t now)
 {
 	promote_ack(rx, s, now);
-	if (!s->has_pending) {
-		s->pending_ack = acked;
-		s->pending_ack_us = now;
-		s->has_pending = true;
-	}
+	if (s->nmarks && now - s->marks[s->nmarks - 1].us < rx->cfg.reliable_hole_us / 4)
+		return;
+	if (s->nmarks == ACK_MARKS)
+		memmove(s->marks, s->marks + 1, --s->nmarks * sizeof(s->marks[0]));
+	s->marks[s->nmarks].acked = acked;
+	s->marks[s->nmarks].us = now;
+	s->nmarks++;
 }
 
 /* Append " <seq>" for each missing seq in the window, while it fits. */
@@ -816,7 +825,8 @@ static void stream_start(struct sender *s, uint64_t seq)
 	s->next = s->top = seq;
 	s->hist_ok = 0;
 	s->hole_since = s->retx_due = s->ack_due = NONE;
-	s->has_pending = s->has_stable = false;
+	s->nmarks = 0;
+	s->has_stable = false;
 	s->last_acked = NONE;
 }
 
