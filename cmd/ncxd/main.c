@@ -1,0 +1,376 @@
+/*
+ * ncxd: options, config file, startup, privileges, signals and threads.
+ * The main thread only starts workers, waits for signals, writes metrics
+ * and joins; the workers do the work (worker.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ncx/udp.h>
+
+#include "ncxd.h"
+
+#ifndef NCX_VERSION
+#define NCX_VERSION "unknown"
+#endif
+
+void ncxd_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* One write per message, so threads never interleave within a line. */
+	fprintf(stderr, "ncxd: %s\n", buf);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ncxd [-l ADDR:PORT]... [-d DIR] [--path TEMPLATE] [--format text|json]\n"
+		"            [-t THREADS] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
+		"            [--rate BYTES_PER_S[:BURST]] [-c FILE] [more options below]\n\n"
+		"Collect netconsole traffic (extended and legacy) from many hosts into a file per host.\n\n"
+		"  -l, --listen ADDR:PORT   listen here (repeatable; default 0.0.0.0:6666 and [::]:6666)\n"
+		"  -d, --dir DIR            log directory (default /var/log/ncx)\n"
+		"      --path TEMPLATE      file below DIR (default %%h/%%Y-%%m-%%d.log): %%h address,\n"
+		"                           %%p port, other %% escapes strftime's, receive time in UTC\n"
+		"      --format text|json   line format (default text)\n"
+		"  -t, --threads N          worker threads (default: the number of CPUs)\n"
+		"      --metrics FILE       write Prometheus metrics to FILE (via FILE.tmp and rename)\n"
+		"      --metrics-interval S seconds between metrics writes (default 10)\n"
+		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
+		"      --user USER          drop privileges to USER after binding\n"
+		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
+		"      --rcvbuf BYTES       socket receive buffer (default 33554432)\n"
+		"      --idle S             forget a sender silent this long (default 3600; 0 never)\n"
+		"      --max-files N        open log files per worker (default 512)\n"
+		"      --buffers N          write buffers per worker (default 256)\n"
+		"      --buffer-size BYTES  bytes per write buffer (default 65536)\n"
+		"      --flush-ms MS        flush buffers at least this often (default 100)\n"
+		"  -c, --config FILE        read settings from FILE: 'option value' lines with the\n"
+		"                           long option names, '#' comments; the command line wins\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            print the version\n\n"
+		"SIGHUP reopens every file (logrotate). SIGTERM or SIGINT: write everything, exit 0.\n");
+}
+
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "dir", required_argument, NULL, 'd' },
+	{ "path", required_argument, NULL, 0 },
+	{ "format", required_argument, NULL, 0 },
+	{ "threads", required_argument, NULL, 't' },
+	{ "metrics", required_argument, NULL, 0 },
+	{ "metrics-interval", required_argument, NULL, 0 },
+	{ "allow", required_argument, NULL, 0 },
+	{ "user", required_argument, NULL, 0 },
+	{ "rate", required_argument, NULL, 0 },
+	{ "rcvbuf", required_argument, NULL, 0 },
+	{ "idle", required_argument, NULL, 0 },
+	{ "max-files", required_argument, NULL, 0 },
+	{ "buffers", required_argument, NULL, 0 },
+	{ "buffer-size", required_argument, NULL, 0 },
+	{ "flush-ms", required_argument, NULL, 0 },
+	{ "config", required_argument, NULL, 'c' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *short_name(int c)
+{
+	switch (c) {
+	case 'l': return "listen";
+	case 'd': return "dir";
+	case 't': return "threads";
+	default: return NULL;
+	}
+}
+
+/* -c first (wherever it is), then the rest, so the command line wins.
+ * Returns -1 to go on, or an exit code. */
+static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
+{
+	char err[512];
+	int c, idx;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+		if (c != 'c')
+			continue;
+		int rc = ncxd_config_file(cfg, optarg, err, sizeof(err));
+
+		if (rc == -EINVAL) {
+			ncxd_log("%s", err);
+			return EX_CONFIG;
+		}
+		if (rc) {
+			ncxd_log("cannot read config %s", err);
+			return EX_NOINPUT;
+		}
+	}
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+		const char *name = c ? short_name(c) : longopts[idx].name;
+
+		switch (c) {
+		case 'c': continue;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ncxd %s\n", NCX_VERSION); return 0;
+		case '?': usage(stderr); return EX_USAGE;
+		default: break;
+		}
+		if (!name) {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err))) {
+			ncxd_log("--%s", err);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		ncxd_log("unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	if (cfg->nlisten == 0) {
+		cfg->listen[cfg->nlisten++] = strdup("0.0.0.0:6666");
+		cfg->listen[cfg->nlisten++] = strdup("[::]:6666");
+	}
+	return -1;
+}
+
+/* One SO_REUSEPORT socket per listen address per worker. */
+static int bind_all(struct ncxd *d)
+{
+	struct ncxd_config *cfg = &d->cfg;
+	struct ncx_udp_opts opts = { .rcvbuf = cfg->rcvbuf, .reuseport = true, .rxq_ovfl = true };
+	bool defaults = cfg->nlisten == 2 && !cfg->listen_cli && !strcmp(cfg->listen[1], "[::]:6666");
+
+	for (int i = 0; i < cfg->nlisten; i++) {
+		struct ncx_addr at;
+
+		if (ncx_addr_parse(cfg->listen[i], NCXD_DEFAULT_PORT, &at))
+			return EX_USAGE;
+		/* SO_REUSEPORT would let us share the port with another ncxd of the
+		 * same user, which would then get part of the traffic: a plain bind
+		 * first fails if anyone holds it. */
+		int probe = ncx_udp_bind(&at, NULL);
+
+		if (probe >= 0)
+			close(probe);
+		else if (!(defaults && i == 1 && probe == -EAFNOSUPPORT)) {
+			ncxd_log("cannot listen on %s: %s", cfg->listen[i], strerror(-probe));
+			return EX_UNAVAILABLE;
+		}
+		for (int w = 0; w < d->nworkers; w++) {
+			int fd = ncx_udp_bind(&at, &opts);
+
+			if (fd < 0 && defaults && i == 1 && fd == -EAFNOSUPPORT) {
+				/* A host without IPv6 still gets its IPv4 listener. */
+				ncxd_log("no IPv6 (%s); listening on IPv4 only", strerror(-fd));
+				break;
+			}
+			if (fd < 0) {
+				ncxd_log("cannot listen on %s: %s", cfg->listen[i], strerror(-fd));
+				return EX_UNAVAILABLE;
+			}
+			d->workers[w].fds[d->workers[w].nfds++] = fd;
+		}
+	}
+	return 0;
+}
+
+/* mkdir -p DIR (0750), owned by the user we will run as. */
+static int make_dir(const char *dir, const struct passwd *pw)
+{
+	char buf[4096];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		(void)mkdir(buf, 0750);
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) == 0 && pw && chown(buf, pw->pw_uid, pw->pw_gid) < 0)
+		return -errno;
+	struct stat st;
+
+	if (stat(buf, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return 0;
+}
+
+static int drop_privileges(const struct passwd *pw)
+{
+	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		ncxd_log("cannot become user %s: %s", pw->pw_name, strerror(errno));
+		return EX_NOPERM;
+	}
+	/* Make sure it stuck: root must not be reachable again. */
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		ncxd_log("privileges could be regained after dropping them; refusing to run");
+		return EX_SOFTWARE;
+	}
+	return 0;
+}
+
+/* Ask every worker for a fresh snapshot, wait a little for them, write. */
+static void write_metrics(struct ncxd *d, bool final)
+{
+	if (!d->cfg.metrics)
+		return;
+	if (!final) {
+		unsigned g = atomic_fetch_add(&d->metrics_gen, 1) + 1;
+
+		for (int tries = 0; tries < 100; tries++) {
+			int done = 0;
+
+			for (int w = 0; w < d->nworkers; w++) {
+				pthread_mutex_lock(&d->workers[w].lock);
+				done += d->workers[w].snap_gen == g;
+				pthread_mutex_unlock(&d->workers[w].lock);
+			}
+			if (done == d->nworkers)
+				break;
+			usleep(10000);
+		}
+	}
+	int rc = ncxd_metrics_write(d, d->cfg.metrics);
+
+	if (rc < 0)
+		ncxd_log("cannot write metrics %s: %s", d->cfg.metrics, strerror(-rc));
+}
+
+/* The main thread: signals and metrics until told to stop. */
+static void main_loop(struct ncxd *d, const sigset_t *sigs)
+{
+	uint64_t interval = (uint64_t)d->cfg.metrics_interval * 1000000u;
+	uint64_t next = ncx_now_us();
+
+	while (!atomic_load(&d->stop)) {
+		uint64_t now = ncx_now_us();
+
+		if (now >= next) {
+			write_metrics(d, false);
+			next = now + interval;
+		}
+		/* Wake at least every 200 ms to notice a failed worker. */
+		uint64_t wait = next - now > 200000 ? 200000 : next - now;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)wait * 1000 };
+		int sig = sigtimedwait(sigs, NULL, &ts);
+
+		if (sig == SIGHUP) {
+			ncxd_log("SIGHUP: reopening files");
+			atomic_fetch_add(&d->reopen_gen, 1);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			ncxd_log("%s: writing what is held, then exiting",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			atomic_store(&d->stop, true);
+		}
+	}
+}
+
+static int start(struct ncxd *d)
+{
+	struct ncxd_config *cfg = &d->cfg;
+	struct passwd *pw = NULL;
+	sigset_t sigs;
+	int rc;
+
+	if (cfg->user && !(pw = getpwnam(cfg->user))) {
+		ncxd_log("no such user '%s'", cfg->user);
+		return EX_NOUSER;
+	}
+	if ((rc = make_dir(cfg->dir, pw)) < 0) {
+		ncxd_log("cannot use log directory %s: %s", cfg->dir, strerror(-rc));
+		return EX_CANTCREAT;
+	}
+	d->nworkers = cfg->threads;
+	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
+	if (!d->workers)
+		return EX_OSERR;
+	if ((rc = bind_all(d)))
+		return rc;
+	if (pw && (rc = drop_privileges(pw)))
+		return rc;
+	if (access(cfg->dir, W_OK | X_OK) < 0) {
+		ncxd_log("log directory %s is not writable%s%s: %s", cfg->dir,
+			 pw ? " by user " : "", pw ? pw->pw_name : "", strerror(errno));
+		return EX_CANTCREAT;
+	}
+	/* Workers inherit a mask without our signals: only this thread takes them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (int w = 0; w < d->nworkers; w++) {
+		d->workers[w].d = d;
+		d->workers[w].id = w;
+		pthread_mutex_init(&d->workers[w].lock, NULL);
+		if ((rc = pthread_create(&d->workers[w].thread, NULL, ncxd_worker_main,
+					 &d->workers[w]))) {
+			ncxd_log("cannot start a thread: %s", strerror(rc));
+			atomic_store(&d->stop, true);
+			d->nworkers = w;
+			break;
+		}
+	}
+	ncxd_log("ready: %d threads, %d addresses, writing %s/%s (%s)", d->nworkers,
+		 cfg->nlisten, cfg->dir, cfg->path, cfg->format == NCXD_JSON ? "json" : "text");
+	main_loop(d, &sigs);
+	rc = 0;
+	for (int w = 0; w < d->nworkers; w++) {
+		pthread_join(d->workers[w].thread, NULL);
+		if (d->workers[w].failed)
+			rc = EX_OSERR;
+	}
+	write_metrics(d, true);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ncxd d;
+	int rc;
+
+	ncxd_config_default(&d.cfg);
+	if ((rc = parse_args(&d.cfg, argc, argv)) < 0)
+		rc = start(&d);
+	if (d.workers) {
+		for (int w = 0; w < d.nworkers; w++) {
+			for (int i = 0; i < d.workers[w].nfds; i++)
+				close(d.workers[w].fds[i]);
+			ncxd_snapshot_free(&d.workers[w].snap);
+		}
+		free(d.workers);
+	}
+	ncxd_config_free(&d.cfg);
+	if (rc == 0)
+		ncxd_log("exiting");
+	return rc;
+}

@@ -1,0 +1,245 @@
+/*
+ * ncxd: the collector. One UDP port, thousands of senders, a file per host.
+ *
+ *   main.c     options, config file, startup, privileges, signals, threads
+ *   worker.c   one thread: its sockets, its rx engine, its sink
+ *   sink.c     per-host files: path, LRU of fds, buffer pool, flush, errors
+ *   path.c     the path template (pure)
+ *   format.c   text and JSON lines (pure)
+ *   bucket.c   the per-host token bucket (pure)
+ *   allow.c    --allow CIDR lists (pure)
+ *   config.c   option names and values, shared by argv and -c FILE (pure)
+ *   metrics.c  the Prometheus textfile
+ *
+ * Workers share nothing per host: the kernel's SO_REUSEPORT hash keeps a
+ * sender on one worker, and each worker owns its engine, its hosts and their
+ * files. The only shared state is the read-only config, two flags set by
+ * the main thread (stop, reopen) and each worker's published metrics.
+ */
+#ifndef NCXD_H
+#define NCXD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <ncx/addr.h>
+#include <ncx/rx.h>
+#include <ncx/wire.h>
+
+#define NCXD_MAX_LISTEN 16
+#define NCXD_MAX_ALLOW 256
+#define NCXD_DEFAULT_PORT 6666
+
+/* Print "ncxd: <message>" to stderr. */
+void ncxd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- allow.c: CIDR lists ---- */
+
+struct ncxd_cidr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t bits;
+	uint8_t addr[16]; /* masked to bits */
+};
+
+/* "10.0.0.0/8", "2001:db8::/32", "1.2.3.4" (= /32), "::1" (= /128). Host
+ * bits beyond the prefix are cleared. Returns 0 or -EINVAL. */
+int ncxd_cidr_parse(const char *text, struct ncxd_cidr *out);
+bool ncxd_cidr_match(const struct ncxd_cidr *c, const struct ncx_addr *a);
+/* An empty list allows everyone. */
+bool ncxd_allowed(const struct ncxd_cidr *list, size_t n, const struct ncx_addr *a);
+
+/* ---- bucket.c: token bucket, bytes per second ---- */
+
+struct ncxd_bucket {
+	uint64_t tokens_us; /* tokens scaled by 1e6 (byte-microseconds), for exact refill */
+	uint64_t last_us;
+	bool started;
+};
+
+/* Take n bytes at now_us: true if they fit (and are taken). rate 0 = off. */
+bool ncxd_bucket_take(struct ncxd_bucket *b, uint64_t rate, uint64_t burst, uint64_t now_us,
+		      uint64_t n);
+
+/* ---- path.c: the path template ---- */
+
+/* Check a template once at startup: relative, no "..", names %h. Returns
+ * NULL or a one-line reason. */
+const char *ncxd_path_check(const char *tmpl);
+
+/* Expand tmpl for sender a at UTC time t: %h the canonical address text,
+ * %p the port, %% a '%', anything else strftime's. Nothing from a payload
+ * can reach here. Returns the length, or -ENAMETOOLONG / -EINVAL. */
+int ncxd_path_expand(const char *tmpl, const struct ncx_addr *a, time_t t, char *out, size_t cap);
+
+/* ---- format.c: the lines we write ---- */
+
+enum ncxd_format { NCXD_TEXT, NCXD_JSON };
+
+/* An output line under construction; appends stop at cap (truncated set). */
+struct ncxd_line {
+	char *p;
+	size_t len, cap;
+	bool truncated;
+};
+
+void ncxd_line_put(struct ncxd_line *l, const void *p, size_t n);
+void ncxd_line_puts(struct ncxd_line *l, const char *s);
+void ncxd_line_printf(struct ncxd_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "2026-11-22T01:13:34.123456Z" from a CLOCK_REALTIME time in µs. */
+void ncxd_format_time(uint64_t real_us, char out[32]);
+
+/* Bytes as the inside of a JSON string: valid UTF-8 kept, '"' '\\' escaped,
+ * control bytes and every byte of invalid UTF-8 as \u00XX (so the byte's
+ * value survives and the output is always valid JSON). */
+void ncxd_json_string(struct ncxd_line *l, const void *p, size_t n);
+/* The same for escaped wire text: unescaped first. */
+void ncxd_json_unescaped(struct ncxd_line *l, const char *p, size_t n);
+
+struct ncxd_event {
+	enum { NCXD_EV_GAP, NCXD_EV_REBOOT, NCXD_EV_SUPPRESSED, NCXD_EV_DROPPED } kind;
+	uint64_t a, b;	    /* gap first,last; reboot prev_seq,seq; suppressed records,bytes; dropped records */
+	bool lost;	    /* gap */
+	const char *reason; /* dropped */
+};
+
+/* Each appends one whole line, '\n' included. */
+void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_us,
+			const struct ncx_addr *from, const struct ncx_ext *rec);
+void ncxd_format_legacy(struct ncxd_line *l, enum ncxd_format f, uint64_t real_us,
+			const struct ncx_addr *from, const struct ncx_legacy *g);
+void ncxd_format_event(struct ncxd_line *l, enum ncxd_format f, uint64_t real_us,
+		       const struct ncx_addr *from, const struct ncxd_event *ev);
+
+/* ---- config.c: settings from argv and from -c FILE ---- */
+
+struct ncxd_config {
+	char *listen[NCXD_MAX_LISTEN];
+	int nlisten;
+	char *dir;
+	char *path;
+	enum ncxd_format format;
+	int threads;
+	char *metrics;
+	unsigned metrics_interval; /* seconds */
+	struct ncxd_cidr allow[NCXD_MAX_ALLOW];
+	int nallow;
+	char *user;
+	uint64_t rate, burst; /* bytes/s per host; 0 = off */
+	int rcvbuf;
+	uint64_t idle_s;
+	int max_fds;	     /* open files per worker */
+	int buffers;	     /* write buffers per worker */
+	size_t buffer_size;  /* bytes each */
+	unsigned flush_ms;
+	/* Set while reading argv, so that a list given there replaces the file's. */
+	bool listen_cli, allow_cli;
+};
+
+void ncxd_config_default(struct ncxd_config *c);
+void ncxd_config_free(struct ncxd_config *c);
+
+/* Apply one setting by its long option name. from_cli: a list option's
+ * first use on the command line replaces what the file gave. Returns 0, or
+ * -EINVAL with a reason in err. */
+int ncxd_config_set(struct ncxd_config *c, const char *name, const char *value, bool from_cli,
+		    char *err, size_t errlen);
+
+/* Read "option value" lines ('#' starts a comment line). Returns 0, or
+ * -errno if the file cannot be read, or -EINVAL with "FILE:LINE: reason". */
+int ncxd_config_file(struct ncxd_config *c, const char *path, char *err, size_t errlen);
+
+/* Names accepted by ncxd_config_set() (for the file and --help). */
+bool ncxd_config_known(const char *name);
+
+/* ---- metrics: what a worker publishes ---- */
+
+enum ncxd_counter {
+	NCXD_C_RECORDS,
+	NCXD_C_LEGACY,
+	NCXD_C_BYTES,
+	NCXD_C_GAPS,
+	NCXD_C_LOST,
+	NCXD_C_MISSED,
+	NCXD_C_RETX,
+	NCXD_C_DUPLICATES,
+	NCXD_C_REBOOTS,
+	NCXD_C_MALFORMED,
+	NCXD_C_SUPPRESSED,
+	NCXD_C_SUPPRESSED_BYTES,
+	NCXD_C_WRITTEN_BYTES,
+	NCXD_C_COUNT
+};
+
+enum ncxd_drop {
+	NCXD_D_LATE,
+	NCXD_D_WINDOW,
+	NCXD_D_MEMORY,
+	NCXD_D_FRAGS,
+	NCXD_D_TOO_MANY_SENDERS,
+	NCXD_D_WRITE_ERROR,
+	NCXD_D_NO_BUFFER,
+	NCXD_D_COUNT
+};
+
+extern const char *const ncxd_counter_name[NCXD_C_COUNT];
+extern const char *const ncxd_drop_name[NCXD_D_COUNT];
+
+struct ncxd_stats {
+	uint64_t c[NCXD_C_COUNT];
+	uint64_t drop[NCXD_D_COUNT];
+};
+
+struct ncxd_host_snap {
+	struct ncx_addr addr;
+	struct ncxd_stats st;
+};
+
+struct ncxd_snapshot {
+	struct ncxd_stats total;
+	uint64_t denied;       /* datagrams from outside --allow */
+	uint64_t socket_drops; /* SO_RXQ_OVFL */
+	uint64_t hosts, open_files, buffers_used;
+	struct ncxd_host_snap *hosts_v;
+	size_t nhosts;
+};
+
+/* ---- worker.c ---- */
+
+struct ncxd;
+
+struct ncxd_worker {
+	struct ncxd *d;
+	int id;
+	int fds[NCXD_MAX_LISTEN];
+	int nfds;
+	pthread_t thread;
+	/* Published for the metrics writer, under lock. */
+	pthread_mutex_t lock;
+	struct ncxd_snapshot snap;
+	unsigned snap_gen; /* the request generation the snapshot answers */
+	bool failed;
+};
+
+/* Shared by all threads; only the atomics change after startup. */
+struct ncxd {
+	struct ncxd_config cfg;
+	struct ncxd_worker *workers;
+	int nworkers;
+	atomic_bool stop;
+	atomic_uint reopen_gen;
+	atomic_uint metrics_gen;
+};
+
+void *ncxd_worker_main(void *arg);
+
+/* metrics.c: write FILE.tmp and rename it to FILE. Returns 0 or -errno. */
+int ncxd_metrics_write(struct ncxd *d, const char *path);
+void ncxd_snapshot_free(struct ncxd_snapshot *s);
+
+#endif /* NCXD_H */

@@ -1,0 +1,473 @@
+/*
+ * sink: per-host files.
+ *
+ * Every line goes into the host's write buffer; buffers go to the files at
+ * least every flush interval (100 ms), when full, and at exit. Bounds:
+ *  - open files: an LRU of at most max_fds per worker; the least recently
+ *    written file is closed to open another (it opens again when needed);
+ *  - buffers: a fixed pool per worker. A host that needs one when the pool
+ *    is dry forces the oldest holders to flush and takes the first buffer
+ *    freed; if none can be freed the line is dropped and counted (no_buffer);
+ *  - write errors (disk full, ...): what is buffered stays buffered and is
+ *    retried on every flush; what does not fit behind it is dropped and
+ *    counted (write_error). Once writing works again, a "dropped" event line
+ *    follows the buffered lines, at the place where the loss happened.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sink.h"
+
+#define LINE_MAX_BYTES (7 * NCX_WIRE_DGRAM_MAX) /* a 64 KiB legacy datagram, JSON-escaped */
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static void list_init(struct link *l)
+{
+	l->prev = l->next = l;
+}
+
+static bool list_empty(const struct link *l)
+{
+	return l->next == l;
+}
+
+static void list_del(struct link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	list_init(n);
+}
+
+static void list_add_tail(struct link *head, struct link *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static void count_drop(struct sink *s, struct sink_host *h, enum ncxd_drop r, uint64_t n)
+{
+	h->st.drop[r] += n;
+	s->total.drop[r] += n;
+	h->pend_drop[r] += n;
+}
+
+int sink_init(struct sink *s, const struct ncxd_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	list_init(&s->all);
+	list_init(&s->lru);
+	list_init(&s->dirty);
+	s->pool = calloc((size_t)cfg->buffers, sizeof(char *));
+	s->line.cap = LINE_MAX_BYTES;
+	s->line.p = malloc(s->line.cap);
+	if (!s->pool || !s->line.p)
+		return -ENOMEM;
+	/* Allocated up front: the pool's size is the bound, not a hint. */
+	for (int i = 0; i < cfg->buffers; i++) {
+		s->pool[i] = malloc(cfg->buffer_size);
+		if (!s->pool[i])
+			return -ENOMEM;
+		s->nfree++;
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+static void host_close(struct sink *s, struct sink_host *h)
+{
+	if (h->fd < 0)
+		return;
+	close(h->fd);
+	h->fd = -1;
+	list_del(&h->lru);
+	s->nopen--;
+}
+
+/* mkdir -p for the directories of path below DIR (DIR itself exists). */
+static void make_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		(void)mkdir(buf, 0750);
+		*p = '/';
+	}
+}
+
+static int host_open(struct sink *s, struct sink_host *h)
+{
+	if (h->fd >= 0) {
+		list_del(&h->lru);
+		list_add_tail(&s->lru, &h->lru);
+		return 0;
+	}
+	if (s->nopen >= s->cfg->max_fds && !list_empty(&s->lru))
+		host_close(s, container_of(s->lru.next, struct sink_host, lru));
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY;
+
+	h->fd = open(h->path, flags, 0640);
+	if (h->fd < 0 && errno == ENOENT) {
+		make_parents(h->path);
+		h->fd = open(h->path, flags, 0640);
+	}
+	if (h->fd < 0)
+		return -errno;
+	list_add_tail(&s->lru, &h->lru);
+	s->nopen++;
+	return 0;
+}
+
+static void log_failure(struct sink_host *h, const char *what, int err)
+{
+	if (!h->failing)
+		ncxd_log("%s %s: %s (buffering, then dropping with a count, until it works)",
+			 what, h->path, strerror(err));
+	h->failing = true;
+}
+
+/* Write the whole buffer. On failure what was not written stays. */
+static int host_flush(struct sink *s, struct sink_host *h)
+{
+	size_t off = 0;
+	int rc;
+
+	if (h->len == 0)
+		return 0;
+	if ((rc = host_open(s, h)) < 0) {
+		log_failure(h, "cannot open", -rc);
+		return rc;
+	}
+	while (off < h->len) {
+		ssize_t w = write(h->fd, h->buf + off, h->len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			memmove(h->buf, h->buf + off, h->len - off);
+			h->len -= off;
+			log_failure(h, "cannot write", -rc);
+			/* Not a full disk: the file may be gone bad; open it afresh next time. */
+			if (rc != -ENOSPC && rc != -EDQUOT)
+				host_close(s, h);
+			return rc;
+		}
+		off += (size_t)w;
+		s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+		h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+	}
+	h->len = 0;
+	if (h->failing)
+		ncxd_log("writing %s works again", h->path);
+	h->failing = false;
+	return 0;
+}
+
+static void release_buffer(struct sink *s, struct sink_host *h)
+{
+	if (!h->buf || h->len)
+		return;
+	s->pool[s->nfree++] = h->buf;
+	h->buf = NULL;
+	list_del(&h->dirty);
+}
+
+/* A buffer for h: from the pool, or freed by flushing the oldest holders. */
+static bool acquire_buffer(struct sink *s, struct sink_host *h)
+{
+	for (int tries = 0; s->nfree == 0 && tries < 8 && !list_empty(&s->dirty); tries++) {
+		struct sink_host *v = container_of(s->dirty.next, struct sink_host, dirty);
+
+		if (host_flush(s, v) == 0) {
+			release_buffer(s, v);
+		} else {
+			list_del(&v->dirty);
+			list_add_tail(&s->dirty, &v->dirty);
+		}
+	}
+	if (s->nfree == 0)
+		return false;
+	h->buf = s->pool[--s->nfree];
+	h->len = 0;
+	list_add_tail(&s->dirty, &h->dirty);
+	return true;
+}
+
+/* Keep h->path right for the receive time: a new day may mean a new file. */
+static int host_path(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
+	int64_t sec = (int64_t)(real_us / 1000000u);
+	char rel[PATH_MAX], full[PATH_MAX];
+	int n;
+
+	if (h->path && sec == h->path_sec)
+		return 0;
+	n = ncxd_path_expand(s->cfg->path, &h->addr, (time_t)sec, rel, sizeof(rel));
+	if (n < 0)
+		return n;
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->cfg->dir, rel) >= sizeof(full))
+		return -ENAMETOOLONG;
+	h->path_sec = sec;
+	if (h->path && !strcmp(full, h->path))
+		return 0;
+	/* What is buffered belongs to the old file. */
+	if (h->path) {
+		(void)host_flush(s, h);
+		host_close(s, h);
+	}
+	char *p = strdup(full);
+
+	if (!p)
+		return -ENOMEM;
+	free(h->path);
+	h->path = p;
+	return 0;
+}
+
+/* Append one line; false if it had to be dropped (the caller counts). */
+static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const char *p, size_t n)
+{
+	size_t cap = s->cfg->buffer_size;
+
+	if (host_path(s, h, real_us) < 0)
+		return false;
+	if (!h->buf && !acquire_buffer(s, h))
+		return false;
+	/* While failing, only the periodic flush retries: no write per line. */
+	if (h->len + n > cap && (h->failing || host_flush(s, h) < 0))
+		return false;
+	if (n > cap) {
+		/* Longer than a whole buffer: straight to the file (buffer is empty now). */
+		ssize_t w;
+
+		if (host_open(s, h) < 0)
+			return false;
+		do
+			w = write(h->fd, p, n);
+		while (w < 0 && errno == EINTR);
+		if (w >= 0) {
+			h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+			s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+		}
+		return w == (ssize_t)n;
+	}
+	memcpy(h->buf + h->len, p, n);
+	h->len += n;
+	return true;
+}
+
+/* Format an event line aside (s->line may hold a record waiting) and put it. */
+static bool put_event(struct sink *s, struct sink_host *h, uint64_t real_us,
+		      const struct ncxd_event *ev)
+{
+	char buf[512];
+	struct ncxd_line l = { .p = buf, .cap = sizeof(buf) };
+
+	ncxd_format_event(&l, s->cfg->format, real_us, &h->addr, ev);
+	return put(s, h, real_us, l.p, l.len);
+}
+
+/* Write the events owed: drops first (they happened before what follows). */
+static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, bool suppressed)
+{
+	for (int r = 0; r < NCXD_D_COUNT; r++) {
+		if (!h->pend_drop[r])
+			continue;
+		struct ncxd_event ev = { .kind = NCXD_EV_DROPPED, .a = h->pend_drop[r],
+					 .reason = ncxd_drop_name[r] };
+
+		if (!put_event(s, h, real_us, &ev))
+			return; /* still owed; the count stays */
+		h->pend_drop[r] = 0;
+	}
+	if (suppressed && h->supp_records) {
+		struct ncxd_event ev = { .kind = NCXD_EV_SUPPRESSED, .a = h->supp_records,
+					 .b = h->supp_bytes };
+
+		if (put_event(s, h, real_us, &ev))
+			h->supp_records = h->supp_bytes = 0;
+	}
+}
+
+/* A record line (or legacy) of `cost` payload bytes, through the bucket. */
+static void put_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+		       uint64_t cost)
+{
+	if (!ncxd_bucket_take(&h->bucket, s->cfg->rate, s->cfg->burst, mono_us, cost)) {
+		h->supp_records++;
+		h->supp_bytes += cost;
+		h->st.c[NCXD_C_SUPPRESSED]++;
+		h->st.c[NCXD_C_SUPPRESSED_BYTES] += cost;
+		s->total.c[NCXD_C_SUPPRESSED]++;
+		s->total.c[NCXD_C_SUPPRESSED_BYTES] += cost;
+		return;
+	}
+	/* Events owed go first: they happened before this record. */
+	put_pending(s, h, real_us, true);
+	if (!put(s, h, real_us, s->line.p, s->line.len))
+		count_drop(s, h, h->buf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
+}
+
+void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+		 const struct ncx_ext *rec)
+{
+	s->line.len = 0;
+	s->line.truncated = false;
+	ncxd_format_record(&s->line, s->cfg->format, real_us, &h->addr, rec);
+	put_record(s, h, real_us, mono_us, rec->body.len);
+}
+
+void sink_legacy(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+		 const struct ncx_legacy *g)
+{
+	s->line.len = 0;
+	s->line.truncated = false;
+	ncxd_format_legacy(&s->line, s->cfg->format, real_us, &h->addr, g);
+	put_record(s, h, real_us, mono_us, g->text.len);
+}
+
+void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const struct ncxd_event *ev)
+{
+	put_pending(s, h, real_us, false);
+	/* Events are not rate-limited: they are few and they are the news. */
+	if (!put_event(s, h, real_us, ev))
+		count_drop(s, h, h->buf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
+}
+
+void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n)
+{
+	count_drop(s, h, r, n);
+	put_pending(s, h, real_us, false);
+}
+
+static bool owes(const struct sink_host *h)
+{
+	for (int r = 0; r < NCXD_D_COUNT; r++)
+		if (h->pend_drop[r])
+			return true;
+	return false;
+}
+
+static void flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
+	if (host_flush(s, h) < 0)
+		return;
+	/* Writing works: the drop events owed go right after what was buffered. */
+	if (owes(h)) {
+		put_pending(s, h, real_us, false);
+		if (host_flush(s, h) < 0)
+			return;
+	}
+	release_buffer(s, h);
+}
+
+void sink_flush_all(struct sink *s, uint64_t real_us)
+{
+	struct link *l = s->dirty.next;
+
+	while (l != &s->dirty) {
+		struct link *next = l->next;
+
+		flush_host(s, container_of(l, struct sink_host, dirty), real_us);
+		l = next;
+	}
+}
+
+void sink_reopen(struct sink *s, uint64_t real_us)
+{
+	sink_flush_all(s, real_us);
+	while (!list_empty(&s->lru))
+		host_close(s, container_of(s->lru.next, struct sink_host, lru));
+}
+
+struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a, int resp_fd)
+{
+	struct sink_host *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->addr = *a;
+	h->resp_fd = resp_fd;
+	h->fd = -1;
+	h->path_sec = -1;
+	list_init(&h->lru);
+	list_init(&h->dirty);
+	list_add_tail(&s->all, &h->all);
+	s->nhosts++;
+	return h;
+}
+
+/* Everything owed and buffered, out; what cannot be written is said aloud. */
+static void host_final(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
+	if (h->supp_records || owes(h))
+		put_pending(s, h, real_us, true);
+	flush_host(s, h, real_us);
+	if (h->buf && h->len) {
+		size_t lines = 0;
+
+		for (size_t i = 0; i < h->len; i++)
+			lines += h->buf[i] == '\n';
+		ncxd_log("%s: %zu lines (%zu bytes) could not be written and are lost", h->path,
+			 lines, h->len);
+		h->st.drop[NCXD_D_WRITE_ERROR] += lines;
+		s->total.drop[NCXD_D_WRITE_ERROR] += lines;
+		h->len = 0;
+	}
+	release_buffer(s, h);
+	host_close(s, h);
+}
+
+void sink_host_gone(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
+	host_final(s, h, real_us);
+	list_del(&h->all);
+	s->nhosts--;
+	free(h->path);
+	free(h);
+}
+
+void sink_finish(struct sink *s, uint64_t real_us)
+{
+	for (struct link *l = s->all.next; l != &s->all; l = l->next)
+		host_final(s, container_of(l, struct sink_host, all), real_us);
+}
+
+void sink_free(struct sink *s)
+{
+	while (!list_empty(&s->all)) {
+		struct sink_host *h = container_of(s->all.next, struct sink_host, all);
+
+		/* sink_finish wrote what could be; a buffer still held is given back. */
+		h->len = 0;
+		release_buffer(s, h);
+		host_close(s, h);
+		list_del(&h->all);
+		free(h->path);
+		free(h);
+	}
+	for (int i = 0; i < s->nfree; i++)
+		free(s->pool[i]);
+	free(s->pool);
+	free(s->line.p);
+	memset(s, 0, sizeof(*s));
+}

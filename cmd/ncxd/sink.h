@@ -1,0 +1,64 @@
+/*
+ * sink: one worker's hosts and their files. Not thread-safe: each worker
+ * has its own. See sink.c for the buffering and error policy.
+ */
+#ifndef NCXD_SINK_H
+#define NCXD_SINK_H
+
+#include "ncxd.h"
+
+struct link {
+	struct link *prev, *next;
+};
+
+struct sink_host {
+	struct ncx_addr addr;
+	int resp_fd;	/* the socket this sender reached: responses go out from it */
+	int fd;		/* -1 while closed */
+	char *path;	/* the file, DIR included; NULL until the first line */
+	int64_t path_sec; /* the second path was expanded for */
+	struct link all, lru, dirty;
+	char *buf;	/* from the pool, NULL when none is held */
+	size_t len;
+	struct ncxd_bucket bucket;
+	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
+	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
+	bool failing;	/* the last write failed (logged once per episode) */
+	struct ncxd_stats st;
+};
+
+struct sink {
+	const struct ncxd_config *cfg;
+	struct link all, lru, dirty;
+	size_t nhosts;
+	int nopen;
+	char **pool;
+	int nfree;
+	struct ncxd_line line; /* scratch for one formatted line */
+	struct ncxd_stats total;
+};
+
+int sink_init(struct sink *s, const struct ncxd_config *cfg);
+/* Write every pending event and buffer, close every file. */
+void sink_finish(struct sink *s, uint64_t real_us);
+/* Free every host and the pool (after sink_finish). */
+void sink_free(struct sink *s);
+
+struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a, int resp_fd);
+/* The sender's state expired: write what it has, close, free. */
+void sink_host_gone(struct sink *s, struct sink_host *h, uint64_t real_us);
+
+void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+		 const struct ncx_ext *rec);
+void sink_legacy(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+		 const struct ncx_legacy *g);
+void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const struct ncxd_event *ev);
+/* n records were dropped for reason r: counted now, written as an event. */
+void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n);
+
+/* The periodic flush: every buffer to its file, idle buffers back to the pool. */
+void sink_flush_all(struct sink *s, uint64_t real_us);
+/* SIGHUP: flush, then close every file; the next write opens it again. */
+void sink_reopen(struct sink *s, uint64_t real_us);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * worker: one thread, its own sockets (SO_REUSEPORT: the kernel's 4-tuple
+ * hash keeps a sender on one worker), its own rx engine and its own sink.
+ * Nothing per host is shared with any other thread.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ncx/udp.h>
+
+#include "sink.h"
+
+#define BATCH 32
+#define CTRL_SPACE CMSG_SPACE(sizeof(uint32_t))
+
+struct wstate {
+	struct ncxd_worker *w;
+	const struct ncxd_config *cfg;
+	struct ncx_rx *rx;
+	struct sink sink;
+	int cur_fd;	  /* the socket the datagram being fed came in on */
+	uint64_t real_us; /* wall clock for the lines being written */
+	uint64_t mono_us;
+	uint64_t denied, socket_drops;
+	uint32_t ovfl[NCXD_MAX_LISTEN];
+	struct ncxd_stats nohost; /* drops the engine reports without a sender */
+	unsigned char (*bufs)[NCX_WIRE_DGRAM_MAX];
+	char (*ctrl)[CTRL_SPACE];
+};
+
+static uint64_t real_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void send_response(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = ncx_addr_to_sockaddr(ev->from, &ss);
+
+	/* A lost response is recovered by the protocol's timers: no retry. */
+	(void)sendto(h->resp_fd, ev->response.p, ev->response.len, MSG_DONTWAIT,
+		     (struct sockaddr *)&ss, len);
+}
+
+static void on_drop(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
+{
+	enum ncxd_drop r;
+
+	switch (ev->drop.reason) {
+	case NCX_DROP_LATE: r = NCXD_D_LATE; break;
+	case NCX_DROP_MEMORY: r = NCXD_D_MEMORY; break;
+	case NCX_DROP_FRAGS: r = NCXD_D_FRAGS; break;
+	case NCX_DROP_TOO_MANY_SENDERS: r = NCXD_D_TOO_MANY_SENDERS; break;
+	/* Counted by the engine, not losses worth a line: a malformed datagram
+	 * carries no record, a duplicate was written already, and a reliable
+	 * sender's record beyond the window will be asked for again. */
+	default: return;
+	}
+	if (h)
+		sink_drop(&s->sink, h, s->real_us, r, ev->drop.records);
+	else
+		s->nohost.drop[r] += ev->drop.records;
+}
+
+static void on_event(void *arg, const struct ncx_rx_event *ev)
+{
+	struct wstate *s = arg;
+	struct sink_host *h = ev->user ? *ev->user : NULL;
+
+	if (ev->kind == NCX_RX_SENDER_GONE) {
+		if (h)
+			sink_host_gone(&s->sink, h, s->real_us);
+		if (ev->user)
+			*ev->user = NULL;
+		return;
+	}
+	if (ev->user && !h) {
+		h = sink_host_new(&s->sink, ev->from, s->cur_fd);
+		*ev->user = h;
+	}
+	if (!h) {
+		if (ev->kind == NCX_RX_DROP)
+			on_drop(s, NULL, ev);
+		else if (ev->kind == NCX_RX_RECORD || ev->kind == NCX_RX_LEGACY)
+			s->nohost.drop[NCXD_D_MEMORY]++;
+		return;
+	}
+	switch (ev->kind) {
+	case NCX_RX_RECORD:
+		sink_record(&s->sink, h, s->real_us, s->mono_us, &ev->record);
+		break;
+	case NCX_RX_LEGACY:
+		sink_legacy(&s->sink, h, s->real_us, s->mono_us, &ev->legacy);
+		break;
+	case NCX_RX_GAP: {
+		struct ncxd_event e = { .kind = NCXD_EV_GAP, .a = ev->gap.first, .b = ev->gap.last,
+					.lost = ev->gap.lost };
+
+		sink_event(&s->sink, h, s->real_us, &e);
+		break;
+	}
+	case NCX_RX_REBOOT: {
+		struct ncxd_event e = { .kind = NCXD_EV_REBOOT, .a = ev->reboot.prev_seq,
+					.b = ev->reboot.seq };
+
+		sink_event(&s->sink, h, s->real_us, &e);
+		break;
+	}
+	case NCX_RX_DROP:
+		on_drop(s, h, ev);
+		break;
+	case NCX_RX_RESPONSE:
+		send_response(s, h, ev);
+		break;
+	case NCX_RX_SENDER_GONE:
+		break;
+	}
+}
+
+/* The kernel's count of datagrams this socket dropped (SO_RXQ_OVFL). */
+static void read_ovfl(struct wstate *s, int idx, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			uint32_t v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			/* A running count: add what is new (it wraps at 2^32). */
+			s->socket_drops += (uint32_t)(v - s->ovfl[idx]);
+			s->ovfl[idx] = v;
+		}
+	}
+}
+
+/* One recvmmsg batch from socket idx; returns how many datagrams. */
+static int receive_batch(struct wstate *s, int idx)
+{
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	struct ncx_addr a;
+	int fd = s->w->fds[idx], n;
+
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < BATCH; i++) {
+		iov[i] = (struct iovec){ .iov_base = s->bufs[i], .iov_len = NCX_WIRE_DGRAM_MAX };
+		msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+						   .msg_name = &from[i],
+						   .msg_namelen = sizeof(from[i]),
+						   .msg_control = s->ctrl[i],
+						   .msg_controllen = CTRL_SPACE };
+	}
+	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	s->mono_us = ncx_now_us();
+	s->real_us = real_now_us();
+	s->cur_fd = fd;
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &msgs[i].msg_hdr;
+
+		read_ovfl(s, idx, mh);
+		if (ncx_addr_from_sockaddr(&a, (struct sockaddr *)&from[i], mh->msg_namelen))
+			continue;
+		if (!ncxd_allowed(s->cfg->allow, (size_t)s->cfg->nallow, &a)) {
+			s->denied++;
+			continue;
+		}
+		ncx_rx_feed(s->rx, &a, s->bufs[i], msgs[i].msg_len, s->mono_us);
+	}
+	return n;
+}
+
+static void add_stats(struct ncxd_stats *st, const struct ncx_rx_stats *e)
+{
+	st->c[NCXD_C_RECORDS] += e->records;
+	st->c[NCXD_C_LEGACY] += e->legacy;
+	st->c[NCXD_C_BYTES] += e->bytes;
+	st->c[NCXD_C_GAPS] += e->gaps;
+	st->c[NCXD_C_LOST] += e->lost;
+	st->c[NCXD_C_MISSED] += e->missed;
+	st->c[NCXD_C_RETX] += e->retx_requested;
+	st->c[NCXD_C_DUPLICATES] += e->dropped[NCX_DROP_DUPLICATE];
+	st->c[NCXD_C_REBOOTS] += e->reboots;
+	st->c[NCXD_C_MALFORMED] += e->dropped[NCX_DROP_MALFORMED];
+	st->drop[NCXD_D_LATE] += e->dropped[NCX_DROP_LATE];
+	st->drop[NCXD_D_WINDOW] += e->dropped[NCX_DROP_WINDOW];
+	st->drop[NCXD_D_MEMORY] += e->dropped[NCX_DROP_MEMORY];
+	st->drop[NCXD_D_FRAGS] += e->dropped[NCX_DROP_FRAGS];
+	st->drop[NCXD_D_TOO_MANY_SENDERS] += e->dropped[NCX_DROP_TOO_MANY_SENDERS];
+}
+
+static void add_own(struct ncxd_stats *st, const struct ncxd_stats *own)
+{
+	st->c[NCXD_C_SUPPRESSED] += own->c[NCXD_C_SUPPRESSED];
+	st->c[NCXD_C_SUPPRESSED_BYTES] += own->c[NCXD_C_SUPPRESSED_BYTES];
+	st->c[NCXD_C_WRITTEN_BYTES] += own->c[NCXD_C_WRITTEN_BYTES];
+	st->drop[NCXD_D_WRITE_ERROR] += own->drop[NCXD_D_WRITE_ERROR];
+	st->drop[NCXD_D_NO_BUFFER] += own->drop[NCXD_D_NO_BUFFER];
+}
+
+struct snap_ctx {
+	struct ncxd_snapshot *snap;
+	size_t cap;
+};
+
+static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
+			const struct ncx_rx_stats *st)
+{
+	struct snap_ctx *c = arg;
+	struct ncxd_host_snap *hs;
+
+	if (c->snap->nhosts == c->cap)
+		return;
+	hs = &c->snap->hosts_v[c->snap->nhosts++];
+	memset(hs, 0, sizeof(*hs));
+	hs->addr = *from;
+	add_stats(&hs->st, st);
+	if (user)
+		add_own(&hs->st, &((struct sink_host *)user)->st);
+}
+
+/* Build this worker's snapshot from its own engine and sink, then swap it in. */
+static void publish(struct wstate *s, unsigned gen)
+{
+	struct ncxd_snapshot snap = { 0 };
+	struct ncx_rx_stats e;
+	struct snap_ctx c = { .snap = &snap };
+
+	ncx_rx_stats(s->rx, &e);
+	add_stats(&snap.total, &e);
+	add_own(&snap.total, &s->sink.total);
+	for (int r = 0; r < NCXD_D_COUNT; r++)
+		snap.total.drop[r] += s->nohost.drop[r];
+	snap.denied = s->denied;
+	snap.socket_drops = s->socket_drops;
+	snap.hosts = e.senders;
+	snap.open_files = (uint64_t)s->sink.nopen;
+	snap.buffers_used = (uint64_t)(s->cfg->buffers - s->sink.nfree);
+	c.cap = (size_t)e.senders;
+	snap.hosts_v = c.cap ? calloc(c.cap, sizeof(*snap.hosts_v)) : NULL;
+	if (snap.hosts_v)
+		ncx_rx_each_sender(s->rx, snap_sender, &c);
+	pthread_mutex_lock(&s->w->lock);
+	ncxd_snapshot_free(&s->w->snap);
+	s->w->snap = snap;
+	s->w->snap_gen = gen;
+	pthread_mutex_unlock(&s->w->lock);
+}
+
+static int poll_timeout(struct wstate *s, uint64_t next_flush)
+{
+	uint64_t now = ncx_now_us(), due = ncx_rx_next_deadline(s->rx);
+
+	if (next_flush < due)
+		due = next_flush;
+	if (due <= now)
+		return 0;
+	return (int)((due - now + 999) / 1000);
+}
+
+static void serve(struct wstate *s)
+{
+	struct ncxd *d = s->w->d;
+	struct pollfd pfd[NCXD_MAX_LISTEN];
+	unsigned reopen_seen = atomic_load(&d->reopen_gen), metrics_seen = 0;
+	uint64_t flush_us = (uint64_t)s->cfg->flush_ms * 1000u;
+	uint64_t next_flush = ncx_now_us() + flush_us;
+
+	for (int i = 0; i < s->w->nfds; i++)
+		pfd[i] = (struct pollfd){ .fd = s->w->fds[i], .events = POLLIN };
+	while (!atomic_load(&d->stop)) {
+		if (poll(pfd, (nfds_t)s->w->nfds, poll_timeout(s, next_flush)) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < s->w->nfds; i++)
+			/* A few batches per socket, then the timers get their turn. */
+			for (int k = 0; k < 8 && (pfd[i].revents & POLLIN); k++)
+				if (receive_batch(s, i) < BATCH)
+					break;
+		s->mono_us = ncx_now_us();
+		s->real_us = real_now_us();
+		ncx_rx_tick(s->rx, s->mono_us);
+		unsigned g = atomic_load(&d->reopen_gen);
+
+		if (g != reopen_seen) {
+			reopen_seen = g;
+			sink_reopen(&s->sink, s->real_us);
+		}
+		if (s->mono_us >= next_flush) {
+			sink_flush_all(&s->sink, s->real_us);
+			next_flush = s->mono_us + flush_us;
+		}
+		g = atomic_load(&d->metrics_gen);
+		if (g != metrics_seen) {
+			metrics_seen = g;
+			publish(s, g);
+		}
+	}
+}
+
+/* At exit: what is queued in the sockets, then what the engine holds. */
+static void drain(struct wstate *s)
+{
+	for (int i = 0; i < s->w->nfds; i++)
+		for (int k = 0; k < 100000 && receive_batch(s, i) > 0; k++)
+			;
+	s->mono_us = ncx_now_us();
+	s->real_us = real_now_us();
+	ncx_rx_flush(s->rx, s->mono_us);
+	sink_finish(&s->sink, s->real_us);
+}
+
+void *ncxd_worker_main(void *arg)
+{
+	struct ncxd_worker *w = arg;
+	struct wstate *s = calloc(1, sizeof(*s));
+	struct ncx_rx_config rc;
+
+	if (!s)
+		goto fail;
+	s->w = w;
+	s->cfg = &w->d->cfg;
+	ncx_rx_config_default(&rc);
+	rc.idle_us = s->cfg->idle_s * 1000000u;
+	s->bufs = malloc(sizeof(*s->bufs) * BATCH);
+	s->ctrl = calloc(BATCH, sizeof(*s->ctrl));
+	if (!s->bufs || !s->ctrl || sink_init(&s->sink, s->cfg) < 0)
+		goto fail;
+	s->rx = ncx_rx_new(&rc, on_event, s);
+	if (!s->rx)
+		goto fail;
+	serve(s);
+	drain(s);
+	publish(s, atomic_load(&w->d->metrics_gen));
+	ncx_rx_free(s->rx);
+	sink_free(&s->sink);
+	free(s->bufs);
+	free(s->ctrl);
+	free(s);
+	return NULL;
+fail:
+	ncxd_log("worker %d: out of memory", w->id);
+	if (s) {
+		if (s->rx)
+			ncx_rx_free(s->rx);
+		if (s->sink.cfg)
+			sink_free(&s->sink);
+		free(s->bufs);
+		free(s->ctrl);
+		free(s);
+	}
+	w->failed = true;
+	atomic_store(&w->d->stop, true);
+	return NULL;
+}
