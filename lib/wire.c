@@ -564,7 +564,16 @@ int ncx_reasm_add(struct ncx_reasm *r, const struct ncx_ext *frag)
 	unsigned char *bits = reasm_bitmap(r);
 	const unsigned char *src = (const unsigned char *)frag->body.p;
 
+	struct ncx_ext first;
+
 	if (!frag->frag || frag->seq != r->seq || frag->frag_total != r->total)
+		return -EINVAL;
+	/* The same seq and length after a reboot is likely (boots repeat
+	 * themselves): the timestamp and priority tell the records apart.
+	 * Other keys (ncemg) may differ between sends of one record. */
+	if (parse_header(r->hdr, r->hdr_len, &first) == 0 &&
+	    (first.ts_usec != frag->ts_usec || first.facility != frag->facility ||
+	     first.level != frag->level))
 		return -EINVAL;
 	if (frag->frag_off > r->total || frag->body.len > r->total - frag->frag_off)
 		return -EINVAL;

@@ -66,6 +66,11 @@ struct ncx_ext {
  * no ';', a header longer than NCX_WIRE_HDR_MAX, an ncfrag that does not fit
  * inside NCX_WIRE_BODY_MAX, ...). Unknown header keys are counted, never fatal.
  * A fragment's body is its slice only; see struct ncx_reasm.
+ *
+ * Strict where the kernel is exact: the priority must fit facility as a u8
+ * (at most 2047); a known key (caller, ncfrag, ncemg, ncrx) with a malformed
+ * value, or given twice, is -EBADMSG; so is a fragment whose slice runs past
+ * its total. NCX_WIRE_HDR_MAX counts a fragment's ncfrag key too.
  */
 int ncx_ext_parse(const void *buf, size_t len, struct ncx_ext *out);
 
@@ -103,8 +108,10 @@ size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap);
 /*
  * Format the header of a record exactly as the kernel does, without the
  * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncrx=1]".
- * Only these fields of rec are used (not header/body/frag/unknown_keys).
- * Returns the length needed, writing at most cap bytes, no NUL.
+ * Only these fields of rec are used (not header/body/frag/unknown_keys); a
+ * flag of 0 is written as '-'. Returns the length needed, writing at most
+ * cap bytes, no NUL. Like every function here that returns "the length
+ * needed", a short cap gets exactly the first cap bytes of the whole.
  */
 size_t ncx_ext_format_header(const struct ncx_ext *rec, char *out, size_t cap);
 
@@ -150,8 +157,10 @@ void ncx_reasm_init(struct ncx_reasm *r, const struct ncx_ext *frag);
 
 /*
  * Add a fragment. Returns 1 when the record is complete, 0 when more is
- * needed, -EINVAL when frag does not belong here (other seq or total, or a
- * slice that runs past total).
+ * needed, -EINVAL when frag does not belong here (other seq or total, other
+ * timestamp or priority than the first fragment's, i.e. another boot's
+ * record, or a slice that runs past total). Other header keys (ncemg) may
+ * differ between fragments; the record keeps the first fragment's.
  */
 int ncx_reasm_add(struct ncx_reasm *r, const struct ncx_ext *frag);
 
@@ -175,7 +184,10 @@ struct ncx_legacy {
 	uint64_t dropped;	/* N */
 };
 
-/* Returns 0, or -EBADMSG for an empty datagram or one holding a NUL byte. */
+/* Returns 0, or -EBADMSG for an empty datagram or one holding a NUL byte.
+ * The dropped notice is recognised alone (kernels up to 6.1 send it as its
+ * own datagram) or at the start of a record's datagram (6.2+ prepend it);
+ * the rest is then parsed as usual. */
 int ncx_legacy_parse(const void *buf, size_t len, struct ncx_legacy *out);
 
 /*

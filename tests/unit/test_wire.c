@@ -738,6 +738,20 @@ static void test_reasm_rejects(void **state)
 	assert_int_equal(ncx_reasm_add(r, &e), -EINVAL);
 	e.frag_off = UINT32_MAX;
 	assert_int_equal(ncx_reasm_add(r, &e), -EINVAL);
+	/* same seq and total, another record (a reboot): other ts or level */
+	e = f.e[0];
+	e.ts_usec++;
+	assert_int_equal(ncx_reasm_add(r, &e), -EINVAL);
+	e = f.e[0];
+	e.level = 3;
+	assert_int_equal(ncx_reasm_add(r, &e), -EINVAL);
+	/* while a resend in emergency mode still belongs */
+	e = f.e[0];
+	e.emergency = true;
+	assert_int_equal(ncx_reasm_add(r, &e), 0);
+	assert_int_equal(r->filled, f.e[0].body.len);
+	free(r);
+	r = reasm_new(&f.e[1]);
 	e = f.e[0];
 	e.frag = false;
 	assert_int_equal(ncx_reasm_add(r, &e), -EINVAL);
