@@ -165,6 +165,7 @@ static void cut_and_join(const uint8_t *data, size_t size)
 static void hostile(const uint8_t *data, size_t size)
 {
 	struct ncx_reasm *r = NULL;
+	struct ncx_ext first = { 0 };
 	size_t r_total = 0;
 
 	while (size >= 2) {
@@ -188,6 +189,7 @@ static void hostile(const uint8_t *data, size_t size)
 		}
 		if (!r) {
 			r_total = e.frag_total;
+			first = e;
 			r = malloc(ncx_reasm_size(e.frag_total));
 			CHECK(r);
 			ncx_reasm_init(r, &e);
@@ -196,7 +198,11 @@ static void hostile(const uint8_t *data, size_t size)
 		rc = ncx_reasm_add(r, &e);
 		CHECK(rc == 0 || rc == 1 || rc == -EINVAL);
 		if (rc == -EINVAL)
-			CHECK(e.seq != r->seq || e.frag_total != r->total);
+			CHECK(e.seq != r->seq || e.frag_total != r->total ||
+			      e.ts_usec != first.ts_usec || e.facility != first.facility ||
+			      e.level != first.level);
+		if (rc >= 0 && r->hdr_len)
+			CHECK(e.ts_usec == first.ts_usec && e.level == first.level);
 		CHECK(r->total == r_total && r->filled <= r->total);
 		rc = ncx_reasm_record(r, &out);
 		if (r->filled < r->total) {
