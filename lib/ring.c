@@ -364,7 +364,13 @@ void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
 void ncx_ring_discard(struct ncx_ring *r, const struct ncx_ring_resv *resv)
 {
 	uint64_t p = resv->pos;
+	uint64_t w0 = atomic_load_explicit(word_at(r, p), memory_order_relaxed);
 
+	/* Already finished (a crash handler may call this on a reservation
+	 * its thread had just committed): leave it. Only the owner writes
+	 * this record, so the relaxed load sees the owner's own store. */
+	if (w0 == (p | ST_COMMITTED) || w0 == (p | ST_DISCARDED))
+		return;
 	atomic_store_explicit(word_at(r, p + 8), resv->seq, memory_order_relaxed);
 	atomic_store_explicit(word_at(r, p + 24), (uint64_t)resv->text_len, memory_order_relaxed);
 	/*

@@ -71,7 +71,7 @@ struct ncx_ring {
 	alignas(64) _Atomic uint64_t head;	/* packed: next seq (hi 32), next pos/8 (lo 32) */
 	alignas(64) _Atomic uint64_t tail;	/* oldest position that is still intact */
 	_Atomic uint64_t hint_pos;		/* a full position <= head, < 2^34 bytes behind */
-	_Atomic uint64_t hint_seq;		/* a full seq <= next seq, < 2^31 behind */
+	_Atomic uint64_t hint_seq;		/* a full seq <= next seq, < 2^32 behind */
 	_Atomic uint64_t refused;		/* writes refused: oldest record unfinished */
 	_Atomic uint64_t *words;		/* the buffer, as 64-bit words */
 	uint64_t size;				/* bytes, a power of two */
@@ -135,7 +135,9 @@ void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t 
 void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
 		     const struct ncx_ring_meta *meta);
 /* End a reservation without a record: readers skip it and count it as one
- * lost record. Safe to call on a reservation whose text is half written. */
+ * lost record. Safe to call on a reservation whose text is half written,
+ * and a no-op on one already committed or discarded (by the same thread:
+ * a crash handler cleaning up after the code it interrupted). */
 void ncx_ring_discard(struct ncx_ring *r, const struct ncx_ring_resv *resv);
 
 /* Start a reader at the oldest intact record or at the next one written. */
