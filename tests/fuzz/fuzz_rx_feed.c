@@ -1,0 +1,193 @@
+/*
+ * libFuzzer target: the receiver engine fed a script of datagrams.
+ *
+ * The input is a sequence of operations, each:
+ *
+ *   op    1 byte: bits 0-1 the sender (4 addresses, one more than the
+ *         engine may keep), bit 2 tick after feeding, bit 3 flush after,
+ *         bits 4-7 a time scale
+ *   step  1 byte: the clock advances by step << scale microseconds
+ *   len   2 bytes, little endian (cut to what is left)
+ *   data  len bytes: the datagram
+ *
+ * fed to one engine with small limits, so windows fill, memory bounds and
+ * the sender limit are hit, and holes, acks, fragments and idle expiry all
+ * time out within a short input. Checked on every event: per sender,
+ * records and gaps move strictly forward except across a REBOOT (or after
+ * SENDER_GONE); responses go to reliable senders only, are at most 1000
+ * bytes and read "ncrx<n>[ <n>]*". After every operation: held bytes stay
+ * within engine_bytes, and after a tick nothing is left due.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ncx/rx.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c)                                                                          \
+	do {                                                                              \
+		if (!(c)) {                                                               \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+			abort();                                                          \
+		}                                                                         \
+	} while (0)
+
+#define NADDR 4
+
+struct track {
+	bool started;	/* covered is valid */
+	uint64_t covered; /* highest seq delivered or reported in a gap */
+};
+
+struct state {
+	struct ncx_addr addr[NADDR];
+	struct track t[NADDR];
+};
+
+static int who(const struct state *st, const struct ncx_addr *a)
+{
+	for (int i = 0; i < NADDR; i++)
+		if (ncx_addr_equal(a, &st->addr[i]))
+			return i;
+	CHECK(!"an event for an address never fed");
+	return 0;
+}
+
+static void check_response(const struct ncx_rx_event *ev)
+{
+	const char *p = ev->response.p;
+	size_t n = ev->response.len, i = 4;
+
+	CHECK(ev->reliable);
+	CHECK(n <= NCX_RX_RESPONSE_MAX);
+	CHECK(n > 4 && memcmp(p, "ncrx", 4) == 0);
+	for (;;) {
+		size_t d = i;
+
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		CHECK(i > d && i - d <= 20);
+		if (i == n)
+			break;
+		CHECK(p[i] == ' ');
+		i++;
+	}
+}
+
+/* Records and gaps of one sender cover seqs strictly upwards. */
+static void advance(struct track *t, uint64_t first, uint64_t last)
+{
+	CHECK(first <= last);
+	if (t->started)
+		CHECK(first > t->covered);
+	t->started = true;
+	t->covered = last;
+}
+
+static void on_event(void *arg, const struct ncx_rx_event *ev)
+{
+	struct state *st = arg;
+	struct track *t;
+
+	if (ev->kind == NCX_RX_DROP && ev->drop.reason == NCX_DROP_TOO_MANY_SENDERS) {
+		CHECK(ev->user == NULL);
+		return;
+	}
+	if (ev->kind == NCX_RX_DROP && !ev->user)
+		return; /* malformed from a sender without state */
+	t = &st->t[who(st, ev->from)];
+	CHECK(ev->user != NULL);
+	switch (ev->kind) {
+	case NCX_RX_RECORD:
+		advance(t, ev->record.seq, ev->record.seq);
+		CHECK(!ev->record.frag);
+		CHECK(ev->record.body.p != NULL || ev->record.body.len == 0);
+		break;
+	case NCX_RX_GAP:
+		advance(t, ev->gap.first, ev->gap.last);
+		CHECK(ev->gap.lost == ev->reliable);
+		break;
+	case NCX_RX_REBOOT:
+	case NCX_RX_SENDER_GONE:
+		t->started = false;
+		break;
+	case NCX_RX_RESPONSE:
+		check_response(ev);
+		break;
+	case NCX_RX_DROP:
+		CHECK(ev->drop.reason < NCX_DROP_REASON_COUNT);
+		CHECK(ev->drop.records > 0);
+		break;
+	case NCX_RX_LEGACY:
+		break;
+	}
+}
+
+static void setup(struct state *st, struct ncx_rx_config *cfg)
+{
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < NADDR; i++) {
+		st->addr[i].family = i == 3 ? AF_INET6 : AF_INET;
+		st->addr[i].port = (uint16_t)(6665 + (i & 1));
+		st->addr[i].addr[0] = i == 3 ? 0 : 127;
+		st->addr[i].addr[15] = 1;
+		st->addr[i].addr[3] = (uint8_t)(i + 1);
+	}
+	ncx_rx_config_default(cfg);
+	cfg->window = 16;
+	cfg->max_senders = 3;
+	cfg->max_frags = 2;
+	cfg->sender_bytes = 24 * 1024;
+	cfg->engine_bytes = 40 * 1024;
+	cfg->stock_hole_us = 50000;
+	cfg->reliable_hole_us = 500000;
+	cfg->retx_us = 20000;
+	cfg->ack_us = 20000;
+	cfg->idle_us = 2000000;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ncx_rx_config cfg;
+	struct ncx_rx_stats stats;
+	struct state st;
+	struct ncx_rx *rx;
+	uint64_t now = 1;
+	size_t i = 0;
+
+	setup(&st, &cfg);
+	rx = ncx_rx_new(&cfg, on_event, &st);
+	CHECK(rx);
+	while (size - i >= 4) {
+		uint8_t op = data[i], step = data[i + 1];
+		size_t len = (size_t)data[i + 2] | (size_t)data[i + 3] << 8;
+
+		i += 4;
+		if (len > size - i)
+			len = size - i;
+		now += (uint64_t)step << (op >> 4);
+		ncx_rx_feed(rx, &st.addr[op & 3], data + i, len, now);
+		i += len;
+		if (op & 4) {
+			ncx_rx_tick(rx, now);
+			CHECK(ncx_rx_next_deadline(rx) > now);
+		}
+		if (op & 8)
+			ncx_rx_flush(rx, now);
+		ncx_rx_stats(rx, &stats);
+		CHECK(stats.held_bytes <= cfg.engine_bytes);
+		CHECK(stats.senders <= cfg.max_senders);
+	}
+	ncx_rx_flush(rx, now);
+	ncx_rx_stats(rx, &stats);
+	CHECK(stats.held_bytes == 0);
+	ncx_rx_tick(rx, UINT64_MAX - 1);
+	ncx_rx_stats(rx, &stats);
+	CHECK(stats.senders == 0);
+	ncx_rx_free(rx);
+	return 0;
+}
