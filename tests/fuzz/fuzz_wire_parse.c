@@ -91,7 +91,7 @@ static void check_escape(const char *p, size_t len)
 
 static void check_ext(const uint8_t *data, size_t size)
 {
-	static char fmt[2 * NCX_WIRE_DGRAM_MAX], text[NCX_WIRE_DGRAM_MAX];
+	static char fmt[4 * NCX_WIRE_DGRAM_MAX + 64], text[NCX_WIRE_DGRAM_MAX];
 	struct ncx_ext e, b;
 	struct ncx_span t, d, k, v;
 	size_t n, tl, lines = 0;
