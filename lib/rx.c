@@ -1335,32 +1335,31 @@ static void feed_malformed(struct ncx_rx *rx, const struct ncx_addr *from, size_
 	emit_drop(rx, s, from, NCX_DROP_MALFORMED, 1, NULL, now);
 }
 
-static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const void *buf, size_t len,
-		     uint64_t now)
+static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struct ncx_ext *rec,
+		     size_t len, uint64_t now)
 {
-	struct ncx_ext rec;
 	struct sender *s;
 	uint16_t fp;
 
 	/* seq UINT64_MAX has no successor for next to become. */
-	if (ncx_ext_parse(buf, len, &rec) != 0 || rec.seq == UINT64_MAX) {
+	if (rec->seq == UINT64_MAX) {
 		feed_malformed(rx, from, len, now);
 		return;
 	}
 	s = sender_get(rx, from, len, now);
 	if (!s)
 		return;
-	if (rec.reliable)
+	if (rec->reliable)
 		s->reliable = true; /* for good: one stream, whichever path */
-	if (rec.emergency)
+	if (rec->emergency)
 		COUNT(rx, s, emergency, 1);
-	if (rec.frag) {
-		handle_frag(rx, s, &rec, now);
+	if (rec->frag) {
+		handle_frag(rx, s, rec, now);
 	} else {
-		record_fp(&rec, &fp);
-		handle_record(rx, s, &rec, fp, now);
+		record_fp(rec, &fp);
+		handle_record(rx, s, rec, fp, now);
 	}
-	if (rec.emergency)
+	if (rec->emergency)
 		ack_emergency(rx, s, now);
 	settle(rx, s, now);
 }
@@ -1388,12 +1387,17 @@ static void feed_legacy(struct ncx_rx *rx, const struct ncx_addr *from, const vo
 void ncx_rx_feed(struct ncx_rx *rx, const struct ncx_addr *from, const void *buf, size_t len,
 		 uint64_t now_us)
 {
+	struct ncx_ext rec;
+
 	rx->st.datagrams++;
 	rx->st.bytes += len;
+	/* Parse first: the common case pays for one pass, not two. */
 	if (!buf || len == 0 || len > NCX_WIRE_DGRAM_MAX)
 		feed_malformed(rx, from, len, now_us);
+	else if (ncx_ext_parse(buf, len, &rec) == 0)
+		feed_ext(rx, from, &rec, len, now_us);
 	else if (ncx_ext_looks_like(buf, len))
-		feed_ext(rx, from, buf, len, now_us);
+		feed_malformed(rx, from, len, now_us);
 	else
 		feed_legacy(rx, from, buf, len, now_us);
 }
