@@ -1,0 +1,94 @@
+# Disk full: DIR on a 1 MiB tmpfs, filled up. ncxd keeps running, buffers a
+# little, drops the rest with a count, and once space returns writes again,
+# with a "dropped ... reason=write_error" event where the loss happened. The
+# accounting is exact: records written + records reported dropped = sent.
+# Needs root (mount); exit 77 (skip) otherwise.
+. "$NCX_TOP/tests/support/e2e.sh"
+
+# start_ncxd NAME ARGS...: ncxd on a free port of 127.0.0.1; sets $port and $pid.
+start_ncxd() {
+	local name=$1 try; shift
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		: >"$T/$name.err"
+		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" "$@" 2>"$T/$name.err"
+		pid=$!
+		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
+		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0
+		grep -q 'in use' "$T/$name.err" || fail "ncxd did not start: $(cat "$T/$name.err")"
+	done
+	fail "ncxd: no free port"
+}
+# stop_ncxd NAME: SIGTERM, and it must exit 0.
+stop_ncxd() {
+	kill -TERM "$pid"
+	wait "$pid"
+	local rc=$?
+	[ "$rc" -eq 0 ] || fail "ncxd exited $rc on SIGTERM: $(tail -5 "$T/$1.err")"
+}
+# A base address of our own in 127/8 for the simulated hosts, and a source port.
+base="127.$((100 + RANDOM % 150)).0.1"
+sport=$(free_port)
+loadgen() { "$NCX_BIN/ncx-loadgen" -t "127.0.0.1:$port" --base "$base" --src-port "$sport" "$@"; }
+# records FILE...: record lines (events excluded) in the files.
+records() { cat "$@" 2>/dev/null | grep -cvE '^[^ ]+ ncx: ' || true; }
+# check_hosts WANT FILE...: for each host directory, in the order given, the
+# records are loadgen's seq 0..WANT-1 exactly once each, in order, with the
+# seq inside the text equal to the record's own; no event lines.
+check_hosts() {
+	local want=$1; shift
+	awk -v want="$want" '
+	function dir(f) { sub(/\/[^\/]*$/, "", f); return f }
+	/^[^ ]+ ncx: / { print FILENAME ": unexpected event: " $0; bad = 1; exit 1 }
+	{
+		d = dir(FILENAME)
+		if (!match($0, /loadgen host=[0-9]+ seq=[0-9]+ /)) { print FILENAME ": not a loadgen line: " $0; bad = 1; exit 1 }
+		split(substr($0, RSTART, RLENGTH), a, /[= ]/)
+		n = d in next_seq ? next_seq[d] : 0
+		if (a[5] != n || $NF != "seq=" n) { print d ": seq " a[5] " (" $NF ") where " n " was due"; bad = 1; exit 1 }
+		if (d in host && host[d] != a[3]) { print d ": lines of two hosts"; bad = 1; exit 1 }
+		host[d] = a[3]; next_seq[d] = n + 1
+	}
+	END {
+		if (bad) exit 1
+		for (d in next_seq) if (next_seq[d] != want) { print d ": " next_seq[d] " records, want " want; exit 1 }
+	}' "$@"
+}
+
+mkdir -p "$T/mnt"
+mount -t tmpfs -o size=1m tmpfs "$T/mnt" 2>/dev/null || { echo "skip: cannot mount tmpfs (needs root)"; exit 77; }
+umount_it() { umount "$T/mnt" 2>/dev/null; }
+trap 'umount_it; _cleanup' EXIT
+mkdir "$T/mnt/logs"
+# Fill it: the filler takes every free block.
+dd if=/dev/zero of="$T/mnt/filler" bs=4k 2>/dev/null
+[ "$(df --output=avail "$T/mnt" | tail -1)" -eq 0 ] || fail "tmpfs not full"
+
+per=2000
+start_ncxd full -d "$T/mnt/logs" -t 1 --buffer-size 4096 --rate 0
+bg loadgen --hosts 1 --records "$per" --rate 1000 2>"$T/loadgen.err"
+lg=$!
+wait_for 30 grep -q 'cannot \(write\|open\)' "$T/full.err" || fail "no write error reported: $(cat "$T/full.err")"
+sleep 0.5 # (not a timing assumption: only lets some records be dropped)
+kill -0 "$pid" || fail "ncxd died on a full disk"
+rm -f "$T/mnt/filler"
+wait_for 30 grep -q 'works again' "$T/full.err" || fail "no recovery: $(tail -5 "$T/full.err")"
+wait "$lg" || fail "loadgen: $(cat "$T/loadgen.err")"
+f=$(ls "$T"/mnt/logs/*/*.log)
+# dropped N + lines written == sent
+accounted() {
+	awk '/ ncx: dropped records=/ { split($4, a, "="); d += a[2]; next } / ncx: / { next } { r++ }
+	     END { print r + d }' "$f"
+}
+wait_for 60 bash -c "[ \$(awk '/ ncx: dropped records=/ { split(\$4, a, \"=\"); d += a[2]; next } / ncx: / { next } { r++ } END { print r + d }' '$f') -ge $per ]" ||
+	fail "accounted $(accounted) of $per: $(grep ' ncx: ' "$f")"
+stop_ncxd full
+n=$(accounted)
+[ "$n" -eq "$per" ] || fail "written + dropped = $n, want $per"
+grep -qE '^[^ ]+ ncx: dropped records=[0-9]+ reason=write_error$' "$f" || fail "no dropped event in $f"
+# The event sits where the loss is: the seq before it and after it differ by the count.
+awk '/ ncx: dropped records=/ { split($4, a, "="); gap += a[2]; next }
+     { split($NF, s, "="); if (gap) { if (s[2] != last + 1 + gap) { print "hole " last ".." s[2] " but dropped=" gap; exit 1 } gap = 0 }
+       else if (NR > 1 && s[2] != last + 1) { print "unexplained hole after " last; exit 1 } last = s[2] }' "$f" ||
+	fail "the dropped event does not match the hole: $(grep -B2 -A2 " ncx: " "$f" | cut -c1-90; cat "$T/full.err")"
+note "ok: disk full, $(grep -c ' ncx: dropped' "$f") dropped event(s), exact accounting, recovered"
