@@ -168,6 +168,8 @@ static int teardown(void **state)
 {
 	struct capture *c = *state;
 
+	if (!c) /* setup failed */
+		return 0;
 	for (size_t i = 0; i < c->nrecs; i++) {
 		free(c->recs[i].hdr);
 		free(c->recs[i].body);
