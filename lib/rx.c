@@ -995,8 +995,10 @@ static void handle_frag(struct ncx_rx *rx, struct sender *s, const struct ncx_ex
 		drop_seq(rx, s, NCX_DROP_MALFORMED, seq, now);
 		return;
 	}
-	if (s->top < seq)
-		s->top = seq; /* the seqs before it exist */
+	/* The seqs before it exist. A reliable sender is also asked for this
+	 * one while it is incomplete: a lost piece comes back with the rest. */
+	if (s->top < seq + s->reliable)
+		s->top = seq + s->reliable;
 	if (rc == 1)
 		frag_complete(rx, s, f, now);
 }
