@@ -10,6 +10,7 @@
  * On SIGTERM or SIGINT it prints one line on stdout and exits:
  *   null_rx: datagrams=N bytes=B drops=D
  * where drops is the kernel's count of datagrams this socket had no room for.
+ * SIGUSR1 prints the same line and carries on (the bench's mid-run count).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +31,7 @@
 #define BATCH 64
 #define DGRAM 2048 /* netconsole sends at most 1000; longer ones are cut, that is fine */
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, report;
 
 struct counts {
 	uint64_t datagrams;
@@ -40,8 +41,10 @@ struct counts {
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		report = 1;
+	else
+		stop = 1;
 }
 
 static struct mmsghdr msg[BATCH];
@@ -95,6 +98,13 @@ static uint32_t socket_drops(int fd, uint32_t ovfl)
 	    len > SK_MEMINFO_DROPS * sizeof(uint32_t) && mem[SK_MEMINFO_DROPS] > ovfl)
 		return mem[SK_MEMINFO_DROPS];
 	return ovfl;
+}
+
+static void print_counts(int fd, const struct counts *c)
+{
+	printf("null_rx: datagrams=%" PRIu64 " bytes=%" PRIu64 " drops=%" PRIu32 "\n",
+	       c->datagrams, c->bytes, socket_drops(fd, c->ovfl));
+	fflush(stdout);
 }
 
 static int parse(int argc, char **argv, struct ncx_addr *at, struct ncx_udp_opts *uo)
@@ -152,6 +162,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	setup_batch();
 	while (!stop) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -162,10 +173,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_null_rx: recvmmsg: %s\n", strerror(-rc));
 			return EX_IOERR;
 		}
+		if (report) {
+			report = 0;
+			print_counts(fd, &c);
+		}
 	}
-	printf("null_rx: datagrams=%" PRIu64 " bytes=%" PRIu64 " drops=%" PRIu32 "\n",
-	       c.datagrams, c.bytes, socket_drops(fd, c.ovfl));
-	fflush(stdout);
+	print_counts(fd, &c);
 	close(fd);
 	return 0;
 }

@@ -16,6 +16,7 @@ struct lg_opts {
 	uint32_t hosts;
 	uint64_t rate;		/* records per second over all hosts; 0: as fast as possible */
 	uint64_t records;	/* per host; 0: no limit */
+	uint64_t seq_start;	/* every host's first seq */
 	double seconds;		/* 0: no limit */
 	uint32_t len;		/* mean text length */
 	uint64_t seed;
@@ -50,8 +51,8 @@ struct lg_stats {
 	uint64_t bytes;
 	uint64_t errors;	/* datagrams the kernel refused to send */
 	uint64_t elapsed_us;
-	uint64_t min_seq_sent;	/* records of the host that sent fewest */
-	uint64_t max_seq_sent;	/* records of the host that sent most */
+	uint64_t min_sent;	/* records of the host that sent fewest */
+	uint64_t max_sent;	/* records of the host that sent most */
 	int first_errno;
 };
 

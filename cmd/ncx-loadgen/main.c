@@ -23,7 +23,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ncx-loadgen -t HOST:PORT [--hosts N] [--rate R] (--records T | --seconds S)\n"
 		"                   [--base ADDR] [--src-port P] [--len BYTES] [--seed N]\n"
-		"                   [--fragment-every K] [--burst B]\n\n"
+		"                   [--fragment-every K] [--burst B] [--seq-start N]\n\n"
 		"Simulate N netconsole hosts sending extended records to a receiver on loopback.\n\n"
 		"  -t, --target HOST:PORT  receiver; only 127.0.0.0/8 or ::1 (port default 6666)\n"
 		"  -n, --hosts N           simulated hosts, one socket each (default 1, max %d)\n"
@@ -39,11 +39,14 @@ static void usage(FILE *f)
 		"      --fragment-every K  every K-th record of a host is 1200..3000 bytes of text,\n"
 		"                          sent as netconsole fragments (default 0: none)\n"
 		"      --burst B           records a host sends per turn (default 1, max 64)\n"
+		"      --seq-start N       every host's first seq (default 0), so that a second\n"
+		"                          run continues the first one's streams\n"
 		"  -h, --help\n\n"
 		"Record text is \"loadgen host=<i> seq=<s> \" then padding: \"a..z0..9\" cycled from\n"
 		"index s %% 36. About one record in five has the dictionary\n"
 		"\" SUBSYSTEM=net\\n DEVICE=+net:eth<i%%4>\\n\". Hosts take turns, so records\n"
-		"interleave; host i has sent T/N records, give or take one turn.\n\n"
+		"interleave, and every host sends as many records as the others, give or take\n"
+		"one turn.\n\n"
 		"At the end one summary line goes to stderr:\n"
 		"  ncx-loadgen: records=.. datagrams=.. bytes=.. errors=.. hosts=.. elapsed=..s\n"
 		"  rate=../s per_host=MIN..MAX\n"
@@ -95,7 +98,7 @@ static int bad(const char *what, const char *arg)
 }
 
 enum { OPT_RECORDS = 256, OPT_SECONDS, OPT_BASE, OPT_SRCPORT, OPT_LEN, OPT_SEED, OPT_FRAG,
-       OPT_BURST };
+       OPT_BURST, OPT_SEQSTART };
 
 static const struct option longopts[] = {
 	{ "target", required_argument, NULL, 't' },
@@ -109,6 +112,7 @@ static const struct option longopts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "fragment-every", required_argument, NULL, OPT_FRAG },
 	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "seq-start", required_argument, NULL, OPT_SEQSTART },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -154,6 +158,8 @@ static int take_opt(int c, const char *arg, struct lg_opts *o, const char **targ
 			return bad("--burst", arg);
 		o->burst = (uint32_t)v;
 		return 0;
+	case OPT_SEQSTART:
+		return parse_u64(arg, 0, UINT64_MAX / 2, &o->seq_start) ? 0 : bad("--seq-start", arg);
 	case 'h': usage(stdout); exit(0);
 	default: usage(stderr); return EX_USAGE;
 	}
@@ -224,7 +230,7 @@ static void summary(const struct lg_opts *o, const struct lg_stats *st)
 		" errors=%" PRIu64 " hosts=%u elapsed=%.3fs rate=%.0f/s per_host=%" PRIu64
 		"..%" PRIu64 "\n",
 		st->records, st->datagrams, st->bytes, st->errors, o->hosts, secs,
-		secs > 0 ? (double)st->records / secs : 0.0, st->min_seq_sent, st->max_seq_sent);
+		secs > 0 ? (double)st->records / secs : 0.0, st->min_sent, st->max_sent);
 	if (st->errors)
 		fprintf(stderr, "ncx-loadgen: %" PRIu64 " datagrams not sent; first error: %s\n",
 			st->errors, strerror(st->first_errno));

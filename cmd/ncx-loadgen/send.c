@@ -122,15 +122,17 @@ static void wait_for(const struct lg_opts *o, uint64_t start, uint64_t sent, uin
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-static void per_host_range(const uint64_t *seq, uint32_t n, struct lg_stats *st)
+static void per_host_range(const uint64_t *seq, uint64_t first, uint32_t n, struct lg_stats *st)
 {
-	st->min_seq_sent = UINT64_MAX;
-	st->max_seq_sent = 0;
+	st->min_sent = UINT64_MAX;
+	st->max_sent = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (seq[i] < st->min_seq_sent)
-			st->min_seq_sent = seq[i];
-		if (seq[i] > st->max_seq_sent)
-			st->max_seq_sent = seq[i];
+		uint64_t sent = seq[i] - first;
+
+		if (sent < st->min_sent)
+			st->min_sent = sent;
+		if (sent > st->max_sent)
+			st->max_sent = sent;
 	}
 }
 
@@ -148,6 +150,8 @@ int lg_run(const struct lg_opts *o, const struct lg_hosts *h, struct lg_stats *s
 		return -ENOMEM;
 	}
 	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < o->hosts; i++)
+		seq[i] = o->seq_start;
 	b->h = h;
 	b->st = st;
 	if (o->seconds > 0)
@@ -165,13 +169,13 @@ int lg_run(const struct lg_opts *o, const struct lg_hosts *h, struct lg_stats *s
 		n = due - st->records;
 		if (n > o->burst)
 			n = o->burst;
-		if (o->records && n > o->records - seq[host])
-			n = o->records - seq[host];
+		if (o->records && n > o->records - (seq[host] - o->seq_start))
+			n = o->records - (seq[host] - o->seq_start);
 		send_turn(o, b, host, &seq[host], (unsigned)n, now - start);
 		host = host + 1 == o->hosts ? 0 : host + 1;
 	}
 	st->elapsed_us = ncx_now_us() - start;
-	per_host_range(seq, o->hosts, st);
+	per_host_range(seq, o->seq_start, o->hosts, st);
 	free(seq);
 	free(b);
 	return 0;
