@@ -1,0 +1,114 @@
+# Metrics: the Prometheus textfile is well-formed (HELP/TYPE before samples,
+# no duplicate series, numbers only) and counts right, per host and in
+# total: records, reboots, malformed, gaps/missed. Then the rate limit:
+# what it suppresses is reported in the host's file and in the metrics, and
+# written + suppressed = sent.
+. "$NCX_TOP/tests/support/e2e.sh"
+
+# start_ncxd NAME ARGS...: ncxd on a free port of 127.0.0.1; sets $port and $pid.
+start_ncxd() {
+	local name=$1 try; shift
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		: >"$T/$name.err"
+		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" "${@//@PORT@/$port}" 2>"$T/$name.err"
+		pid=$!
+		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
+		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0
+		grep -q 'in use' "$T/$name.err" || fail "ncxd did not start: $(cat "$T/$name.err")"
+	done
+	fail "ncxd: no free port"
+}
+# stop_ncxd NAME: SIGTERM, and it must exit 0.
+stop_ncxd() {
+	kill -TERM "$pid"
+	wait "$pid"
+	local rc=$?
+	[ "$rc" -eq 0 ] || fail "ncxd exited $rc on SIGTERM: $(tail -5 "$T/$1.err")"
+}
+# A base address of our own in 127/8 for the simulated hosts, and a source port.
+base="127.$((100 + RANDOM % 150)).0.1"
+sport=$(free_port)
+loadgen() { "$NCX_BIN/ncx-loadgen" -t "127.0.0.1:$port" --base "$base" --src-port "$sport" "$@"; }
+# records FILE...: record lines (events excluded) in the files.
+records() { cat "$@" 2>/dev/null | grep -cvE '^[^ ]+ ncx: ' || true; }
+# check_hosts WANT FILE...: for each host directory, in the order given, the
+# records are loadgen's seq 0..WANT-1 exactly once each, in order, with the
+# seq inside the text equal to the record's own; no event lines.
+check_hosts() {
+	local want=$1; shift
+	awk -v want="$want" '
+	function dir(f) { sub(/\/[^\/]*$/, "", f); return f }
+	/^[^ ]+ ncx: / { print FILENAME ": unexpected event: " $0; bad = 1; exit 1 }
+	{
+		d = dir(FILENAME)
+		if (!match($0, /loadgen host=[0-9]+ seq=[0-9]+ /)) { print FILENAME ": not a loadgen line: " $0; bad = 1; exit 1 }
+		split(substr($0, RSTART, RLENGTH), a, /[= ]/)
+		n = d in next_seq ? next_seq[d] : 0
+		if (a[5] != n || $NF != "seq=" n) { print d ": seq " a[5] " (" $NF ") where " n " was due"; bad = 1; exit 1 }
+		if (d in host && host[d] != a[3]) { print d ": lines of two hosts"; bad = 1; exit 1 }
+		host[d] = a[3]; next_seq[d] = n + 1
+	}
+	END {
+		if (bad) exit 1
+		for (d in next_seq) if (next_seq[d] != want) { print d ": " next_seq[d] " records, want " want; exit 1 }
+	}' "$@"
+}
+
+m=$T/m.prom
+start_ncxd met -d "$T/logs" -t 2 --rate 0 --metrics "$m" --metrics-interval 1
+esrc=$(free_port) msrc=$(free_port) gsrc=$(free_port)
+loadgen --hosts 3 --records 100 --rate 3000 2>"$T/lg.err" || fail "loadgen: $(cat "$T/lg.err")"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay"
+# Seven malformed datagrams (NUL bytes; extended headers cut short).
+{ for i in 1 2 3 4; do printf 'a\0b%d' $i | hexline; done
+  for i in 1 2 3; do printf '6,%d' $i | hexline; done; } >"$T/bad.hex"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$msrc" "$T/bad.hex" || fail "replay bad"
+# A stock sender skipping seq 3 and 4: a gap of 2 "not received".
+for s in 0 1 2 5 6; do printf '6,%d,%d,-;gap test %d\n' $s $s $s | hexline; done >"$T/gap.hex"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$gsrc" "$T/gap.hex" || fail "replay gap"
+
+want_records=$((300 + 4849 + 5))
+wait_for 60 grep -qx "ncxd_records_total $want_records" "$m" ||
+	fail "records: $(grep '^ncxd_records_total ' "$m"), want $want_records"
+wait_for 30 grep -qx 'ncxd_gaps_total 1' "$m" || fail "gaps: $(grep '^ncxd_gaps_total' "$m")"
+stop_ncxd met
+
+x() { grep -qxF "$1" "$m" || fail "metrics lack '$1': $(grep "^${1%% *}" "$m" | head -5)"; }
+x "ncxd_records_total $want_records"
+x "ncxd_records_total{host=\"${base}\",port=\"$sport\"} 100"
+x "ncxd_records_total{host=\"127.0.0.1\",port=\"$esrc\"} 4849"
+x "ncxd_reboots_total{host=\"127.0.0.1\",port=\"$esrc\"} 1"
+x "ncxd_reboots_total 1"
+x "ncxd_malformed_total 7"
+x "ncxd_gaps_total{host=\"127.0.0.1\",port=\"$gsrc\"} 1"
+x "ncxd_missed_total{host=\"127.0.0.1\",port=\"$gsrc\"} 2"
+x "ncxd_lost_total 0"
+x 'ncxd_dropped_total{reason="write_error"} 0'
+# (A sender that only ever sent garbage gets no state in the engine: counted in the total only.)
+x "ncxd_hosts 5"
+grep -q ' ncx: gap seq=3..4 count=2 not received$' "$T"/logs/127.0.0.1/*.log || fail "gap event line"
+
+# Well-formed: comments are HELP/TYPE, samples are name[{labels}] integer,
+# every sample's family was TYPEd first, no series twice.
+awk '
+/^# HELP [a-z_]+ / { next }
+/^# TYPE [a-z_]+ (counter|gauge)$/ { typed[$3] = 1; next }
+/^#/ { print "bad comment: " $0; exit 1 }
+!/^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+$/ { print "bad sample: " $0; exit 1 }
+{ name = $1; sub(/\{.*/, "", name); if (!(name in typed)) { print "untyped: " $0; exit 1 }
+  if ($1 in seen) { print "duplicate: " $1; exit 1 } seen[$1] = 1 }' "$m" || fail "metrics not well-formed"
+[ ! -e "$m.tmp" ] || fail "$m.tmp left behind"
+
+# --- the rate limit: 1000 B/s, burst 2000, against ~12 KB/s ---
+start_ncxd rate -d "$T/rate" --rate 1000:2000 --metrics "$T/r.prom" --metrics-interval 1
+loadgen --hosts 1 --records 200 --rate 100 2>"$T/lg2.err" || fail "loadgen: $(cat "$T/lg2.err")"
+f=$T/rate/$base/$(date -u +%Y-%m-%d).log
+stop_ncxd rate
+f=$(ls "$T"/rate/"$base"/*.log)
+read -r written supp <<<"$(awk '/ ncx: suppressed records=/ { split($4, a, "="); s += a[2]; next } { r++ } END { print r + 0, s + 0 }' "$f")"
+[ "$supp" -gt 0 ] || fail "nothing suppressed at 12x the rate"
+[ "$written" -gt 0 ] || fail "nothing written"
+[ $((written + supp)) -eq 200 ] || fail "written $written + suppressed $supp != 200"
+grep -qx "ncxd_suppressed_total $supp" "$T/r.prom" || fail "metrics: $(grep '^ncxd_suppressed_total' "$T/r.prom")"
+note "ok: metrics well-formed and exact; rate limit: $written written, $supp suppressed"
