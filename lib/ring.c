@@ -247,8 +247,12 @@ static int push_tail(struct ncx_ring *r, uint64_t need)
 		 * On failure t is reloaded and the loop checks again.
 		 */
 		if (atomic_compare_exchange_weak_explicit(&r->tail, &t, next, memory_order_relaxed,
-							  memory_order_relaxed))
+							  memory_order_relaxed)) {
 			t = next;
+			/* The next header to pass was written a whole lap ago:
+			 * start fetching it now. A hint only. */
+			__builtin_prefetch(word_at(r, next));
+		}
 	}
 	return 0;
 }

@@ -68,9 +68,11 @@ struct ncx_ring_rec {
  * values it is widened against. See lib/ring.c.
  */
 struct ncx_ring {
+	/* Three cache lines: the two that every writer writes, and one that
+	 * is read on every call but written rarely. */
 	alignas(64) _Atomic uint64_t head;	/* packed: next seq (hi 32), next pos/8 (lo 32) */
 	alignas(64) _Atomic uint64_t tail;	/* oldest position that is still intact */
-	_Atomic uint64_t hint_pos;		/* a full position <= head, < 2^34 bytes behind */
+	alignas(64) _Atomic uint64_t hint_pos;	/* a full position <= head, < 2^35 bytes behind */
 	_Atomic uint64_t hint_seq;		/* a full seq <= next seq, < 2^32 behind */
 	_Atomic uint64_t refused;		/* writes refused: oldest record unfinished */
 	_Atomic uint64_t *words;		/* the buffer, as 64-bit words */

@@ -1,0 +1,253 @@
+/*
+ * bench_log: what one ncx_log() call costs, next to fprintf(3) to a file and
+ * syslog(3), with 1 and 2 threads; what a silenced call site costs; and RSS
+ * before and after a spell of logging as fast as the threads can.
+ *
+ *   build/bench/bench_log [--calls N] [--spam-seconds S] [--threads T]
+ *
+ * Each call formats a 64-byte message. The ncx_log calls go through
+ * ncx_log_at() with call-site states from an array (65,536 per thread, as
+ * if the program had that many call sites), because one call site may only
+ * log 30,000 records per 300 s: that is the ratelimit, not the cost being
+ * measured. The timed runs have no console attached (a console runs on its
+ * own thread and would compete for the 2 CPUs); the spam run has a text
+ * console writing to /dev/null, the realistic worst case for memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ncx/log.h"
+#include "ncx/ratelimit.h"
+
+#define SITES 65536
+#define MAXT 8
+#define FMT "req %08u from %s took %5u us: status %s, bytes %6u\n"
+
+static _Atomic uint32_t sites[MAXT][SITES];
+static FILE *bench_file;
+static _Atomic int go, stop;
+
+enum what { W_NCX, W_FPRINTF, W_SYSLOG, W_SILENCED };
+
+struct job {
+	enum what what;
+	unsigned t;
+	uint64_t calls;		/* to make; or made, for a timed spam */
+	double ns;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void one_call(enum what what, unsigned t, uint64_t i)
+{
+	unsigned u = (unsigned)i;
+
+	switch (what) {
+	case W_NCX:
+		ncx_log_at(&sites[t][i & (SITES - 1)], __FILE__, __LINE__, NCX_LOG_INFO, FMT, u,
+			   "10.1.2.3", u % 99999, "ok", u % 999999);
+		break;
+	case W_FPRINTF:
+		fprintf(bench_file, FMT, u, "10.1.2.3", u % 99999, "ok", u % 999999);
+		break;
+	case W_SYSLOG:
+		syslog(LOG_INFO, FMT, u, "10.1.2.3", u % 99999, "ok", u % 999999);
+		break;
+	case W_SILENCED:
+		ncx_log_at(&sites[t][0], __FILE__, __LINE__, NCX_LOG_INFO, FMT, u, "10.1.2.3",
+			   u % 99999, "ok", u % 999999);
+		break;
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	double t0;
+
+	while (!atomic_load(&go))
+		;
+	t0 = now_s();
+	if (j->calls) {
+		for (uint64_t i = 0; i < j->calls; i++)
+			one_call(j->what, j->t, i);
+	} else {
+		uint64_t i = 0;
+
+		while (!atomic_load_explicit(&stop, memory_order_relaxed))
+			for (int k = 0; k < 1024; k++, i++)
+				one_call(j->what, j->t, i);
+		j->calls = i;
+	}
+	j->ns = (now_s() - t0) * 1e9 / (double)j->calls;
+	return NULL;
+}
+
+/* Run nthreads workers; returns ns per call per thread (the mean) and the
+ * aggregate calls per second in *rate. */
+static double run(enum what what, unsigned nthreads, uint64_t calls, double *rate)
+{
+	pthread_t th[MAXT];
+	struct job jobs[MAXT];
+	double t0, secs, ns = 0;
+
+	atomic_store(&go, 0);
+	for (unsigned t = 0; t < nthreads; t++) {
+		jobs[t] = (struct job){ .what = what, .t = t, .calls = calls };
+		pthread_create(&th[t], NULL, worker, &jobs[t]);
+	}
+	t0 = now_s();
+	atomic_store(&go, 1);
+	for (unsigned t = 0; t < nthreads; t++)
+		pthread_join(th[t], NULL);
+	secs = now_s() - t0;
+	for (unsigned t = 0; t < nthreads; t++)
+		ns += jobs[t].ns / nthreads;
+	if (rate)
+		*rate = (double)calls * nthreads / secs;
+	return ns;
+}
+
+static long rss_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void reset_sites(void)
+{
+	memset(sites, 0, sizeof(sites));
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t calls = 2000000;
+	double spam = 2, r1, r2;
+	unsigned threads = 2;
+	char path[] = "/tmp/bench_log.XXXXXX";
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--calls") && i + 1 < argc)
+			calls = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--spam-seconds") && i + 1 < argc)
+			spam = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			threads = (unsigned)atoi(argv[++i]);
+		else {
+			fprintf(stderr, "usage: %s [--calls N] [--spam-seconds S] [--threads T]\n",
+				argv[0]);
+			return 64;
+		}
+	}
+	if (threads < 1 || threads > MAXT)
+		threads = 2;
+
+	if (ncx_log_init(NULL)) {
+		fprintf(stderr, "bench_log: ncx_log_init failed\n");
+		return 70;
+	}
+	int fd = mkstemp(path);
+	bench_file = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!bench_file) {
+		fprintf(stderr, "bench_log: %s: %s\n", path, strerror(errno));
+		return 73;
+	}
+	openlog("bench_log", LOG_NDELAY, LOG_USER);
+	printf("bench_log: %llu calls per thread, 64-byte formatted message, ring 16 MiB, no console\n",
+	       (unsigned long long)calls);
+
+	run(W_NCX, 1, calls / 4, NULL);	/* warm up: ring pages, caches */
+	reset_sites();
+	double ncx1 = run(W_NCX, 1, calls, &r1);
+	reset_sites();
+	double ncx2 = run(W_NCX, threads, calls, &r2);
+	printf("ncx_log   1 thread : %7.1f ns/call  %6.2f M calls/s\n", ncx1, r1 / 1e6);
+	printf("ncx_log   %u threads: %7.1f ns/call  %6.2f M calls/s  (%.2fx one thread)\n", threads,
+	       ncx2, r2 / 1e6, r2 / r1);
+
+	double f1 = run(W_FPRINTF, 1, calls, &r1);
+	double f2 = run(W_FPRINTF, threads, calls, &r2);
+	printf("fprintf   1 thread : %7.1f ns/call  %6.2f M calls/s\n", f1, r1 / 1e6);
+	printf("fprintf   %u threads: %7.1f ns/call  %6.2f M calls/s  (%.2fx one thread)\n", threads,
+	       f2, r2 / 1e6, r2 / r1);
+	fclose(bench_file);
+	unlink(path);
+
+	uint64_t sl_calls = calls / 20 ? calls / 20 : 1;
+	double s1 = run(W_SYSLOG, 1, sl_calls, &r1);
+	double s2 = run(W_SYSLOG, threads, sl_calls, &r2);
+	printf("syslog(3) 1 thread : %7.1f ns/call  %6.2f M calls/s  (/dev/log %s)\n", s1, r1 / 1e6,
+	       access("/dev/log", F_OK) ? "absent" : "present");
+	printf("syslog(3) %u threads: %7.1f ns/call  %6.2f M calls/s\n", threads, s2, r2 / 1e6);
+	closelog();
+
+	/* One site: use up its burst, then time the silenced calls. */
+	reset_sites();
+	run(W_SILENCED, 1, NCX_RL_BURST + 10, NULL);
+	double sil = run(W_SILENCED, 1, calls * 5, NULL);
+	printf("ncx_log   silenced : %7.1f ns/call\n", sil);
+
+	if (spam > 0) {
+		struct ncx_console *con = ncx_console_file("/dev/null", NCX_LOG_DEBUG, 0);
+		pthread_t th[MAXT];
+		struct job jobs[MAXT];
+		uint64_t total = 0;
+		struct ncx_log_stats st;
+
+		reset_sites();
+		ncx_console_register(con);
+		long before = rss_kb("VmRSS:");
+		atomic_store(&stop, 0);
+		atomic_store(&go, 0);
+		for (unsigned t = 0; t < threads; t++) {
+			jobs[t] = (struct job){ .what = W_NCX, .t = t, .calls = 0 };
+			pthread_create(&th[t], NULL, worker, &jobs[t]);
+		}
+		atomic_store(&go, 1);
+		long mid = -1;
+		struct timespec half = { (time_t)(spam / 2), (long)((spam / 2 - (time_t)(spam / 2)) * 1e9) };
+		nanosleep(&half, NULL);
+		mid = rss_kb("VmRSS:");
+		nanosleep(&half, NULL);
+		atomic_store(&stop, 1);
+		for (unsigned t = 0; t < threads; t++) {
+			pthread_join(th[t], NULL);
+			total += jobs[t].calls;
+		}
+		long after = rss_kb("VmRSS:");
+		ncx_log_get_stats(&st);
+		printf("spam      %u threads, %.0f s, /dev/null console: %.1f M calls, %.1f M records, "
+		       "%llu suppressed\n",
+		       threads, spam, (double)total / 1e6, (double)st.records / 1e6,
+		       (unsigned long long)st.suppressed);
+		printf("RSS       before %ld KiB, halfway %ld KiB, after %ld KiB, peak %ld KiB\n", before,
+		       mid, after, rss_kb("VmHWM:"));
+		ncx_console_unregister(con);
+		ncx_console_free(con);
+	}
+	ncx_log_shutdown();
+	return 0;
+}
