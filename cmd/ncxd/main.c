@@ -195,7 +195,8 @@ static int bind_all(struct ncxd *d)
 	return 0;
 }
 
-/* mkdir -p DIR (0750), owned by the user we will run as. */
+/* mkdir -p DIR: DIR itself 0750 and owned by the user we will run as; its
+ * parents, if we have to make them, 0755 so that user can reach it. */
 static int make_dir(const char *dir, const struct passwd *pw)
 {
 	char buf[4096];
@@ -208,7 +209,7 @@ static int make_dir(const char *dir, const struct passwd *pw)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		(void)mkdir(buf, 0750);
+		(void)mkdir(buf, 0755);
 		*p = '/';
 	}
 	if (mkdir(buf, 0750) == 0 && pw && chown(buf, pw->pw_uid, pw->pw_gid) < 0)
@@ -350,6 +351,8 @@ static int start(struct ncxd *d)
 			rc = EX_OSERR;
 	}
 	write_metrics(d, true);
+	if (rc == 0)
+		ncxd_log("exiting");
 	return rc;
 }
 
@@ -370,7 +373,5 @@ int main(int argc, char **argv)
 		free(d.workers);
 	}
 	ncxd_config_free(&d.cfg);
-	if (rc == 0)
-		ncxd_log("exiting");
 	return rc;
 }

@@ -1,0 +1,124 @@
+# The command line: --help, --version, exit codes for bad options (64), a bad
+# config file (78) and its line number, an unusable DIR (73), a port in use
+# (69); -c FILE settings with the command line winning; --user drops
+# privileges after binding (files owned by that user); --idle expires a
+# sender and the next records are not taken for a reboot or a gap.
+. "$NCX_TOP/tests/support/e2e.sh"
+
+# start_ncxd NAME ARGS...: ncxd on a free port of 127.0.0.1; sets $port and $pid.
+start_ncxd() {
+	local name=$1 try; shift
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		: >"$T/$name.err"
+		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" "${@//@PORT@/$port}" 2>"$T/$name.err"
+		pid=$!
+		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
+		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0
+		grep -q 'in use' "$T/$name.err" || fail "ncxd did not start: $(cat "$T/$name.err")"
+	done
+	fail "ncxd: no free port"
+}
+# stop_ncxd NAME: SIGTERM, and it must exit 0.
+stop_ncxd() {
+	kill -TERM "$pid"
+	wait "$pid"
+	local rc=$?
+	[ "$rc" -eq 0 ] || fail "ncxd exited $rc on SIGTERM: $(tail -5 "$T/$1.err")"
+}
+# A base address of our own in 127/8 for the simulated hosts, and a source port.
+base="127.$((100 + RANDOM % 150)).0.1"
+sport=$(free_port)
+loadgen() { "$NCX_BIN/ncx-loadgen" -t "127.0.0.1:$port" --base "$base" --src-port "$sport" "$@"; }
+# records FILE...: record lines (events excluded) in the files.
+records() { cat "$@" 2>/dev/null | grep -cvE '^[^ ]+ ncx: ' || true; }
+# check_hosts WANT FILE...: for each host directory, in the order given, the
+# records are loadgen's seq 0..WANT-1 exactly once each, in order, with the
+# seq inside the text equal to the record's own; no event lines.
+check_hosts() {
+	local want=$1; shift
+	awk -v want="$want" '
+	function dir(f) { sub(/\/[^\/]*$/, "", f); return f }
+	/^[^ ]+ ncx: / { print FILENAME ": unexpected event: " $0; bad = 1; exit 1 }
+	{
+		d = dir(FILENAME)
+		if (!match($0, /loadgen host=[0-9]+ seq=[0-9]+ /)) { print FILENAME ": not a loadgen line: " $0; bad = 1; exit 1 }
+		split(substr($0, RSTART, RLENGTH), a, /[= ]/)
+		n = d in next_seq ? next_seq[d] : 0
+		if (a[5] != n || $NF != "seq=" n) { print d ": seq " a[5] " (" $NF ") where " n " was due"; bad = 1; exit 1 }
+		if (d in host && host[d] != a[3]) { print d ": lines of two hosts"; bad = 1; exit 1 }
+		host[d] = a[3]; next_seq[d] = n + 1
+	}
+	END {
+		if (bad) exit 1
+		for (d in next_seq) if (next_seq[d] != want) { print d ": " next_seq[d] " records, want " want; exit 1 }
+	}' "$@"
+}
+
+d=$NCX_BIN/ncxd
+"$d" --help | grep -q -- '--allow CIDR' || fail "--help"
+"$d" --version | grep -q '^ncxd ' || fail "--version"
+expect() { # CODE ARGS...
+	local want=$1 rc; shift
+	"$d" "$@" >"$T/out" 2>&1; rc=$?
+	[ "$rc" -eq "$want" ] || fail "ncxd $* exited $rc, want $want: $(cat "$T/out")"
+}
+expect 64 --bogus
+expect 64 --format xml
+expect 64 -t 0
+expect 64 --path /abs/%h.log
+expect 64 --path 'x/../%h'
+expect 64 --allow 10.0.0.0/33
+expect 64 -l nowhere:1
+expect 64 extra-argument
+printf 'format json\n# comment\n\nthreads two\n' >"$T/bad.conf"
+expect 78 -c "$T/bad.conf"
+grep -q "bad.conf:4: threads: 'two'" "$T/out" || fail "config error without file:line: $(cat "$T/out")"
+expect 66 -c "$T/missing.conf"
+: >"$T/afile"
+expect 73 -d "$T/afile" -l 127.0.0.1:0
+expect 67 --user no-such-user-ncxd -l 127.0.0.1:0 -d "$T/x"
+
+# A port in use (held by another ncxd) is refused, not shared.
+start_ncxd one -d "$T/one"
+expect 69 -l "127.0.0.1:$port" -d "$T/two"
+stop_ncxd one
+
+# -c FILE, and the command line wins over it.
+printf 'dir %s\nformat json\npath %%h/from-file.log\n' "$T/conf" >"$T/good.conf"
+start_ncxd conf -c "$T/good.conf" --path '%h/from-cli.log'
+printf '6,0,0,-;hello from conf\n' | hexline >"$T/one.hex"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$(free_port)" "$T/one.hex"
+wait_for 20 test -s "$T/conf/127.0.0.1/from-cli.log" || fail "-c with --path: $(ls -R "$T/conf")"
+stop_ncxd conf
+grep -q '^{"time":.*"text":"hello from conf"' "$T/conf/127.0.0.1/from-cli.log" || fail "format json from -c"
+
+# --user: bind as root, then run as nobody; DIR is created for that user.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 755 "$T"
+	start_ncxd user -d "$T/u/logs" --user nobody
+	[ "$(stat -c %u /proc/"$pid")" = "$(id -u nobody)" ] || fail "still running as uid $(stat -c %u /proc/"$pid")"
+	"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$(free_port)" "$T/one.hex"
+	wait_for 20 bash -c "ls '$T'/u/logs/127.0.0.1/*.log >/dev/null 2>&1" || fail "--user: nothing written: $(cat "$T/user.err")"
+	stop_ncxd user
+	[ "$(stat -c %U "$T"/u/logs/127.0.0.1/*.log)" = nobody ] || fail "file not owned by nobody"
+else
+	note "not root: --user not tested"
+fi
+
+# --idle: the sender's state expires; its next records continue the file
+# with no reboot and no gap event.
+start_ncxd idle -d "$T/idle" --idle 1 --metrics "$T/i.prom" --metrics-interval 1
+isrc=$(free_port)
+for s in 0 1 2 3 4; do printf '6,%d,%d,-;idle test %d\n' $s $s $s | hexline; done >"$T/a.hex"
+for s in 5 6 7 8 9; do printf '6,%d,%d,-;idle test %d\n' $s $s $s | hexline; done >"$T/b.hex"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$isrc" "$T/a.hex"
+wait_for 20 grep -qx 'ncxd_hosts 1' "$T/i.prom" || fail "sender not seen"
+wait_for 30 grep -qx 'ncxd_hosts 0' "$T/i.prom" || fail "sender state did not expire"
+"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$isrc" "$T/b.hex"
+wait_for 20 bash -c "[ \$(cat '$T'/idle/127.0.0.1/*.log | wc -l) -ge 10 ]" || fail "after expiry"
+stop_ncxd idle
+f=$(ls "$T"/idle/127.0.0.1/*.log)
+grep ' ncx: ' "$f" && fail "expiry taken for an event"
+[ "$(grep -c 'idle test' "$f")" -eq 10 ] || fail "idle: $(cat "$f")"
+note "ok: command line, config file, --user, --idle"
