@@ -41,7 +41,9 @@ struct job {
 	enum what what;
 	unsigned t;
 	uint64_t calls;		/* to make; or made, for a timed spam */
-	double ns;
+	double ns;		/* wall time per call */
+	double cpu_ns;		/* this thread's CPU time per call: what the call costs
+				 * when the machine is shared with other work */
 };
 
 static double now_s(void)
@@ -49,6 +51,14 @@ static double now_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -77,11 +87,12 @@ static void one_call(enum what what, unsigned t, uint64_t i)
 static void *worker(void *arg)
 {
 	struct job *j = arg;
-	double t0;
+	double t0, c0;
 
 	while (!atomic_load(&go))
 		;
 	t0 = now_s();
+	c0 = cpu_s();
 	if (j->calls) {
 		for (uint64_t i = 0; i < j->calls; i++)
 			one_call(j->what, j->t, i);
@@ -94,12 +105,13 @@ static void *worker(void *arg)
 		j->calls = i;
 	}
 	j->ns = (now_s() - t0) * 1e9 / (double)j->calls;
+	j->cpu_ns = (cpu_s() - c0) * 1e9 / (double)j->calls;
 	return NULL;
 }
 
 /* Run nthreads workers; returns ns per call per thread (the mean) and the
- * aggregate calls per second in *rate. */
-static double run(enum what what, unsigned nthreads, uint64_t calls, double *rate)
+ * aggregate calls per second in *rate, the mean CPU ns per call in *cpu. */
+static double run(enum what what, unsigned nthreads, uint64_t calls, double *rate, double *cpu)
 {
 	pthread_t th[MAXT];
 	struct job jobs[MAXT];
@@ -115,8 +127,13 @@ static double run(enum what what, unsigned nthreads, uint64_t calls, double *rat
 	for (unsigned t = 0; t < nthreads; t++)
 		pthread_join(th[t], NULL);
 	secs = now_s() - t0;
-	for (unsigned t = 0; t < nthreads; t++)
+	if (cpu)
+		*cpu = 0;
+	for (unsigned t = 0; t < nthreads; t++) {
 		ns += jobs[t].ns / nthreads;
+		if (cpu)
+			*cpu += jobs[t].cpu_ns / nthreads;
+	}
 	if (rate)
 		*rate = (double)calls * nthreads / secs;
 	return ns;
@@ -179,36 +196,44 @@ int main(int argc, char **argv)
 	printf("bench_log: %llu calls per thread, 64-byte formatted message, ring 16 MiB, no console\n",
 	       (unsigned long long)calls);
 
-	run(W_NCX, 1, calls / 4, NULL);	/* warm up: ring pages, caches */
+	printf("(wall ns/call per thread; cpu ns/call = the thread's own CPU time per call;\n"
+	       " projected = threads x cpu(1) / cpu(T): the speed-up on otherwise idle CPUs)\n");
+	run(W_NCX, 1, calls / 4, NULL, NULL);	/* warm up: ring pages, caches */
 	reset_sites();
-	double ncx1 = run(W_NCX, 1, calls, &r1);
+	double c1, c2;
+	double ncx1 = run(W_NCX, 1, calls, &r1, &c1);
 	reset_sites();
-	double ncx2 = run(W_NCX, threads, calls, &r2);
-	printf("ncx_log   1 thread : %7.1f ns/call  %6.2f M calls/s\n", ncx1, r1 / 1e6);
-	printf("ncx_log   %u threads: %7.1f ns/call  %6.2f M calls/s  (%.2fx one thread)\n", threads,
-	       ncx2, r2 / 1e6, r2 / r1);
+	double ncx2 = run(W_NCX, threads, calls, &r2, &c2);
+	printf("ncx_log   1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", ncx1, c1,
+	       r1 / 1e6);
+	printf("ncx_log   %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
+	       "(%.2fx one thread; projected %.2fx)\n",
+	       threads, ncx2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
 
-	double f1 = run(W_FPRINTF, 1, calls, &r1);
-	double f2 = run(W_FPRINTF, threads, calls, &r2);
-	printf("fprintf   1 thread : %7.1f ns/call  %6.2f M calls/s\n", f1, r1 / 1e6);
-	printf("fprintf   %u threads: %7.1f ns/call  %6.2f M calls/s  (%.2fx one thread)\n", threads,
-	       f2, r2 / 1e6, r2 / r1);
+	double f1 = run(W_FPRINTF, 1, calls, &r1, &c1);
+	double f2 = run(W_FPRINTF, threads, calls, &r2, &c2);
+	printf("fprintf   1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", f1, c1,
+	       r1 / 1e6);
+	printf("fprintf   %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
+	       "(%.2fx one thread; projected %.2fx)\n",
+	       threads, f2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
 	fclose(bench_file);
 	unlink(path);
 
 	uint64_t sl_calls = calls / 20 ? calls / 20 : 1;
-	double s1 = run(W_SYSLOG, 1, sl_calls, &r1);
-	double s2 = run(W_SYSLOG, threads, sl_calls, &r2);
-	printf("syslog(3) 1 thread : %7.1f ns/call  %6.2f M calls/s  (/dev/log %s)\n", s1, r1 / 1e6,
-	       access("/dev/log", F_OK) ? "absent" : "present");
-	printf("syslog(3) %u threads: %7.1f ns/call  %6.2f M calls/s\n", threads, s2, r2 / 1e6);
+	double s1 = run(W_SYSLOG, 1, sl_calls, &r1, &c1);
+	double s2 = run(W_SYSLOG, threads, sl_calls, &r2, &c2);
+	printf("syslog(3) 1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  (/dev/log %s)\n",
+	       s1, c1, r1 / 1e6, access("/dev/log", F_OK) ? "absent" : "present");
+	printf("syslog(3) %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", threads, s2,
+	       c2, r2 / 1e6);
 	closelog();
 
 	/* One site: use up its burst, then time the silenced calls. */
 	reset_sites();
-	run(W_SILENCED, 1, NCX_RL_BURST + 10, NULL);
-	double sil = run(W_SILENCED, 1, calls * 5, NULL);
-	printf("ncx_log   silenced : %7.1f ns/call\n", sil);
+	run(W_SILENCED, 1, NCX_RL_BURST + 10, NULL, NULL);
+	double sil = run(W_SILENCED, 1, calls * 5, NULL, &c1);
+	printf("ncx_log   silenced : %7.1f ns/call wall %7.1f cpu\n", sil, c1);
 
 	if (spam > 0) {
 		struct ncx_console *con = ncx_console_file("/dev/null", NCX_LOG_DEBUG, 0);

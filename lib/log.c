@@ -380,8 +380,20 @@ static void at_exit(void)
 		ncx_log_flush_timeout(2000);
 }
 
+/* Hold the setup lock across fork(), so the child never inherits it taken. */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&G.lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&G.lock);
+}
+
 static void after_fork_child(void)
 {
+	pthread_mutex_unlock(&G.lock);
 	/* Only the forking thread exists in the child: no console threads. */
 	T.tid = 0;
 	for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {
@@ -425,7 +437,7 @@ static int init_locked(const struct ncx_log_config *cfg)
 	if (!G.atexit_done) {
 		G.atexit_done = true;
 		atexit(at_exit);
-		pthread_atfork(NULL, NULL, after_fork_child);
+		pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	}
 	atomic_store_explicit(&G.state, ST_READY, memory_order_release);
 	return 0;

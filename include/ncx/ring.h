@@ -132,6 +132,9 @@ int ncx_ring_write(struct ncx_ring *r, const struct ncx_ring_meta *meta, const v
  * ncx_ring_discard(), or readers stop at it until a writer overwrites it.
  */
 int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv);
+/* Copy len bytes of text to offset off of the reservation. Several fills
+ * may build the text, in increasing offset order (a fill may zero the rest
+ * of its last 8-byte word). Bytes outside the reservation are never touched. */
 void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t off,
 		   const void *text, size_t len);
 void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
