@@ -121,4 +121,37 @@ stop_ncxd idle
 f=$(ls "$T"/idle/127.0.0.1/*.log)
 grep ' ncx: ' "$f" && fail "expiry taken for an event"
 [ "$(grep -c 'idle test' "$f")" -eq 10 ] || fail "idle: $(cat "$f")"
-note "ok: command line, config file, --user, --idle"
+# A reliable sender (ncrx=1) gets acks and retransmission requests, from the
+# address and port it sent to (bash's /dev/udp socket is connected: it only
+# receives from there); the retransmitted record fills the hole.
+start_ncxd rel -d "$T/rel"
+exec 3<>"/dev/udp/127.0.0.1/$port"
+printf '6,0,0,-,ncrx=1;rel 0\n' >&3
+printf '6,1,0,-,ncrx=1;rel 1\n' >&3
+printf '6,3,0,-,ncrx=1;rel 3\n' >&3
+# read_until WANT: responses until one equals WANT (bounded).
+read_until() {
+	local r i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		r=$(timeout 5 dd bs=1000 count=1 <&3 2>/dev/null)
+		[ "$r" = "$1" ] && return 0
+	done
+	fail "no response '$1' (last: '$r')"
+}
+read_until 'ncrx1 2'
+printf '6,2,0,-,ncrx=1;rel 2\n' >&3
+read_until 'ncrx3'
+exec 3>&-
+stop_ncxd rel
+[ "$(grep -c 'rel [0-3] seq=[0-3]$' "$T"/rel/127.0.0.1/*.log)" -eq 4 ] || fail "reliable: $(cat "$T"/rel/127.0.0.1/*.log)"
+grep ' ncx: ' "$T"/rel/127.0.0.1/*.log && fail "reliable: the hole was filled, no event expected"
+# A stock sender never gets a packet it did not ask for.
+start_ncxd stock -d "$T/stock"
+exec 3<>"/dev/udp/127.0.0.1/$port"
+printf '6,0,0,-;stock 0\n' >&3
+printf '6,2,0,-;stock 2\n' >&3
+r=$(timeout 1 dd bs=1000 count=1 <&3 2>/dev/null)
+[ -z "$r" ] || fail "a stock sender got '$r'"
+exec 3>&-
+stop_ncxd stock
+note "ok: command line, config file, --user, --idle, reliable and stock senders"
