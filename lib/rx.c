@@ -90,7 +90,7 @@ struct sender {
 	struct sender *lru_prev, *lru_next;
 	uint64_t hash;
 	struct ncx_addr addr;
-	bool reliable, has_stream, advanced, resp_any, has_stable;
+	bool reliable, has_stream, starting, advanced, resp_any, has_stable;
 	uint32_t heap_idx;
 	uint32_t nfrags;
 	void *user;
@@ -98,6 +98,7 @@ struct sender {
 	uint64_t last_rx;
 	uint64_t deadline;
 	uint64_t hole_since, retx_due, ack_due;
+	uint64_t start_end; /* while starting */
 	uint64_t last_resp_us, last_acked;
 	uint8_t nmarks;
 	struct ack_mark {
@@ -180,7 +181,7 @@ static uint64_t hole_timeout(const struct ncx_rx *rx, const struct sender *s)
 
 static bool hole_open(const struct sender *s)
 {
-	return s->has_stream && s->top > s->next;
+	return s->has_stream && !s->starting && s->top > s->next;
 }
 
 /* ---- fingerprints -------------------------------------------------------- */
@@ -383,6 +384,8 @@ static uint64_t sender_deadline(const struct ncx_rx *rx, const struct sender *s)
 	uint64_t to = hole_timeout(rx, s);
 	uint64_t d = s->ack_due;
 
+	if (s->starting)
+		d = min64(d, s->start_end);
 	if (hole_open(s)) {
 		d = min64(d, sat_add(s->hole_since, to));
 		if (s->reliable)
@@ -787,7 +790,7 @@ static void respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now)
 	uint64_t acked, asked = 0;
 	size_t n = 4;
 
-	if (!s->reliable || !s->has_stream || s->next == 0)
+	if (!s->reliable || !s->has_stream || s->starting || s->next == 0)
 		return;
 	acked = s->next - 1;
 	memcpy(rx->resp, "ncrx", 4);
@@ -819,9 +822,12 @@ static void ack_emergency(struct ncx_rx *rx, struct sender *s, uint64_t now)
 
 /* ---- streams, duplicates, reboots ------------------------------------- */
 
-static void stream_start(struct sender *s, uint64_t seq)
+/* A new stream at seq; with start_us, its first records are held a while. */
+static void stream_start(const struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t now)
 {
 	s->has_stream = true;
+	s->starting = rx->cfg.start_us > 0;
+	s->start_end = sat_add(now, rx->cfg.start_us);
 	s->next = s->top = seq;
 	s->hist_ok = 0;
 	s->hole_since = s->retx_due = s->ack_due = NONE;
@@ -862,7 +868,7 @@ static void reboot(struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t n
 	ev.reboot.prev_seq = prev;
 	ev.reboot.seq = seq;
 	rx->emit(rx->arg, &ev);
-	stream_start(s, seq);
+	stream_start(rx, s, seq, now);
 }
 
 /* Sort out seq < next. Returns true if the record goes on (a new boot). */
@@ -913,6 +919,59 @@ static void hold(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
 	mem_add(rx, s, h->size);
 }
 
+/*
+ * While a stream starts, a seq below its first is not late: the stream
+ * begins there instead, if the window still spans everything held.
+ */
+static bool start_lower(struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t now)
+{
+	uint64_t hi = s->win ? s->win->hi : s->next;
+	uint32_t cap;
+
+	if (hi - seq >= rx->cfg.window) {
+		drop_seq(rx, s, NCX_DROP_LATE, seq, now);
+		return false;
+	}
+	if (s->win) {
+		cap = pow2_at_least(hi - seq + 1);
+		if (cap > s->win->cap &&
+		    (!mem_ok(rx, s, win_bytes(cap) - win_bytes(s->win->cap)) ||
+		     !win_grow(rx, s, cap))) {
+			drop_seq(rx, s, NCX_DROP_MEMORY, seq, now);
+			return false;
+		}
+	}
+	s->next = seq;
+	return true;
+}
+
+/* The start is over: deliver from the lowest seq seen; holes are holes. */
+static void start_end(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	s->starting = false;
+	s->hole_since = NONE;
+	drain(rx, s, now);
+}
+
+static void handle_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+			  uint16_t fp, uint64_t now);
+
+/* A record while the stream starts: held, whatever its place. */
+static void start_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+			 uint16_t fp, uint64_t now)
+{
+	uint64_t seq = rec->seq;
+
+	if (seq < s->next && !start_lower(rx, s, seq, now))
+		return;
+	if (seq - s->next >= rx->cfg.window) {
+		start_end(rx, s, now); /* too far to wait for: go on as usual */
+		handle_record(rx, s, rec, fp, now);
+		return;
+	}
+	hold(rx, s, rec, fp, now);
+}
+
 /* One whole record (a datagram, or a reassembled one). */
 static void handle_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
 			  uint16_t fp, uint64_t now)
@@ -920,13 +979,17 @@ static void handle_record(struct ncx_rx *rx, struct sender *s, const struct ncx_
 	uint64_t seq = rec->seq;
 
 	if (!s->has_stream)
-		stream_start(s, seq);
-	if (seq == s->next && !s->win) { /* the fast path */
+		stream_start(rx, s, seq, now);
+	if (seq == s->next && !s->win && !s->starting) { /* the fast path */
 		deliver(rx, s, rec, fp, now, now);
 		return;
 	}
-	if (seq < s->next && !handle_old(rx, s, seq, true, fp, now))
+	if (!s->starting && seq < s->next && !handle_old(rx, s, seq, true, fp, now))
 		return;
+	if (s->starting) {
+		start_record(rx, s, rec, fp, now);
+		return;
+	}
 	if (seq - s->next >= rx->cfg.window) {
 		if (s->reliable) { /* asked for again once the window moves */
 			if (s->top <= seq)
@@ -971,9 +1034,15 @@ static void handle_frag(struct ncx_rx *rx, struct sender *s, const struct ncx_ex
 
 	COUNT(rx, s, fragments, 1);
 	if (!s->has_stream)
-		stream_start(s, seq);
-	if (seq < s->next && !handle_old(rx, s, seq, fp_known, fp, now))
+		stream_start(rx, s, seq, now);
+	if (s->starting) {
+		if (seq < s->next && !start_lower(rx, s, seq, now))
+			return;
+		if (seq - s->next >= rx->cfg.window)
+			start_end(rx, s, now);
+	} else if (seq < s->next && !handle_old(rx, s, seq, fp_known, fp, now)) {
 		return;
+	}
 	if (seq - s->next >= rx->cfg.window) {
 		if (s->reliable) {
 			if (s->top <= seq)
@@ -1148,6 +1217,7 @@ static void sender_free(struct sender *s)
 /* Deliver everything held and close every hole as a gap (shutdown, expiry). */
 static void sender_flush(struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
+	s->starting = false;
 	if (s->has_stream)
 		advance_to(rx, s, s->top, now);
 	frags_drop(rx, s, NONE, now);
@@ -1224,6 +1294,8 @@ static void run_timers(struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
 	uint64_t to = hole_timeout(rx, s);
 
+	if (s->starting && s->start_end <= now)
+		start_end(rx, s, now);
 	if (s->frags && now >= to)
 		frags_drop(rx, s, now - to, now);
 	expire_holes(rx, s, now);
@@ -1251,6 +1323,7 @@ void ncx_rx_config_default(struct ncx_rx_config *cfg)
 	cfg->retx_us = 100000;
 	cfg->ack_us = 100000;
 	cfg->idle_us = 3600ULL * 1000000;
+	cfg->start_us = 0;
 }
 
 const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)

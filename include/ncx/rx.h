@@ -64,6 +64,8 @@ struct ncx_rx_config {
 	uint64_t retx_us;	   /* ask again for missing records this often; default 100 ms */
 	uint64_t ack_us;	   /* ack new progress at most this often; default 100 ms */
 	uint64_t idle_us;	   /* forget a sender silent this long; default 1 hour; 0 never */
+	uint64_t start_us;	   /* hold a new stream's first records this long, so seqs
+				    * reordered before the first one are not late; default 0 */
 };
 
 /* Fill cfg with the defaults above. */

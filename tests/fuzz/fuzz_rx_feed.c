@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the receiver engine fed a script of datagrams.
  *
- * The input is a sequence of operations, each:
+ * The input is one byte of options (bit 0: a start grace, start_us), then a
+ * sequence of operations, each:
  *
  *   op    1 byte: bits 0-1 the sender (4 addresses, one more than the
  *         engine may keep), bit 2 tick after feeding, bit 3 flush after,
@@ -127,7 +128,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	}
 }
 
-static void setup(struct state *st, struct ncx_rx_config *cfg)
+static void setup(struct state *st, struct ncx_rx_config *cfg, uint8_t options)
 {
 	memset(st, 0, sizeof(*st));
 	for (int i = 0; i < NADDR; i++) {
@@ -148,6 +149,7 @@ static void setup(struct state *st, struct ncx_rx_config *cfg)
 	cfg->retx_us = 20000;
 	cfg->ack_us = 20000;
 	cfg->idle_us = 2000000;
+	cfg->start_us = options & 1 ? 30000 : 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -157,9 +159,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct state st;
 	struct ncx_rx *rx;
 	uint64_t now = 1;
-	size_t i = 0;
+	size_t i = 1;
 
-	setup(&st, &cfg);
+	if (size == 0)
+		return 0;
+	setup(&st, &cfg, data[0]);
 	rx = ncx_rx_new(&cfg, on_event, &st);
 	CHECK(rx);
 	while (size - i >= 4) {

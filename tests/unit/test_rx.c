@@ -259,6 +259,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.retx_us, 100 * MS);
 	assert_int_equal(cfg.ack_us, 100 * MS);
 	assert_int_equal(cfg.idle_us, 3600 * SEC);
+	assert_int_equal(cfg.start_us, 0);
 	assert_string_equal(ncx_rx_drop_reason_name(NCX_DROP_DUPLICATE), "duplicate");
 	assert_string_equal(ncx_rx_drop_reason_name(NCX_DROP_TOO_MANY_SENDERS),
 			    "too_many_senders");
@@ -950,6 +951,74 @@ static void test_free_with_state(void **state)
 	ncx_rx_free(NULL);
 }
 
+/* With start_us, a new stream's first records wait, so those reordered
+ * ahead of its first are not late. */
+static void test_start_grace(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+	struct ncx_addr a = addr_n(1);
+	static struct frags f;
+	static const uint64_t want[] = { 7, 8, 9, 10, 11, 13 };
+
+	cfg.start_us = 100 * MS;
+	cfg.window = 16;
+	rx = mk(&cfg);
+	feed_s(rx, 10, 0);
+	feed_s(rx, 9, 1);
+	feed_s(rx, 11, 2);
+	make_frags(&f, 8, 2500, ""); /* a record in pieces, below the first */
+	for (size_t i = 0; i < f.n; i++)
+		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 3);
+	feed_s(rx, 7, 4);
+	feed_s(rx, 10, 5); /* still a duplicate */
+	feed_s(rx, 13, 5);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	assert_int_equal(ncx_rx_next_deadline(rx), 100 * MS);
+	ncx_rx_tick(rx, 100 * MS - 1);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	ncx_rx_tick(rx, 100 * MS);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 5);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->rx_us, 4);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 1)->text_len, 2500);
+	/* then holes as usual: 12 is as old as record 13 (5 us) */
+	assert_int_equal(ncx_rx_next_deadline(rx), 5 + 250 * MS);
+	ncx_rx_tick(rx, 5 + 250 * MS);
+	assert_records(want, 6);
+	assert_int_equal(count(&C, NCX_RX_GAP), 1);
+	/* after the start, below is late as ever */
+	feed_s(rx, 6, 300 * MS);
+	assert_int_equal(count_drops(&C, NCX_DROP_LATE), 1);
+	ncx_rx_free(rx);
+}
+
+/* A reliable stream gets no response while it starts, not even for an
+ * emergency; a seq too far below the first is late; a seq too far above
+ * ends the start at once. */
+static void test_start_grace_reliable(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+
+	cfg.start_us = 100 * MS;
+	cfg.window = 16;
+	rx = mk(&cfg);
+	feed_r(rx, 100, 0);
+	feed_k(rx, 1, 99, ",ncemg=1,ncrx=1", "line 99", 1);
+	feed_r(rx, 50, 2);
+	assert_int_equal(count_drops(&C, NCX_DROP_LATE), 1);
+	ncx_rx_tick(rx, 50 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	feed_r(rx, 200, 60 * MS); /* beyond the window: start over, then as usual */
+	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
+	assert_int_equal(count_drops(&C, NCX_DROP_WINDOW), 1);
+	ncx_rx_tick(rx, 60 * MS);
+	assert_response(0, "ncrx100");
+	ncx_rx_free(rx);
+}
+
 /* ---- the window ------------------------------------------------------------ */
 
 static void test_window_reliable(void **state)
@@ -1316,6 +1385,8 @@ int main(void)
 		cmocka_unit_test(test_fragments_reliable_retx),
 		cmocka_unit_test(test_fragments_late_and_reboot),
 		cmocka_unit_test(test_free_with_state),
+		cmocka_unit_test(test_start_grace),
+		cmocka_unit_test(test_start_grace_reliable),
 		cmocka_unit_test(test_window_reliable),
 		cmocka_unit_test(test_window_stock),
 		cmocka_unit_test(test_sender_bytes),
