@@ -44,6 +44,30 @@
  * (DROP MEMORY) instead. An idle sender costs sizeof(struct sender) and its
  * hash bucket share.
  *
+ * Choices the header leaves open:
+ *
+ *  - A stream starts at the first seq the engine gets from a sender (or,
+ *    with start_us, the lowest it gets within start_us of that). Nothing
+ *    in the protocol says where a sender's stream began.
+ *  - seq < next within the history, where seq was reported in a gap (or
+ *    came before the stream started): LATE, not a reboot. Further back, a
+ *    reliable sender that is not shown to have rebooted is counted as a
+ *    DUPLICATE (it is resending; whether that seq was delivered or lost
+ *    is no longer known).
+ *  - The fingerprint covers the timestamp and the first 64 bytes of the
+ *    text (not the dictionary, which may differ between the kernel's path
+ *    and `ncx forward`'s: sysdata msgid is per target).
+ *  - Responses: an ack of new progress at most once per ack_us; missing
+ *    seqs are listed only in the retransmission requests (every retx_us,
+ *    lowest first, only within the window); an ncemg datagram is acked at
+ *    once unless the same ack went out less than ack_us ago.
+ *  - A reliable sender's hole with nothing held (everything behind it was
+ *    dropped for the window or memory) times out reliable_hole_us after
+ *    the last progress, and is then reported whole.
+ *  - Fragments of a record already delivered are dropped as duplicates
+ *    (each piece counts); an open reassembly times out with the sender's
+ *    hole timeout, counted as DROP FRAGS.
+ *
  * The emit callback runs synchronously inside feed, tick and flush, and
  * must not call back into the engine.
  */
