@@ -63,7 +63,7 @@ loadgen --hosts "$hosts" --records "$per" --rate 2000 2>"$T/lg1.err" || fail "lo
 "$NCX_BIN/ncx-loadgen" -t "127.0.0.1:$port" --base "127.$x.1.1" --src-port "$sport" \
 	--hosts "$hosts" --records "$per" --rate 2000 2>"$T/lg2.err" || fail "loadgen: $(cat "$T/lg2.err")"
 if [ -n "$v6" ]; then
-	"$NCX_BIN/ncx" replay -t "[::1]:$port" -p "$(free_port)" "$DATA/ext.hex" || fail "replay v6"
+	"$NCX_BIN/ncx" replay -r 20000 -t "[::1]:$port" -p "$(free_port)" "$DATA/ext.hex" || fail "replay v6"
 fi
 denied=$((hosts * per))
 wait_for 60 grep -qx "ncxd_denied_total $denied" "$T/m.prom" ||

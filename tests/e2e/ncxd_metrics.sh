@@ -59,7 +59,7 @@ m=$T/m.prom
 start_ncxd met -d "$T/logs" -t 2 --rate 0 --metrics "$m" --metrics-interval 1
 esrc=$(free_port) msrc=$(free_port) gsrc=$(free_port)
 loadgen --hosts 3 --records 100 --rate 3000 2>"$T/lg.err" || fail "loadgen: $(cat "$T/lg.err")"
-"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay"
+"$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay"
 # Seven malformed datagrams (NUL bytes; extended headers cut short).
 { for i in 1 2 3 4; do printf 'a\0b%d' $i | hexline; done
   for i in 1 2 3; do printf '6,%d' $i | hexline; done; } >"$T/bad.hex"

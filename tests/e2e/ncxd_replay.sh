@@ -30,7 +30,7 @@ tre='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 # --- text, default template ---
 start_ncxd text -d "$T/logs" -t 2
 src=$(free_port)
-"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext"
+"$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext"
 # No waiting for the lines: SIGTERM must drain the socket and write everything.
 stop_ncxd text
 files=("$T"/logs/127.0.0.1/*.log)
@@ -70,7 +70,7 @@ grep -q 'err \[.*bootb user level 3 seq=' "$f" || fail "level 3 should be named 
 # --- restart appends, never truncates ---
 cp "$f" "$T/before"
 start_ncxd text2 -d "$T/logs" -t 1
-"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext again"
+"$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext again"
 wait_for 60 bash -c "[ \$(wc -l <'$f') -ge 9700 ]" || fail "second run: $(wc -l <"$f") lines, want 9700"
 stop_ncxd text2
 size=$(stat -c %s "$T/before")
@@ -81,8 +81,8 @@ cmp -n "$size" "$T/before" "$f" || fail "the restart changed what was written be
 start_ncxd json -d "$T/json" --format json --path '%h/%p.log'
 esrc=$(free_port)
 lsrc=$(free_port)
-"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay ext (json)"
-"$NCX_BIN/ncx" replay -t "127.0.0.1:$port" -p "$lsrc" "$DATA/legacy.hex" || fail "replay legacy (json)"
+"$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay ext (json)"
+"$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$lsrc" "$DATA/legacy.hex" || fail "replay legacy (json)"
 stop_ncxd json
 ej=$T/json/127.0.0.1/$esrc.log
 lj=$T/json/127.0.0.1/$lsrc.log
