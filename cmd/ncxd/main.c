@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,6 +295,32 @@ static void main_loop(struct ncxd *d, const sigset_t *sigs)
 	}
 }
 
+/* Room for every worker's files: raise the soft fd limit to the hard one,
+ * and if that is still short, give each worker fewer files (with a word). */
+static void fit_fd_limit(struct ncxd_config *cfg)
+{
+	struct rlimit rl;
+	const rlim_t reserve = 64 + (rlim_t)cfg->nlisten * (rlim_t)cfg->threads;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY ||
+	    (rlim_t)cfg->max_fds * (rlim_t)cfg->threads + reserve <= rl.rlim_cur)
+		return;
+	rlim_t per = rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / (rlim_t)cfg->threads : 1;
+
+	if (per < 1)
+		per = 1;
+	ncxd_log("fd limit %llu: open files per worker lowered from %d to %llu",
+		 (unsigned long long)rl.rlim_cur, cfg->max_fds, (unsigned long long)per);
+	cfg->max_fds = (int)per;
+}
+
 static int start(struct ncxd *d)
 {
 	struct ncxd_config *cfg = &d->cfg;
@@ -309,6 +336,7 @@ static int start(struct ncxd *d)
 		ncxd_log("cannot use log directory %s: %s", cfg->dir, strerror(-rc));
 		return EX_CANTCREAT;
 	}
+	fit_fd_limit(cfg);
 	d->nworkers = cfg->threads;
 	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
 	if (!d->workers)

@@ -125,6 +125,11 @@ static int host_open(struct sink *s, struct sink_host *h)
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY;
 
 	h->fd = open(h->path, flags, 0640);
+	if (h->fd < 0 && (errno == EMFILE || errno == ENFILE) && !list_empty(&s->lru)) {
+		/* Out of fds after all: give one of ours back and try once more. */
+		host_close(s, container_of(s->lru.next, struct sink_host, lru));
+		h->fd = open(h->path, flags, 0640);
+	}
 	if (h->fd < 0 && errno == ENOENT) {
 		make_parents(h->path);
 		h->fd = open(h->path, flags, 0640);
@@ -264,6 +269,8 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 		do
 			w = write(h->fd, p, n);
 		while (w < 0 && errno == EINTR);
+		if (w < (ssize_t)n)
+			log_failure(h, "cannot write", w < 0 ? errno : ENOSPC);
 		if (w >= 0) {
 			h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 			s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
