@@ -20,7 +20,7 @@
 
 #include "ncx/log.h"
 
-enum how { SEGV, ABORT, FPE_RAISE };
+enum how { SEGV, ABORT, FPE_RAISE, IN_FORMAT };
 
 static void child(const char *path, enum how how)
 {
@@ -49,6 +49,13 @@ static void child(const char *path, enum how how)
 	case FPE_RAISE:
 		raise(SIGFPE);
 		break;
+	case IN_FORMAT: {
+		/* The classic: a bad pointer for %s faults inside ncx_log() itself. */
+		const char *volatile bad = (const char *)16;
+
+		ncx_err(": %s\n", bad);
+		break;
+	}
 	}
 	_exit(4);	/* not reached */
 }
@@ -120,12 +127,19 @@ static void test_crash_raised_fpe(void **state)
 	crash_and_check(FPE_RAISE, SIGFPE, "SIGFPE");
 }
 
+/* Crashing while formatting: the line so far is still committed. */
+static void test_crash_inside_ncx_log(void **state)
+{
+	crash_and_check(IN_FORMAT, SIGSEGV, "SIGSEGV");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_segv),
 		cmocka_unit_test(test_crash_abort),
 		cmocka_unit_test(test_crash_raised_fpe),
+		cmocka_unit_test(test_crash_inside_ncx_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
