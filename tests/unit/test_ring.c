@@ -382,10 +382,14 @@ struct cw {
 };
 
 /* Record text: "w<id> n<count>" then filler that depends on both. */
+/* Record size: small, or big (a 4 KiB ring holds only a few, so readers are
+ * overtaken in the middle of a copy all the time). */
+static int cw_big;
+
 static size_t cw_text(uint32_t id, uint64_t n, char *buf)
 {
 	int k = snprintf(buf, 64, "w%u n%llu ", id, (unsigned long long)n);
-	size_t len = (size_t)k + (size_t)(n % 90);
+	size_t len = (size_t)k + (size_t)(cw_big ? 500 + n % 400 : n % 90);
 
 	for (size_t i = (size_t)k; i < len; i++)
 		buf[i] = (char)('A' + (id * 7 + n + i) % 26);
@@ -395,7 +399,7 @@ static size_t cw_text(uint32_t id, uint64_t n, char *buf)
 static void *cw_writer(void *arg)
 {
 	struct cw *c = arg;
-	char buf[256];
+	char buf[1024];
 
 	for (uint64_t n = 0; n < CW_PER_WRITER; n++) {
 		struct ncx_ring_meta m = meta(n, c->id, (uint8_t)(n % 8));
@@ -412,7 +416,7 @@ static void *cw_reader(void *arg)
 	struct cw *c = arg;
 	struct ncx_ring_reader rd;
 	struct ncx_ring_rec rec;
-	char got[256], want[256];
+	char got[1024], want[1024];
 	uint64_t next_n[CW_WRITERS + 1] = { 0 };
 	uint64_t expect_seq = 0;
 
@@ -454,13 +458,14 @@ static void *cw_reader(void *arg)
 	return NULL;
 }
 
-static void test_concurrent_writers_readers(void **state)
+static void concurrent_writers_readers(int big)
 {
 	struct fixture *f = mk(4096);
 	struct cw w[CW_WRITERS], rdr[2];
 	pthread_t wt[CW_WRITERS], rt[2];
 	_Atomic int *done = &rdr[0].writers_done;
 
+	cw_big = big;
 	memset(rdr, 0, sizeof(rdr));
 	for (int i = 0; i < 2; i++) {
 		rdr[i].ring = &f->ring;
@@ -491,6 +496,16 @@ static void test_concurrent_writers_readers(void **state)
 	rm(f);
 }
 
+static void test_concurrent_writers_readers(void **state)
+{
+	concurrent_writers_readers(0);
+}
+
+static void test_concurrent_big_records(void **state)
+{
+	concurrent_writers_readers(1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_unfinished_oldest_refuses),
 		cmocka_unit_test(test_packed_head_edges),
 		cmocka_unit_test(test_concurrent_writers_readers),
+		cmocka_unit_test(test_concurrent_big_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
