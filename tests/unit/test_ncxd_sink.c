@@ -1,0 +1,255 @@
+/* ncxd's sink on a scratch directory: the fd LRU and the buffer pool stay
+ * within their bounds and lose nothing, a new day opens a new file, and a
+ * write error buffers, drops with a count and writes a "dropped" event once
+ * writing works again. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../cmd/ncxd/bucket.c"
+#include "../../cmd/ncxd/format.c"
+#include "../../cmd/ncxd/metrics.c"
+#include "../../cmd/ncxd/path.c"
+#include "../../cmd/ncxd/sink.c"
+
+static int logged;
+
+void ncxd_log(const char *fmt, ...)
+{
+	logged++;
+	(void)fmt;
+}
+
+#define DAY0 (1795305600ull * 1000000u) /* 2026-11-22T00:00:00Z */
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	strcpy(dir, "/tmp/ncxd-sink.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	logged = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void config(struct ncxd_config *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->dir = dir;
+	c->path = (char *)path;
+	c->format = NCXD_TEXT;
+	c->max_fds = 2;
+	c->buffers = 2;
+	c->buffer_size = 4096;
+	c->rate = 0;
+}
+
+static void record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t seq)
+{
+	char wire[64];
+	struct ncx_ext r;
+
+	snprintf(wire, sizeof(wire), "6,%llu,0,-;rec %llu", (unsigned long long)seq,
+		 (unsigned long long)seq);
+	assert_int_equal(ncx_ext_parse(wire, strlen(wire), &r), 0);
+	sink_record(s, h, real_us, real_us, &r);
+}
+
+static char *slurp(const char *rel)
+{
+	char path[256];
+	static char buf[1 << 16];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* 10 hosts through 2 fds and 2 buffers: every record in its file, in order. */
+static void test_bounds(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct sink_host *h[10];
+
+	config(&c, "%h.log");
+	assert_int_equal(sink_init(&s, &c), 0);
+	for (int i = 0; i < 10; i++) {
+		struct ncx_addr a;
+		char text[32];
+
+		snprintf(text, sizeof(text), "127.0.0.%d:6665", i + 1);
+		assert_int_equal(ncx_addr_parse(text, 1, &a), 0);
+		h[i] = sink_host_new(&s, &a, -1);
+	}
+	for (int seq = 0; seq < 50; seq++)
+		for (int i = 0; i < 10; i++) {
+			record(&s, h[i], DAY0, (uint64_t)seq);
+			assert_true(s.nopen <= 2);
+			assert_true(s.nfree >= 0 && s.nfree <= 2);
+		}
+	sink_finish(&s, DAY0);
+	assert_int_equal(s.nopen, 0);
+	assert_int_equal(s.nfree, 2);
+	for (int i = 0; i < 10; i++) {
+		char rel[32], want[64];
+		const char *t;
+
+		snprintf(rel, sizeof(rel), "127.0.0.%d.log", i + 1);
+		t = slurp(rel);
+		assert_non_null(t);
+		assert_int_equal(count(t, "\n"), 50);
+		for (int seq = 0; seq < 50; seq++) {
+			snprintf(want, sizeof(want), "] rec %d seq=%d\n", seq, seq);
+			assert_non_null(strstr(t, want));
+			t = strstr(t, want); /* in order */
+		}
+	}
+	assert_int_equal(s.total.drop[NCXD_D_NO_BUFFER], 0);
+	sink_free(&s);
+}
+
+/* The file follows the receive date. */
+static void test_new_day(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+
+	config(&c, "%h/%Y-%m-%d.log");
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.1:6665", 1, &a), 0);
+	h = sink_host_new(&s, &a, -1);
+	record(&s, h, DAY0 - 100000, 1); /* 23:59:59.9 the day before */
+	record(&s, h, DAY0 + 100000, 2);
+	sink_finish(&s, DAY0);
+	assert_non_null(strstr(slurp("10.0.0.1/2026-11-21.log"), "rec 1 seq=1\n"));
+	assert_null(strstr(slurp("10.0.0.1/2026-11-21.log"), "rec 2"));
+	assert_non_null(strstr(slurp("10.0.0.1/2026-11-22.log"), "rec 2 seq=2\n"));
+	sink_free(&s);
+}
+
+/* A path that cannot be opened (its parent is a file): buffered, then
+ * dropped with a count; once it can be, the buffered lines and a dropped
+ * event, then the new lines. Nothing unaccounted. */
+static void test_write_error(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+	char blocker[128];
+	FILE *f;
+
+	config(&c, "%h/x.log");
+	c.buffers = 1;
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.2:6665", 1, &a), 0);
+	snprintf(blocker, sizeof(blocker), "%s/10.0.0.2", dir);
+	f = fopen(blocker, "w"); /* a file where the host's directory should be */
+	assert_non_null(f);
+	fclose(f);
+	h = sink_host_new(&s, &a, -1);
+	for (int seq = 0; seq < 200; seq++) {
+		record(&s, h, DAY0, (uint64_t)seq);
+		if (seq % 20 == 19)
+			sink_flush_all(&s, DAY0);
+	}
+	uint64_t dropped = s.total.drop[NCXD_D_WRITE_ERROR];
+
+	assert_true(dropped > 0 && dropped < 200);
+	assert_int_equal(logged, 1); /* one message per episode, not per line */
+	unlink(blocker);
+	sink_flush_all(&s, DAY0);
+	for (int seq = 200; seq < 210; seq++)
+		record(&s, h, DAY0, (uint64_t)seq);
+	sink_finish(&s, DAY0);
+	const char *t = slurp("10.0.0.2/x.log");
+	char want[96];
+
+	assert_non_null(t);
+	snprintf(want, sizeof(want), " ncx: dropped records=%llu reason=write_error\n",
+		 (unsigned long long)dropped);
+	assert_int_equal(count(t, " ncx: dropped"), 1);
+	const char *ev = strstr(t, want);
+
+	assert_non_null(ev);
+	/* Buffered lines before the event, new ones after; all accounted. */
+	assert_int_equal(count(t, " seq=") + (int)dropped, 210);
+	assert_non_null(strstr(ev, "rec 200 seq=200\n"));
+	assert_null(strstr(ev, "rec 0 seq=0\n"));
+	assert_non_null(strstr(t, "rec 0 seq=0\n"));
+	sink_free(&s);
+}
+
+/* The rate limit: the suppressed count is written when a record passes. */
+static void test_suppressed(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+
+	config(&c, "%h.log");
+	c.rate = 10;
+	c.burst = 20;
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.3:6665", 1, &a), 0);
+	h = sink_host_new(&s, &a, -1);
+	/* Each record's body ("rec N") costs 5 bytes: 20 bytes of burst pass 4. */
+	for (int seq = 0; seq < 10; seq++)
+		record(&s, h, DAY0, (uint64_t)seq);
+	record(&s, h, DAY0 + 10000000, 10); /* 10 s later: tokens again */
+	sink_finish(&s, DAY0);
+	const char *t = slurp("10.0.0.3.log");
+
+	assert_non_null(strstr(t, "rec 3 seq=3\n"));
+	assert_null(strstr(t, "rec 4 seq=4\n"));
+	assert_non_null(strstr(t, " ncx: suppressed records=6 bytes=30\n"));
+	assert_non_null(strstr(strstr(t, "suppressed"), "rec 10 seq=10\n"));
+	sink_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
