@@ -11,25 +11,59 @@ qemu=$NCX_TOP/tests/qemu
 
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "skip: no /boot/vmlinuz-* (linux-image-amd64)"; exit 77; }
-[ -x "$NCX_BIN/ncx" ] || fail "$NCX_BIN/ncx not built"
 
 "$qemu/mkinitramfs" "$T/guest" || fail "mkinitramfs"
 note "kernel $(cat "$T/guest/version")"
 
-# One receiver per target, so each output holds one target's records.
+# The receiver: `ncx listen` (default) or ncxd (NCX_KERNEL_RX=ncxd), one per target,
+# so each one's output holds one target's records.
+rx=${NCX_KERNEL_RX:-listen}
+case $rx in
+listen) prog=ncx ;;
+ncxd) prog=ncxd ;;
+*) fail "NCX_KERNEL_RX=$rx: listen or ncxd" ;;
+esac
+[ -x "$NCX_BIN/$prog" ] || fail "$NCX_BIN/$prog not built"
+start_rx() { # NAME PORT
+	case $rx in
+	listen) bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$2" >"$T/$1.out" 2>"$T/$1.err" ;;
+	ncxd) bg "$NCX_BIN/ncxd" -l "127.0.0.1:$2" -d "$T/$1.d" -t 1 >"$T/$1.out" 2>"$T/$1.err" ;;
+	esac
+	wait_udp_bound "$2" || fail "$rx did not bind 127.0.0.1:$2: $(cat "$T/$1.err")"
+}
+# ext_records NAME: the extended target's records as "SEQ LEVEL TEXT";
+# legacy_texts NAME: the legacy target's records as "TEXT". From the lines
+#   ncx listen:  ADDR:PORT seq=SEQ LEVEL [ SEC.USEC] TEXT
+#                ADDR:PORT legacy [ SEC.USEC] TEXT
+#   ncxd, in DIR/127.0.0.1/DATE.log:
+#                TIME LEVEL [ SEC.USEC] TEXT seq=SEQ
+#                TIME [ SEC.USEC] TEXT
+ts='\[ *[0-9]*\.[0-9]*\]'
+ext_records() {
+	case $rx in
+	listen) sed -n "s/^[^ ]* seq=\([0-9]*\) \([a-z]*\) $ts \(.*\)\$/\1 \2 \3/p" "$T/$1.out" ;;
+	ncxd) cat "$T/$1.d"/127.0.0.1/*.log |
+		sed -n "s/^[^ ]* \([a-z]*\) $ts \(.*\) seq=\([0-9]*\)\$/\3 \1 \2/p" ;;
+	esac
+}
+legacy_texts() {
+	case $rx in
+	listen) sed -n "s/^[^ ]* legacy $ts \(.*\)\$/\1/p" "$T/$1.out" ;;
+	ncxd) cat "$T/$1.d"/127.0.0.1/*.log | sed -n "s/^[^ ]* $ts \(.*\)\$/\1/p" ;;
+	esac
+}
+
 ext_port=$(free_port)
-bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$ext_port" >"$T/ext.out" 2>"$T/ext.err"
+start_rx ext "$ext_port"
 ext_pid=$!
 legacy_port=$(free_port)
 [ "$legacy_port" != "$ext_port" ] || legacy_port=$(free_port)
-bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$legacy_port" >"$T/legacy.out" 2>"$T/legacy.err"
+start_rx legacy "$legacy_port"
 legacy_pid=$!
-wait_udp_bound "$ext_port" || fail "ncx listen did not bind 127.0.0.1:$ext_port: $(cat "$T/ext.err")"
-wait_udp_bound "$legacy_port" || fail "ncx listen did not bind 127.0.0.1:$legacy_port: $(cat "$T/legacy.err")"
 
 # A tag of its own for each run, so nothing stale can satisfy the checks.
 tag=t$$x$RANDOM
-note "tag $tag, extended -> 127.0.0.1:$ext_port, legacy -> 127.0.0.1:$legacy_port"
+note "$rx: tag $tag, extended -> 127.0.0.1:$ext_port, legacy -> 127.0.0.1:$legacy_port"
 start=$(date +%s)
 "$qemu/boot" "$T/guest" "$ext_port" "$legacy_port" "$tag" "$T/serial.log"
 rc=$?
@@ -46,7 +80,7 @@ fi
 sleep 0.5
 for p in "$ext_pid" "$legacy_pid"; do
 	kill -TERM "$p"
-	wait "$p" || fail "ncx listen (pid $p) exited $? on SIGTERM: $(cat "$T"/*.err)"
+	wait "$p" || fail "$rx (pid $p) exited $? on SIGTERM: $(cat "$T"/*.err)"
 done
 
 # What the guest wrote (tests/qemu/init), as the receiver prints it: text escaped the
@@ -63,11 +97,8 @@ n=(emerg alert crit err warn notice info debug)
 	echo "info ncx-qemu-test $tag done"
 } >"$T/want"
 
-# ncx listen lines: "ADDR:PORT seq=SEQ LEVEL [ SEC.USEC] TEXT" and
-# "ADDR:PORT legacy [ SEC.USEC] TEXT". Reduced to "SEQ LEVEL TEXT" and "TEXT".
-sed -n 's/^[^ ]* seq=\([0-9]*\) \([a-z]*\) \[ *[0-9]*\.[0-9]*\] \(.*\)$/\1 \2 \3/p' \
-	"$T/ext.out" >"$T/ext.recs"
-sed -n 's/^[^ ]* legacy \[ *[0-9]*\.[0-9]*\] \(.*\)$/\1/p' "$T/legacy.out" >"$T/legacy.recs"
+ext_records ext >"$T/ext.recs"
+legacy_texts legacy >"$T/legacy.recs"
 note "received: $(wc -l <"$T/ext.recs") extended records, $(wc -l <"$T/legacy.recs") legacy"
 
 bad=0
@@ -97,10 +128,11 @@ if ! cmp -s "$T/ext.order" "$T/want"; then
 fi
 
 if [ "$bad" -ne 0 ]; then
-	echo "--- extended receiver (last 20 lines):"
-	tail -20 "$T/ext.out" | cut -c1-200
-	echo "--- legacy receiver (last 20 lines):"
-	tail -20 "$T/legacy.out" | cut -c1-200
+	echo "--- extended target, as parsed (last 20):"
+	tail -20 "$T/ext.recs" | cut -c1-200
+	echo "--- legacy target, as parsed (last 20):"
+	tail -20 "$T/legacy.recs" | cut -c1-200
+	cat "$T"/*.err
 	fail "records missing or wrong"
 fi
 note "ok: all $(wc -l <"$T/want") markers on both targets, levels and seq right"
