@@ -92,7 +92,7 @@ n=(emerg alert crit err warn notice info debug)
 	for l in 0 1 2 3 4 5 6 7; do
 		echo "${n[$l]} ncx-qemu-test $tag level $l"
 	done
-	echo "notice ncx-qemu-test $tag special tab[\\x09] backslash[\\x5c] utf8[\\xc3\\xa9] bel[\\x07]"
+	printf '%s\n' "notice ncx-qemu-test $tag special tab[\x09] backslash[\x5c] utf8[\xc3\xa9] bel[\x07]"
 	echo "info ncx-qemu-test $tag long $e $d"
 	echo "info ncx-qemu-test $tag done"
 } >"$T/want"
