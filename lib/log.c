@@ -464,27 +464,35 @@ static bool ready(void)
 
 /* ---- the API ------------------------------------------------------------ */
 
-void ncx_vlog_at(_Atomic uint32_t *rl, const char *file, int line, int level, const char *fmt,
-		 va_list ap)
+/*
+ * The ratelimit, before anything else: a silenced call ends here, before
+ * the variable arguments are even looked at. Returns true to go on.
+ */
+static inline bool pass(_Atomic uint32_t *rl, const char *file, int line, int level)
 {
 	enum ncx_rl_verdict v;
 	uint32_t suppressed;
-	size_t room;
+
+	if (!ready())
+		return false;
+	v = rl_apply(rl, &suppressed);
+	if (__builtin_expect(v == NCX_RL_PASS, 1))
+		return true;
+	if (v == NCX_RL_DROP)
+		return false;
+	rl_notice(level & 7, v, suppressed, file, line);
+	return v == NCX_RL_RESUME;
+}
+
+/* Format into the line buffer and commit what is complete. */
+static __attribute__((format(printf, 2, 0))) void format_line(int level, const char *fmt,
+							     va_list ap)
+{
+	size_t room = NCX_LOG_LINE_MAX - T.len;
 	va_list aq;
 	int n;
 
-	if (!ready())
-		return;
 	level &= 7;
-	v = rl_apply(rl, &suppressed);
-	if (__builtin_expect(v != NCX_RL_PASS, 0)) {
-		if (v == NCX_RL_DROP)
-			return;
-		rl_notice(level, v, suppressed, file, line);
-		if (v == NCX_RL_LIMIT)
-			return;
-	}
-	room = NCX_LOG_LINE_MAX - T.len;
 	T.phase = 1;
 	va_copy(aq, ap);
 	n = vsnprintf(T.buf + T.len, room + 1, fmt, aq);
@@ -500,13 +508,22 @@ void ncx_vlog_at(_Atomic uint32_t *rl, const char *file, int line, int level, co
 	T.phase = 0;
 }
 
+void ncx_vlog_at(_Atomic uint32_t *rl, const char *file, int line, int level, const char *fmt,
+		 va_list ap)
+{
+	if (pass(rl, file, line, level))
+		format_line(level, fmt, ap);
+}
+
 void ncx_log_at(_Atomic uint32_t *rl, const char *file, int line, int level, const char *fmt,
 		...)
 {
 	va_list ap;
 
+	if (!pass(rl, file, line, level))
+		return;
 	va_start(ap, fmt);
-	ncx_vlog_at(rl, file, line, level, fmt, ap);
+	format_line(level, fmt, ap);
 	va_end(ap);
 }
 

@@ -1,5 +1,6 @@
 /*
- * ratelimit: the per-call-site limit of the log core, as a pure function.
+ * ratelimit: the per-call-site limit of the log core, as a pure function
+ * (header only: inline on the logging path).
  *
  * Every call site owns 4 bytes of state: a 16-bit count and a 16-bit
  * timestamp in seconds. The function below takes that state and the current
@@ -57,14 +58,6 @@ enum ncx_rl_verdict {
 	NCX_RL_RESUME,		/* log "<n> suppressed", then the message */
 };
 
-/*
- * One call at a site: returns the site's next state and sets *verdict; on
- * NCX_RL_RESUME, *suppressed is how many calls were suppressed (saturated at
- * NCX_RL_COUNT_MAX), otherwise 0. A params field of 0 means its default.
- */
-uint32_t ncx_rl_step(uint32_t state, uint32_t now_s, const struct ncx_rl_params *params,
-		     enum ncx_rl_verdict *verdict, uint32_t *suppressed);
-
 static inline uint32_t ncx_rl_count(uint32_t state)
 {
 	return state & NCX_RL_COUNT_MAX;
@@ -73,6 +66,52 @@ static inline uint32_t ncx_rl_count(uint32_t state)
 static inline uint32_t ncx_rl_stamp(uint32_t state)
 {
 	return state >> 16;
+}
+
+static inline uint32_t ncx_rl_make(uint32_t stamp, int silent, uint32_t count)
+{
+	return (stamp & 0xffff) << 16 | (silent ? NCX_RL_SILENT : 0) | (count & NCX_RL_COUNT_MAX);
+}
+
+/*
+ * One call at a site: returns the site's next state and sets *verdict; on
+ * NCX_RL_RESUME, *suppressed is how many calls were suppressed (saturated at
+ * NCX_RL_COUNT_MAX), otherwise 0. A params field of 0 means its default.
+ * Inline: it is on every ncx_log() call, and a silenced call should cost
+ * little more than this.
+ */
+static inline uint32_t ncx_rl_step(uint32_t state, uint32_t now_s,
+				   const struct ncx_rl_params *params,
+				   enum ncx_rl_verdict *verdict, uint32_t *suppressed)
+{
+	uint32_t burst = params && params->burst ? params->burst : NCX_RL_BURST;
+	uint32_t silence = params && params->silence ? params->silence : NCX_RL_SILENCE;
+	uint32_t count = ncx_rl_count(state), stamp = ncx_rl_stamp(state);
+	/* Age modulo 2^16: the stamp keeps only 16 bits (see above). */
+	uint32_t age = (uint16_t)(now_s - stamp);
+
+	if (burst > NCX_RL_COUNT_MAX)
+		burst = NCX_RL_COUNT_MAX;
+	*suppressed = 0;
+	if (state & NCX_RL_SILENT) {
+		if (age < silence) {
+			*verdict = NCX_RL_DROP;
+			return ncx_rl_make(stamp, 1, count < NCX_RL_COUNT_MAX ? count + 1 : count);
+		}
+		*verdict = NCX_RL_RESUME;
+		*suppressed = count;
+		return ncx_rl_make(now_s, 0, 1);
+	}
+	if (count == 0 || age >= silence) {
+		*verdict = NCX_RL_PASS;		/* a new window */
+		return ncx_rl_make(now_s, 0, 1);
+	}
+	if (count < burst) {
+		*verdict = NCX_RL_PASS;
+		return ncx_rl_make(stamp, 0, count + 1);
+	}
+	*verdict = NCX_RL_LIMIT;		/* this call's message is the first suppressed */
+	return ncx_rl_make(now_s, 1, 1);
 }
 
 #endif /* NCX_RATELIMIT_H */
