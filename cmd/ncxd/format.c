@@ -152,6 +152,26 @@ void ncxd_json_unescaped(struct ncxd_line *l, const char *p, size_t n)
 	}
 }
 
+/* Wire text as it came: the kernel has escaped every control and non-ASCII
+ * byte already. A sender that is not a kernel may not have: such bytes are
+ * escaped here the same way, so no file line carries a raw control byte (a
+ * terminal escape, a NUL) whoever sent it. */
+static void put_wire_text(struct ncxd_line *l, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t run = i;
+
+		while (run < n && (unsigned char)p[run] >= 0x20 && (unsigned char)p[run] < 0x7f)
+			run++;
+		ncxd_line_put(l, p + i, run - i);
+		if (run < n)
+			ncxd_line_printf(l, "\\x%02x", (unsigned char)p[run++]);
+		i = run;
+	}
+}
+
 static void json_head(struct ncxd_line *l, uint64_t real_us, const struct ncx_addr *from)
 {
 	char t[32], host[NCX_ADDR_TEXT_MAX];
@@ -211,7 +231,7 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 		text_head(l, real_us);
 		ncxd_line_printf(l, "%s [%5llu.%06llu] ", level_names[rec->level & 7], sec, usec);
 		/* Escaped on the wire already: one record is one line as it is. */
-		ncxd_line_put(l, text.p, text.len);
+		put_wire_text(l, text.p, text.len);
 		ncxd_line_printf(l, " seq=%llu", (unsigned long long)rec->seq);
 		end_line(l);
 		return;

@@ -228,6 +228,24 @@ static void test_text_record(void **state)
 	}
 }
 
+/* Raw control or non-ASCII bytes (no kernel sends them; a forged sender
+ * might) are escaped like the kernel would have, never written raw. */
+static void test_text_raw_bytes(void **state)
+{
+	static const char wire[] = "6,1,0,-;a\x1b[31mred\x7f\xff\tb\\x41\n";
+	struct ncx_ext r;
+	struct ncx_addr a;
+	struct ncxd_line l = fresh();
+
+	addr(&a, "10.0.0.5:6665");
+	assert_int_equal(ncx_ext_parse(wire, strlen(wire), &r), 0);
+	ncxd_format_record(&l, NCXD_TEXT, 0, &a, &r);
+	const char *want = "1970-01-01T00:00:00.000000Z info [    0.000000] "
+			   "a\\x1b[31mred\\x7f\\xff\\x09b\\x41 seq=1\n";
+	assert_int_equal(l.len, strlen(want));
+	assert_memory_equal(l.p, want, l.len);
+}
+
 static void test_json_record(void **state)
 {
 	struct ncx_ext r;
@@ -440,7 +458,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validator_rejects), cmocka_unit_test(test_time),
-		cmocka_unit_test(test_text_record),	  cmocka_unit_test(test_json_record),
+		cmocka_unit_test(test_text_record),	  cmocka_unit_test(test_text_raw_bytes),
+		cmocka_unit_test(test_json_record),
 		cmocka_unit_test(test_legacy),		  cmocka_unit_test(test_events),
 		cmocka_unit_test(test_json_every_byte),	  cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_random),	  cmocka_unit_test(test_truncated_line),
