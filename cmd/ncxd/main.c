@@ -260,10 +260,15 @@ static void write_metrics(struct ncxd *d, bool final)
 			usleep(10000);
 		}
 	}
+	static bool failing;
 	int rc = ncxd_metrics_write(d, d->cfg.metrics);
 
-	if (rc < 0)
+	/* Said once per episode, not every interval. */
+	if (rc < 0 && !failing)
 		ncxd_log("cannot write metrics %s: %s", d->cfg.metrics, strerror(-rc));
+	else if (rc == 0 && failing)
+		ncxd_log("writing metrics %s works again", d->cfg.metrics);
+	failing = rc < 0;
 }
 
 /* The main thread: signals and metrics until told to stop. */
