@@ -4,7 +4,7 @@
  * The path of one ncx_log() call:
  *
  *   1. The call site's ratelimit: one load and (usually) one
- *      compare-and-swap on its 4-byte static state (lib/ratelimit.c
+ *      compare-and-swap on its 4-byte static state (include/ncx/ratelimit.h
  *      decides). A silenced call ends here, before any formatting.
  *   2. vsnprintf straight into the thread's line buffer (1 KiB, TLS).
  *   3. Every complete line becomes one ring record: reserve, copy, commit

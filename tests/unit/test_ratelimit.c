@@ -1,5 +1,5 @@
 /*
- * Tests for the per-call-site ratelimit (lib/ratelimit.c), driven by a fake
+ * Tests for the per-call-site ratelimit (include/ncx/ratelimit.h), driven by a fake
  * clock: every call is given its time in seconds.
  */
 #include <stdarg.h>
