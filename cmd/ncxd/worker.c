@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/sock_diag.h>
 #include <ncx/udp.h>
 
 #include "sink.h"
@@ -126,7 +127,17 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	}
 }
 
-/* The kernel's count of datagrams this socket dropped (SO_RXQ_OVFL). */
+/* The kernel's running count of datagrams socket idx dropped (it wraps at
+ * 2^32): add what is new since we last looked. */
+static void note_drops(struct wstate *s, int idx, uint32_t v)
+{
+	if ((int32_t)(v - s->ovfl[idx]) > 0) {
+		s->socket_drops += (uint32_t)(v - s->ovfl[idx]);
+		s->ovfl[idx] = v;
+	}
+}
+
+/* SO_RXQ_OVFL: the count as of each datagram received. */
 static void read_ovfl(struct wstate *s, int idx, struct msghdr *mh)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
@@ -134,11 +145,25 @@ static void read_ovfl(struct wstate *s, int idx, struct msghdr *mh)
 			uint32_t v;
 
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			/* A running count: add what is new (it wraps at 2^32). */
-			s->socket_drops += (uint32_t)(v - s->ovfl[idx]);
-			s->ovfl[idx] = v;
+			note_drops(s, idx, v);
 		}
 	}
+}
+
+/* The same count read now (SO_MEMINFO): drops after the last datagram that
+ * was queued show in no cmsg until another one gets through. */
+static void poll_drops(struct wstate *s)
+{
+#ifdef SO_MEMINFO
+	for (int i = 0; i < s->w->nfds; i++) {
+		uint32_t mi[SK_MEMINFO_VARS];
+		socklen_t len = sizeof(mi);
+
+		if (getsockopt(s->w->fds[i], SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+		    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+			note_drops(s, i, mi[SK_MEMINFO_DROPS]);
+	}
+#endif
 }
 
 /* One recvmmsg batch from socket idx; returns how many datagrams. */
@@ -236,6 +261,7 @@ static void publish(struct wstate *s, unsigned gen)
 	struct ncx_rx_stats e;
 	struct snap_ctx c = { .snap = &snap };
 
+	poll_drops(s);
 	ncx_rx_stats(s->rx, &e);
 	add_stats(&snap.total, &e);
 	add_own(&snap.total, &s->sink.total);

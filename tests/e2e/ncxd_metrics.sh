@@ -2,7 +2,8 @@
 # no duplicate series, numbers only) and counts right, per host and in
 # total: records, reboots, malformed, gaps/missed. Then the rate limit:
 # what it suppresses is reported in the host's file and in the metrics, and
-# written + suppressed = sent.
+# written + suppressed = sent. Then the kernel's socket drops (SO_RXQ_OVFL):
+# records + socket drops = sent.
 . "$NCX_TOP/tests/support/e2e.sh"
 
 # start_ncxd NAME ARGS...: ncxd on a free port of 127.0.0.1; sets $port and $pid.
@@ -111,4 +112,18 @@ read -r written supp <<<"$(awk '/ ncx: suppressed records=/ { split($4, a, "=");
 [ "$written" -gt 0 ] || fail "nothing written"
 [ $((written + supp)) -eq 200 ] || fail "written $written + suppressed $supp != 200"
 grep -qx "ncxd_suppressed_total $supp" "$T/r.prom" || fail "metrics: $(grep '^ncxd_suppressed_total' "$T/r.prom")"
-note "ok: metrics well-formed and exact; rate limit: $written written, $supp suppressed"
+# --- socket drops (SO_RXQ_OVFL): a stopped daemon with a tiny buffer ---
+start_ncxd ovfl -d "$T/ovfl" -t 1 --rcvbuf 4096 --rate 0 --metrics "$T/o.prom" --metrics-interval 1
+kill -STOP "$pid"
+loadgen --hosts 1 --records 500 --rate 0 2>"$T/lg3.err"
+lgrc=$?
+kill -CONT "$pid" # (before anything can fail: a stopped process would not take SIGTERM)
+[ "$lgrc" -eq 0 ] || fail "loadgen: $(cat "$T/lg3.err")"
+sum_o() { awk '/^ncxd_records_total |^ncxd_socket_drops_total / { s += $2 } END { print s + 0 }' "$T/o.prom"; }
+wait_for 60 bash -c "[ \$(awk '/^ncxd_records_total |^ncxd_socket_drops_total / { s += \$2 } END { print s + 0 }' '$T/o.prom' 2>/dev/null) -ge 500 ]" ||
+	fail "records + socket drops = $(sum_o), want 500"
+stop_ncxd ovfl
+drops=$(awk '/^ncxd_socket_drops_total / { print $2 }' "$T/o.prom")
+[ "$drops" -gt 0 ] || fail "no socket drops counted with a 4 KiB buffer"
+[ "$(sum_o)" -eq 500 ] || fail "records + socket drops = $(sum_o), want 500"
+note "ok: metrics well-formed and exact; rate limit: $written written, $supp suppressed; $drops socket drops"
