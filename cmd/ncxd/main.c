@@ -190,6 +190,7 @@ static int bind_all(struct ncxd *d)
 				ncxd_log("cannot listen on %s: %s", cfg->listen[i], strerror(-fd));
 				return EX_UNAVAILABLE;
 			}
+			d->workers[w].family[d->workers[w].nfds] = at.family;
 			d->workers[w].fds[d->workers[w].nfds++] = fd;
 		}
 	}

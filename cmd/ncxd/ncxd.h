@@ -217,6 +217,7 @@ struct ncxd_worker {
 	struct ncxd *d;
 	int id;
 	int fds[NCXD_MAX_LISTEN];
+	int family[NCXD_MAX_LISTEN]; /* of each socket: AF_INET or AF_INET6 */
 	int nfds;
 	pthread_t thread;
 	/* Published for the metrics writer, under lock. */

@@ -47,6 +47,8 @@ static void send_response(struct wstate *s, struct sink_host *h, const struct nc
 	struct sockaddr_storage ss;
 	socklen_t len = ncx_addr_to_sockaddr(ev->from, &ss);
 
+	if (h->resp_fd < 0)
+		return;
 	/* A lost response is recovered by the protocol's timers: no retry. */
 	(void)sendto(h->resp_fd, ev->response.p, ev->response.len, MSG_DONTWAIT,
 		     (struct sockaddr *)&ss, len);
@@ -72,6 +74,19 @@ static void on_drop(struct wstate *s, struct sink_host *h, const struct ncx_rx_e
 		s->nohost.drop[r] += ev->drop.records;
 }
 
+/* The socket to answer a sender from: the one its datagram came in on, or
+ * outside a feed (a timer's event for a sender not heard from yet) one of
+ * its address family. */
+static int reply_fd(struct wstate *s, const struct ncx_addr *from)
+{
+	if (s->cur_fd >= 0)
+		return s->cur_fd;
+	for (int i = 0; i < s->w->nfds; i++)
+		if (s->w->family[i] == from->family)
+			return s->w->fds[i];
+	return -1;
+}
+
 static void on_event(void *arg, const struct ncx_rx_event *ev)
 {
 	struct wstate *s = arg;
@@ -85,9 +100,12 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		return;
 	}
 	if (ev->user && !h) {
-		h = sink_host_new(&s->sink, ev->from, s->cur_fd);
+		h = sink_host_new(&s->sink, ev->from, reply_fd(s, ev->from));
 		*ev->user = h;
 	}
+	/* Answer from the socket the sender last reached. */
+	if (h && s->cur_fd >= 0)
+		h->resp_fd = s->cur_fd;
 	if (!h) {
 		if (ev->kind == NCX_RX_DROP)
 			on_drop(s, NULL, ev);
@@ -202,6 +220,7 @@ static int receive_batch(struct wstate *s, int idx)
 		}
 		ncx_rx_feed(s->rx, &a, s->bufs[i], msgs[i].msg_len, s->mono_us);
 	}
+	s->cur_fd = -1; /* events from the timers come from no socket */
 	return n;
 }
 
@@ -355,6 +374,7 @@ void *ncxd_worker_main(void *arg)
 		goto fail;
 	s->w = w;
 	s->cfg = &w->d->cfg;
+	s->cur_fd = -1;
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
 	s->bufs = malloc(sizeof(*s->bufs) * BATCH);
