@@ -66,6 +66,16 @@ struct ncx_rx_config {
 	uint64_t idle_us;	   /* forget a sender silent this long; default 1 hour; 0 never */
 	uint64_t start_us;	   /* hold a new stream's first records this long, so seqs
 				    * reordered before the first one are not late; default 0 */
+	/*
+	 * Optional, for a receiver that restarted: called once when the engine
+	 * creates state for a sender. Return the lowest seq an earlier run has
+	 * not written (the stream resumes there: anything below it is a
+	 * duplicate, dropped and acked, and nothing below it is asked for), or
+	 * UINT64_MAX if nothing is known. The sender's reboot is still told
+	 * apart by the usual rules. NULL: never.
+	 */
+	uint64_t (*resume)(void *arg, const struct ncx_addr *from);
+	void *resume_arg;
 };
 
 /* Fill cfg with the defaults above. */

@@ -1,0 +1,124 @@
+/*
+ * tx: the reliable sender's protocol state, sans-I/O: the mirror of rx.
+ * Time comes in as an argument; what to resend goes out through a callback.
+ * It holds no record bytes at all: the records live in a ring (ring.h), and
+ * the driver (netcon.h) fetches a record by seq when tx asks for it.
+ *
+ * Per target (each receiver acks on its own):
+ *
+ *   acked      the highest seq the target has acked (its contiguous prefix);
+ *              nothing at or below it is ever resent to that target
+ *   sent       one past the highest seq sent the first time (all targets)
+ *
+ * The unacked records of a target are (acked, sent). A response
+ * "ncrx<acked>[ <seq>]*" moves acked forward (never back) and asks for the
+ * listed seqs, each resent once per response if still unacked. When the
+ * oldest unacked record of a target was first sent more than emergency_us
+ * ago, the target enters emergency mode: rounds of up to emg_burst unacked
+ * records, oldest first, resent with ncemg=1, the first round at once, the
+ * next after emg_first_us, the interval doubling up to emg_max_us. Any
+ * progress of acked ends emergency mode.
+ *
+ * First-send times are kept per checkpoint (every NCX_TX_STRIDE seqs, in a
+ * fixed ring of checkpoints set at init), not per record: the age of the
+ * oldest unacked record is the age of the checkpoint at or before it, which
+ * can only make emergency mode start early, never late. The same
+ * checkpoints carry the caller's 64-bit cookie (the ring position), so the
+ * driver can find seq s by starting at the checkpoint and reading forward
+ * at most NCX_TX_STRIDE - 1 records.
+ *
+ * Pacing: max_pps caps datagrams per second (a token bucket of one second's
+ * worth); ncx_tx_may_send() says whether a first send may go now. Resends
+ * that find no token are skipped (the receiver asks again).
+ *
+ * Not thread-safe: one tx per driver thread.
+ */
+#ifndef NCX_TX_H
+#define NCX_TX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NCX_TX_TARGETS_MAX 8
+#define NCX_TX_STRIDE 16 /* seqs per checkpoint */
+
+struct ncx_tx_config {
+	unsigned ntargets;	 /* 1..NCX_TX_TARGETS_MAX */
+	uint32_t checkpoints;	 /* checkpoint slots (a power of two); default 16384 */
+	uint64_t emergency_us;	 /* default 10 s */
+	uint64_t emg_first_us;	 /* default 100 ms */
+	uint64_t emg_max_us;	 /* default 1 s */
+	uint32_t emg_burst;	 /* records per emergency round; default 64 */
+	uint32_t max_pps;	 /* datagrams per second; 0 = no cap (default) */
+};
+
+void ncx_tx_config_default(struct ncx_tx_config *cfg);
+
+/* What tx asks the driver to do: resend seq to target (with ncemg=1 if
+ * emergency). The driver returns the number of datagrams it sent (a record
+ * may take several fragments), 0 if the record is gone from the ring, or a
+ * negative errno if the send failed. */
+typedef int (*ncx_tx_resend_fn)(void *arg, unsigned target, uint64_t seq, uint64_t cookie,
+				bool emergency);
+
+struct ncx_tx_stats {
+	uint64_t sent;		/* records sent the first time */
+	uint64_t datagrams;	/* every datagram, first sends and resends, every target */
+	uint64_t resent;	/* records resent on request */
+	uint64_t emg_resent;	/* records resent in emergency mode */
+	uint64_t gone;		/* asked for, but the ring no longer held them */
+	uint64_t responses;	/* responses accepted */
+	uint64_t malformed;	/* responses that did not parse */
+	uint64_t paced;		/* resends skipped for want of a token */
+	uint64_t emergencies;	/* times a target entered emergency mode */
+};
+
+struct ncx_tx;
+
+/* Allocates the checkpoint ring once; NULL on failure or a bad config. */
+struct ncx_tx *ncx_tx_new(const struct ncx_tx_config *cfg);
+void ncx_tx_free(struct ncx_tx *tx);
+
+/*
+ * The stream starts (or starts over) at first_seq: everything before it
+ * counts as acked. Call once before the first ncx_tx_sent().
+ */
+void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq);
+
+/* May a first send of `datagrams` datagrams go now? Takes the tokens if so. */
+bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us);
+
+/*
+ * Record seq (cookie: where the driver can find it again) was sent the
+ * first time to every target at now_us, in `datagrams` datagrams. Seqs must
+ * increase; a skip (seqs the sender never had, e.g. a /dev/kmsg overrun) is
+ * fine: asked for, they are reported gone.
+ */
+void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned datagrams,
+		 uint64_t now_us);
+
+/*
+ * A response from target t (the driver has checked that it came from that
+ * target's address and port). Returns 0, or -EBADMSG for a datagram that is
+ * not "ncrx<acked>[ <seq>]*" (counted, nothing done).
+ */
+int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, uint64_t now_us,
+		    ncx_tx_resend_fn resend, void *arg);
+
+/* Emergency rounds that are due. */
+void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, void *arg);
+
+/* The earliest time ncx_tx_tick() has work; UINT64_MAX if none. */
+uint64_t ncx_tx_next_deadline(const struct ncx_tx *tx);
+
+/* The lowest acked seq over all targets, and whether every target has
+ * acked everything sent so far (what `ncx send` waits for). */
+uint64_t ncx_tx_acked(const struct ncx_tx *tx);
+bool ncx_tx_all_acked(const struct ncx_tx *tx);
+/* Records sent but not yet acked by target t. */
+uint64_t ncx_tx_unacked(const struct ncx_tx *tx, unsigned t);
+
+void ncx_tx_stats(const struct ncx_tx *tx, struct ncx_tx_stats *out);
+
+#endif /* NCX_TX_H */
