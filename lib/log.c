@@ -280,6 +280,248 @@ static __attribute__((noinline, format(printf, 2, 0))) void long_message(int lev
 	line_put(level, tmp, (size_t)n);
 }
 
+/* ---- fast formatting ----------------------------------------------------- */
+
+/*
+ * glibc's vsnprintf is most of the cost of a call. The common conversions
+ * (d i u x X o c s p %, flags - and 0, width, precision, length modifiers
+ * hh h l ll z j t) are formatted here directly; anything else (floating
+ * point, %m, %n, the flags + space # ', a NULL for %s or %p) makes the
+ * whole call fall back to vsnprintf, so the output is always exactly what
+ * printf would give. The tests compare the two.
+ */
+struct fo {
+	char *p, *end;
+	bool over;		/* did not fit: fall back */
+};
+
+static void fo_put(struct fo *o, const char *s, size_t n)
+{
+	if ((size_t)(o->end - o->p) < n) {
+		o->over = true;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void fo_fill(struct fo *o, char c, int n)
+{
+	if (n <= 0)
+		return;
+	if (o->end - o->p < n) {
+		o->over = true;
+		return;
+	}
+	memset(o->p, c, (size_t)n);
+	o->p += n;
+}
+
+struct spec {
+	bool left, zero;
+	int width, prec;	/* prec < 0: none */
+};
+
+static void fo_int(struct fo *o, const struct spec *sp, uint64_t v, bool neg, unsigned base,
+		   bool upper)
+{
+	const char *digs = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	char d[24], *q = d + sizeof(d);
+	int n, zeros, len, pad;
+
+	/* Digits from the right; a constant divisor for base 10, shifts else. */
+	if (!(sp->prec == 0 && v == 0)) {
+		if (base == 10) {
+			do {
+				*--q = (char)('0' + v % 10);
+				v /= 10;
+			} while (v);
+		} else {
+			unsigned shift = base == 16 ? 4 : 3;
+
+			do {
+				*--q = digs[v & (base - 1)];
+				v >>= shift;
+			} while (v);
+		}
+	}
+	n = (int)(d + sizeof(d) - q);
+	zeros = sp->prec > n ? sp->prec - n : 0;
+	len = n + zeros + (neg ? 1 : 0);
+	pad = sp->width > len ? sp->width - len : 0;
+	if (sp->zero && !sp->left && sp->prec < 0)
+		zeros += pad, pad = 0;
+	if (!sp->left)
+		fo_fill(o, ' ', pad);
+	if (neg)
+		fo_put(o, "-", 1);
+	fo_fill(o, '0', zeros);
+	fo_put(o, q, (size_t)n);
+	if (sp->left)
+		fo_fill(o, ' ', pad);
+}
+
+static void fo_str(struct fo *o, const struct spec *sp, const char *s, size_t n)
+{
+	int pad = sp->width > (int)n ? sp->width - (int)n : 0;
+
+	if (!sp->left)
+		fo_fill(o, ' ', pad);
+	fo_put(o, s, n);
+	if (sp->left)
+		fo_fill(o, ' ', pad);
+}
+
+/* Parse digits; false if absurdly large (let vsnprintf deal with it). */
+static bool fo_num(const char **f, int *v)
+{
+	*v = 0;
+	while (**f >= '0' && **f <= '9') {
+		*v = *v * 10 + (**f - '0');
+		(*f)++;
+		if (*v > 4096)
+			return false;
+	}
+	return true;
+}
+
+/* Returns the length formatted into out (at most cap), or -1: use vsnprintf. */
+static int fast_format(char *out, size_t cap, const char *f, va_list ap)
+{
+	struct fo o = { out, out + cap, false };
+
+	for (;;) {
+		const char *pct = strchrnul(f, '%');
+		struct spec sp = { false, false, 0, -1 };
+		int lmod = 0;	/* 'H' hh, 'h', 0, 'l', 'L' ll, 'z', 'j', 't' */
+		bool neg = false;
+		uint64_t u;
+
+		fo_put(&o, f, (size_t)(pct - f));
+		if (!*pct || o.over)
+			break;
+		f = pct + 1;
+		for (;; f++) {
+			if (*f == '-')
+				sp.left = true;
+			else if (*f == '0')
+				sp.zero = true;
+			else
+				break;
+		}
+		if (*f == '*') {
+			sp.width = va_arg(ap, int);
+			if (sp.width < 0) {
+				if (sp.width < -4096)
+					return -1;
+				sp.left = true, sp.width = -sp.width;
+			}
+			f++;
+		} else if (!fo_num(&f, &sp.width)) {
+			return -1;
+		}
+		if (sp.width > 4096)
+			return -1;
+		if (*f == '.') {
+			f++;
+			if (*f == '*') {
+				sp.prec = va_arg(ap, int);
+				if (sp.prec < 0)
+					sp.prec = -1;
+				f++;
+			} else if (!fo_num(&f, &sp.prec)) {
+				return -1;
+			}
+			if (sp.prec > 4096)
+				return -1;
+		}
+		switch (*f) {
+		case 'h': lmod = f[1] == 'h' ? (f++, 'H') : 'h'; f++; break;
+		case 'l': lmod = f[1] == 'l' ? (f++, 'L') : 'l'; f++; break;
+		case 'z': case 'j': case 't': lmod = *f++; break;
+		default: break;
+		}
+		switch (*f++) {
+		case 'd':
+		case 'i': {
+			int64_t v;
+
+			switch (lmod) {
+			case 'H': v = (signed char)va_arg(ap, int); break;
+			case 'h': v = (short)va_arg(ap, int); break;
+			case 0: v = va_arg(ap, int); break;
+			case 'l': v = va_arg(ap, long); break;
+			case 'L': v = va_arg(ap, long long); break;
+			case 'z': v = va_arg(ap, ssize_t); break;
+			case 'j': v = va_arg(ap, intmax_t); break;
+			default: v = va_arg(ap, ptrdiff_t); break;
+			}
+			neg = v < 0;
+			fo_int(&o, &sp, neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, neg, 10, false);
+			break;
+		}
+		case 'u': case 'x': case 'X': case 'o': {
+			char c = f[-1];
+
+			switch (lmod) {
+			case 'H': u = (unsigned char)va_arg(ap, unsigned); break;
+			case 'h': u = (unsigned short)va_arg(ap, unsigned); break;
+			case 0: u = va_arg(ap, unsigned); break;
+			case 'l': u = va_arg(ap, unsigned long); break;
+			case 'L': u = va_arg(ap, unsigned long long); break;
+			case 'z': u = va_arg(ap, size_t); break;
+			case 'j': u = va_arg(ap, uintmax_t); break;
+			default: u = (uint64_t)va_arg(ap, ptrdiff_t); break;
+			}
+			fo_int(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X');
+			break;
+		}
+		case 'c': {
+			char c = (char)va_arg(ap, int);
+
+			if (lmod || sp.zero)
+				return -1;
+			fo_str(&o, &sp, &c, 1);
+			break;
+		}
+		case 's': {
+			const char *str;
+
+			if (lmod || sp.zero)
+				return -1;
+			str = va_arg(ap, const char *);
+			if (!str)
+				return -1;	/* glibc's "(null)" rules: leave them to it */
+			fo_str(&o, &sp, str, sp.prec < 0 ? strlen(str) : strnlen(str, (size_t)sp.prec));
+			break;
+		}
+		case 'p': {
+			void *ptr;
+			struct spec hex = { false, false, 0, -1 };
+
+			if (lmod || sp.zero || sp.left || sp.width || sp.prec >= 0)
+				return -1;
+			ptr = va_arg(ap, void *);
+			if (!ptr)
+				return -1;	/* "(nil)" */
+			fo_put(&o, "0x", 2);
+			fo_int(&o, &hex, (uint64_t)(uintptr_t)ptr, false, 16, false);
+			break;
+		}
+		case '%':
+			if (lmod || sp.left || sp.zero || sp.width || sp.prec >= 0)
+				return -1;
+			fo_put(&o, "%", 1);
+			break;
+		default:
+			return -1;	/* floating point, %n, %m, flags + space # ', ... */
+		}
+		if (o.over)
+			break;
+	}
+	return o.over ? -1 : (int)(o.p - out);
+}
+
 /* ---- ratelimit ---------------------------------------------------------- */
 
 /* Decimal digits of v into p; returns the count. Async-signal-safe. */
@@ -495,8 +737,13 @@ static __attribute__((format(printf, 2, 0))) void format_line(int level, const c
 	level &= 7;
 	T.phase = 1;
 	va_copy(aq, ap);
-	n = vsnprintf(T.buf + T.len, room + 1, fmt, aq);
+	n = fast_format(T.buf + T.len, room, fmt, aq);
 	va_end(aq);
+	if (n < 0) {
+		va_copy(aq, ap);
+		n = vsnprintf(T.buf + T.len, room + 1, fmt, aq);
+		va_end(aq);
+	}
 	if (n > 0 && (size_t)n <= room) {
 		T.phase = 2;
 		take_in_place(level, T.len, (size_t)n);

@@ -58,7 +58,9 @@
  *     only by its own writer, and only while tail <= its position.
  *   - A writer stores into [p, p + len) only after it has seen tail at or
  *     past p + len - size: the records it overwrites are all before tail.
- *   - tail moves only over finished records (COMMITTED or DISCARDED).
+ *   - tail moves only over finished records (COMMITTED or DISCARDED), and
+ *     when it must move, it moves slack bytes (size/64, at most 8 KiB)
+ *     further than needed, to spare writers its cache line.
  *     The oldest record still being written therefore pins tail; a writer
  *     that would need to pass it is refused (-ENOBUFS) instead of waiting.
  *   - seq increases by exactly one per reservation, in position order.
@@ -201,6 +203,7 @@ int ncx_ring_init(struct ncx_ring *r, void *mem, size_t size)
 	r->word_mask = size / 8 - 1;
 	r->order = order;
 	r->text_max = (uint32_t)(size / 4 - NCX_RING_HDR_BYTES);
+	r->slack = (uint32_t)(size / 64 < 8192 ? size / 64 : 8192);
 	if (r->text_max > NCX_RING_TEXT_MAX)
 		r->text_max = NCX_RING_TEXT_MAX;
 	return 0;
@@ -216,12 +219,22 @@ static inline uint32_t w3_text_len(uint64_t w3)
  * Make tail >= need by passing finished records. Returns 0, or -ENOBUFS if
  * the oldest record is still being written. Loads tail at least once: the
  * caller relies on that load (LMM(ncx_ring_reserve:B)).
+ *
+ * When it has to move tail at all, it moves it r->slack bytes further than
+ * needed, so that writers touch tail (a line they would otherwise all
+ * write on every record once the ring is full) once per slack bytes, not
+ * once per record. Those few oldest records are given up a little early.
  */
 static int push_tail(struct ncx_ring *r, uint64_t need)
 {
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t want = need + r->slack;
 
-	while ((int64_t)(need - t) > 0) {
+	if ((int64_t)(need - t) <= 0)
+		return 0;
+	/* want <= the caller's position (slack + a record <= size), so every
+	 * record passed below has been reserved by someone. */
+	while ((int64_t)(want - t) > 0) {
 		/*
 		 * LMM(push_tail:A)
 		 *
@@ -233,7 +246,7 @@ static int push_tail(struct ncx_ring *r, uint64_t need)
 		uint64_t st = w0 & ST_MASK;
 
 		if ((w0 & ~(uint64_t)ST_MASK) != t || (st != ST_COMMITTED && st != ST_DISCARDED))
-			return -ENOBUFS;
+			return (int64_t)(need - t) > 0 ? -ENOBUFS : 0;
 		uint64_t w3 = atomic_load_explicit(word_at(r, t + 24), memory_order_relaxed);
 		uint64_t next = t + ncx_ring_rec_bytes(w3_text_len(w3));
 
@@ -249,10 +262,10 @@ static int push_tail(struct ncx_ring *r, uint64_t need)
 		if (atomic_compare_exchange_weak_explicit(&r->tail, &t, next, memory_order_relaxed,
 							  memory_order_relaxed)) {
 			t = next;
-			/* The next header to pass was written a whole lap ago:
-			 * start fetching it now. A hint only. */
+			/* Written a lap ago, so likely cold: fetch it early. */
 			__builtin_prefetch(word_at(r, next));
-		}
+		} else if ((int64_t)(need - t) <= 0)
+			return 0;	/* someone else made the room */
 	}
 	return 0;
 }
@@ -265,8 +278,23 @@ int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv)
 	if (len > r->text_max)
 		return -EMSGSIZE;
 	bytes = ncx_ring_rec_bytes(len);
+	/*
+	 * LMM(ncx_ring_reserve:C)
+	 *
+	 * Acquire the hints before reading head, as LMM(load_head:A); pairs
+	 * with LMM(raise_hint:A). Head is then never behind them, here or in
+	 * the value a failed compare-and-swap below returns. Head itself is
+	 * read with a read-modify-write that changes nothing: with other
+	 * writers about, a plain load would fetch its line shared and the
+	 * compare-and-swap fetch it again to own it; this fetches it once,
+	 * owned.
+	 */
+	uint64_t hpos = atomic_load_explicit(&r->hint_pos, memory_order_acquire);
+	uint64_t hseq = atomic_load_explicit(&r->hint_seq, memory_order_acquire);
+
+	h = atomic_fetch_add_explicit(&r->head, 0, memory_order_relaxed);
 	for (;;) {
-		load_head(r, &h, &pos, &seq);
+		unpack_head(h, hpos, hseq, &pos, &seq);
 		/* Make room: everything before pos + bytes - size gets overwritten. */
 		if (pos + bytes > r->size) {
 			err = push_tail(r, pos + bytes - r->size);
@@ -280,7 +308,9 @@ int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv)
 		 *
 		 * Claim [pos, pos + bytes) and seq in one step. Relaxed: the
 		 * space was made free by tail (checked above), not by head;
-		 * ordering against readers is LMM(ncx_ring_reserve:B).
+		 * ordering against readers is LMM(ncx_ring_reserve:B). On
+		 * failure h is head's current value (never behind the hints
+		 * read above: see LMM(ncx_ring_reserve:C)).
 		 */
 		if (atomic_compare_exchange_weak_explicit(&r->head, &h, pack_head(pos + bytes, seq + 1),
 							  memory_order_relaxed, memory_order_relaxed))

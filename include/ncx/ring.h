@@ -80,6 +80,7 @@ struct ncx_ring {
 	uint64_t word_mask;			/* size / 8 - 1 */
 	uint32_t order;				/* log2(size) */
 	uint32_t text_max;			/* longest text one record may hold */
+	uint32_t slack;				/* tail, when pushed, goes this much further */
 };
 
 /* A writer's claim on space, between ncx_ring_reserve() and ncx_ring_commit(). */

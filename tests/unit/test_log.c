@@ -394,6 +394,70 @@ static void test_log_write_raw(void **state)
 	cap_free(c);
 }
 
+/* ---- formatting: the fast path gives exactly what printf gives ---- */
+
+static struct cap *fmt_cap;
+static size_t fmt_checked;
+
+#define CHECK_FMT(...)                                                          \
+	do {                                                                    \
+		char want_[1200];                                               \
+		snprintf(want_, sizeof(want_), __VA_ARGS__);                    \
+		ncx_info(__VA_ARGS__);                                          \
+		ncx_info("\n");                                                 \
+		assert_int_equal(ncx_log_flush(), 0);                           \
+		assert_int_equal(fmt_cap->n, fmt_checked + 1);                  \
+		assert_string_equal(cap_text(fmt_cap, fmt_checked), want_);     \
+		fmt_checked++;                                                  \
+	} while (0)
+
+static void test_format_matches_printf(void **state)
+{
+	static const long long edge[] = { 0, 1, -1, 9, 10, -10, 127, -128, 255, 32767, -32768,
+					  65535, 2147483647, -2147483647 - 1, 4294967295LL,
+					  9223372036854775807LL, -9223372036854775807LL - 1 };
+	char big[900];
+	int x = 42;
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	fmt_cap = cap_new(NCX_LOG_DEBUG, 0);
+	fmt_checked = 0;
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		long long v = edge[i];
+
+		CHECK_FMT("%d|%i|%u|%x|%X|%o", (int)v, (int)v, (unsigned)v, (unsigned)v,
+			  (unsigned)v, (unsigned)v);
+		CHECK_FMT("%lld|%llu|%llx|%lX|%ld|%lu", v, (unsigned long long)v,
+			  (unsigned long long)v, (unsigned long)v, (long)v, (unsigned long)v);
+		CHECK_FMT("%hhd|%hhu|%hd|%hu|%hhx|%hx", (signed char)v, (unsigned char)v, (short)v,
+			  (unsigned short)v, (unsigned char)v, (unsigned short)v);
+		CHECK_FMT("%zd|%zu|%jd|%ju|%td", (ssize_t)v, (size_t)v, (intmax_t)v, (uintmax_t)v,
+			  (ptrdiff_t)v);
+		CHECK_FMT("[%8d][%-8d][%08d][%.5d][%8.5d][%-8.5d][%.0d][%-8u]", (int)v, (int)v,
+			  (int)v, (int)v, (int)v, (int)v, (int)v, (unsigned)v);
+		CHECK_FMT("[%*d][%-*d][%.*d][%*.*x][%0*u]", 7, (int)v, 7, (int)v, 4, (int)v, 9, 3,
+			  (unsigned)v, 6, (unsigned)v);
+		CHECK_FMT("[%.0x][%.0o][%#x][%+d][% d]", (unsigned)v, (unsigned)v, (unsigned)v,
+			  (int)v, (int)v);
+	}
+	CHECK_FMT("[%*d]", -6, 5);
+	CHECK_FMT("[%s][%10s][%-10s][%.3s][%10.3s][%-10.3s][%.*s]", "hello", "hello", "hello",
+		  "hello", "hello", "hello", 2, "hello");
+	CHECK_FMT("[%c][%3c][%-3c][%%][100%%]", 'x', 'y', 'z');
+	CHECK_FMT("[%p][%p]", (void *)&x, (void *)NULL);
+	const char *volatile nul = NULL;	/* hidden from the compiler's checks */
+	CHECK_FMT("[%s]", nul);
+	CHECK_FMT("[%5.2f][%e][%g]", 3.14159, 2.5e10, 0.0001);
+	CHECK_FMT("no conversions at all");
+	CHECK_FMT("%s", "");
+	CHECK_FMT("%s%s", big, "+tail");	/* does not fit in what the line has left */
+	CHECK_FMT("req %08u from %s took %5u us: status %s, bytes %6u", 17u, "10.1.2.3", 345u,
+		  "ok", 123456u);
+	ncx_console_unregister(&fmt_cap->con);
+	cap_free(fmt_cap);
+}
+
 /* ---- consoles ---- */
 
 static void test_level_filter_and_alldata(void **state)
@@ -482,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_decoration, setup_small, teardown),
 		cmocka_unit_test(test_format_text_exact),
 		cmocka_unit_test(test_format_ext_exact),
+		cmocka_unit_test_setup_teardown(test_format_matches_printf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_write_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_filter_and_alldata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_starts_at_oldest, setup, teardown),
