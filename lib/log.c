@@ -6,7 +6,8 @@
  *   1. The call site's ratelimit: one load and (usually) one
  *      compare-and-swap on its 4-byte static state (include/ncx/ratelimit.h
  *      decides). A silenced call ends here, before any formatting.
- *   2. vsnprintf straight into the thread's line buffer (1 KiB, TLS).
+ *   2. Format straight into the thread's line buffer (1 KiB, TLS): the
+ *      common conversions here, anything else by vsnprintf.
  *   3. Every complete line becomes one ring record: reserve, copy, commit
  *      (lib/ring.c). What follows the last newline waits in the buffer.
  *   4. If a console thread sleeps, wake it (a futex); under load they never
