@@ -258,16 +258,16 @@ static int add_listener(struct listener *l, const char *text, int rcvbuf)
 	int fd;
 
 	if (l->nfds == MAX_SOCKETS) {
-		ncx_err("listen", "at most %d addresses", MAX_SOCKETS);
+		cmd_err("listen", "at most %d addresses", MAX_SOCKETS);
 		return EX_USAGE;
 	}
 	if (ncx_addr_parse(text, DEFAULT_PORT, &at)) {
-		ncx_err("listen", "'%s' is not ADDR:PORT (e.g. 127.0.0.1:6666 or [::1]:6666)", text);
+		cmd_err("listen", "'%s' is not ADDR:PORT (e.g. 127.0.0.1:6666 or [::1]:6666)", text);
 		return EX_USAGE;
 	}
 	fd = ncx_udp_bind(&at, &opts);
 	if (fd < 0) {
-		ncx_err("listen", "cannot listen on %s: %s", text, strerror(-fd));
+		cmd_err("listen", "cannot listen on %s: %s", text, strerror(-fd));
 		return EX_UNAVAILABLE;
 	}
 	l->fds[l->nfds++] = fd;
@@ -289,7 +289,7 @@ int cmd_listen(int argc, char **argv)
 		switch (c) {
 		case 'l':
 			if (naddrs == MAX_SOCKETS) {
-				ncx_err("listen", "at most %d addresses", MAX_SOCKETS);
+				cmd_err("listen", "at most %d addresses", MAX_SOCKETS);
 				return EX_USAGE;
 			}
 			addrs[naddrs++] = optarg;
@@ -302,7 +302,7 @@ int cmd_listen(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		ncx_err("listen", "unexpected argument '%s'", argv[optind]);
+		cmd_err("listen", "unexpected argument '%s'", argv[optind]);
 		return EX_USAGE;
 	}
 	if (naddrs == 0) {
@@ -314,7 +314,7 @@ int cmd_listen(int argc, char **argv)
 			return rc;
 		/* A host without IPv6 still gets its IPv4 listener. */
 		if (add_listener(&l, v6, rcvbuf))
-			ncx_err("listen", "continuing on IPv4 only");
+			cmd_err("listen", "continuing on IPv4 only");
 	}
 	for (int i = 0; i < naddrs; i++)
 		if ((rc = add_listener(&l, addrs[i], rcvbuf)))
@@ -322,7 +322,7 @@ int cmd_listen(int argc, char **argv)
 
 	l.rx = ncx_rx_new(NULL, on_event, &l);
 	if (!l.rx) {
-		ncx_err("listen", "out of memory");
+		cmd_err("listen", "out of memory");
 		return EX_OSERR;
 	}
 	struct sigaction sa = { .sa_handler = on_stop };

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	fprintf(f, "\nThe collector is ncxd(8); see `ncxd --help`.\n");
 }
 
-void ncx_err(const char *cmd, const char *fmt, ...)
+void cmd_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -74,7 +74,7 @@ static int send_file(const char *path, int fd, const struct sockaddr_storage *to
 	int rc = 0;
 
 	if (!f) {
-		ncx_err("replay", "%s: %s", path, strerror(errno));
+		cmd_err("replay", "%s: %s", path, strerror(errno));
 		return EX_NOINPUT;
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
@@ -84,13 +84,13 @@ static int send_file(const char *path, int fd, const struct sockaddr_storage *to
 		ssize_t n = unhex(line, (size_t)len);
 
 		if (n < 0 || n > NCX_WIRE_DGRAM_MAX) {
-			ncx_err("replay", "%s:%zu: not a line of hex", path, lineno);
+			cmd_err("replay", "%s:%zu: not a line of hex", path, lineno);
 			rc = EX_DATAERR;
 			break;
 		}
 		pace(rate, start, *sent);
 		if (sendto(fd, line, (size_t)n, 0, (const struct sockaddr *)to, tolen) < 0) {
-			ncx_err("replay", "send to receiver: %s", strerror(errno));
+			cmd_err("replay", "send to receiver: %s", strerror(errno));
 			rc = EX_UNAVAILABLE;
 			break;
 		}
@@ -141,11 +141,11 @@ int cmd_replay(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (ncx_addr_parse(target, 6666, &to)) {
-		ncx_err("replay", "'%s' is not HOST:PORT with a numeric address", target);
+		cmd_err("replay", "'%s' is not HOST:PORT with a numeric address", target);
 		return EX_USAGE;
 	}
 	if (srcport < 0 || srcport > 65535) {
-		ncx_err("replay", "source port %ld is out of range", srcport);
+		cmd_err("replay", "source port %ld is out of range", srcport);
 		return EX_USAGE;
 	}
 	memset(&from, 0, sizeof(from));
@@ -153,7 +153,7 @@ int cmd_replay(int argc, char **argv)
 	from.port = (uint16_t)srcport;
 	fd = ncx_udp_bind(&from, NULL);
 	if (fd < 0) {
-		ncx_err("replay", "cannot bind source port %ld: %s", srcport, strerror(-fd));
+		cmd_err("replay", "cannot bind source port %ld: %s", srcport, strerror(-fd));
 		return EX_UNAVAILABLE;
 	}
 	/* Blocking sends: a burst waits for the socket buffer instead of failing. */
