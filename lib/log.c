@@ -658,7 +658,8 @@ static int init_locked(const struct ncx_log_config *cfg)
 		c.ring_size = (size_t)1 << NCX_RING_DEFAULT_ORDER;
 	if (c.facility > 23 || c.rl_burst > NCX_RL_COUNT_MAX || c.rl_silence > 32767)
 		return -EINVAL;
-	if (c.ring_size < ((size_t)1 << NCX_RING_MIN_ORDER) ||
+	/* At least 8 KiB: a 1 KiB line must fit in one record (text_max = size/4 - 40). */
+	if (c.ring_size < ((size_t)1 << 13) ||
 	    c.ring_size > ((size_t)1 << NCX_RING_MAX_ORDER) || (c.ring_size & (c.ring_size - 1)))
 		return -EINVAL;
 	/* Populated now: the ring's pages are resident from the start, so

@@ -60,7 +60,7 @@ enum {
 #define NCX_LOG_F_TRUNC 0x2		/* the call's text exceeded NCX_LOG_MSG_MAX and was cut off */
 
 struct ncx_log_config {
-	size_t ring_size;		/* bytes, a power of two; 0: 16 MiB */
+	size_t ring_size;		/* bytes, a power of two, 8 KiB .. 1 GiB; 0: 16 MiB */
 	uint8_t facility;		/* 0..23; 0 means 1 (user), as for syslog(3) */
 	uint16_t rl_burst;		/* calls per window per site; 0: 30,000 */
 	uint16_t rl_silence;		/* seconds; 0: 300 */
