@@ -134,6 +134,40 @@ static uint32_t gettid_(void)
 	return (uint32_t)syscall(SYS_gettid);
 }
 
+/* ---- setup ---- */
+
+static void test_init_config(void **state)
+{
+	struct ncx_log_config bad_size = { .ring_size = 4096 };
+	struct ncx_log_config not_pow2 = { .ring_size = 3 << 12 };
+	struct ncx_log_config bad_fac = { .facility = 24 };
+	struct ncx_log_config ok = { .ring_size = 1 << 16, .facility = 3 };
+	struct ncx_console con = { .name = "x", .level = 7, .write = NULL };
+
+	assert_int_equal(ncx_log_write(NCX_LOG_ERR, "x", 1), -ENODEV);
+	assert_null(ncx_log_ring());
+	assert_int_equal(ncx_log_init(&bad_size), -EINVAL);
+	assert_int_equal(ncx_log_init(&not_pow2), -EINVAL);
+	assert_int_equal(ncx_log_init(&bad_fac), -EINVAL);
+	assert_int_equal(ncx_log_init(&ok), 0);
+	assert_int_equal(ncx_log_init(&ok), -EALREADY);
+	assert_non_null(ncx_log_ring());
+	assert_int_equal(ncx_log_ring()->size, 1 << 16);
+	assert_int_equal(ncx_console_register(&con), -EINVAL);	/* no write callback */
+
+	struct cap *c = cap_new(NCX_LOG_DEBUG, 0);
+	assert_int_equal(ncx_console_register(&c->con), -EEXIST);
+	ncx_info("facility\n");
+	assert_int_equal(ncx_log_flush(), 0);
+	assert_int_equal(c->n, 1);
+	assert_int_equal(c->r[0].rec.facility, 3);
+	assert_int_equal(ncx_console_unregister(&c->con), 0);
+	assert_int_equal(ncx_console_unregister(&c->con), -ENOENT);
+	cap_free(c);
+	ncx_log_shutdown();
+	assert_null(ncx_log_ring());
+}
+
 /* ---- line buffers ---- */
 
 static void test_partial_lines(void **state)
@@ -538,6 +572,7 @@ static void test_stuck_console(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_config),
 		cmocka_unit_test_setup_teardown(test_partial_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_exit_commits, setup, teardown),
