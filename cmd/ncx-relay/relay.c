@@ -9,6 +9,13 @@
  * relay's listening port, the address the client sends to. Everything is
  * bounded: clients, datagrams in flight, and their bytes; what does not fit
  * is dropped and counted.
+ *
+ * Blackouts (--blackout START:SECONDS, from the relay's start) drop
+ * everything both ways for a while: a receiver that went silent. The relay
+ * also notes when it last saw a client send a seq higher than any before
+ * (parsing the extended header): that is the sender's last first send, the
+ * moment "time to the last record" is measured from. SIGUSR1 prints the
+ * counts without stopping.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ncx/addr.h>
@@ -30,6 +38,7 @@
 #define MAX_CLIENTS 1024
 #define MAX_INFLIGHT 65536
 #define MAX_INFLIGHT_BYTES (64u << 20)
+#define MAX_BLACKOUTS 8
 
 struct impair {
 	double loss, dup, reorder; /* probabilities, 0..1 */
@@ -39,6 +48,12 @@ struct impair {
 struct client {
 	struct ncx_addr addr; /* where the client sends from */
 	int up_fd;	      /* our socket toward the receiver, for this client */
+	bool seen;	      /* max_seq is valid */
+	uint64_t max_seq;     /* highest seq the client has sent */
+};
+
+struct blackout {
+	uint64_t start_us, end_us; /* since the relay started */
 };
 
 /* A datagram waiting for its time to go. */
@@ -53,7 +68,7 @@ struct flight {
 };
 
 struct stats {
-	uint64_t in, out, lost, duped, reordered, overflow;
+	uint64_t in, out, lost, duped, reordered, overflow, blackout, send_errors;
 };
 
 struct relay {
@@ -67,13 +82,32 @@ struct relay {
 	size_t nheap, heap_bytes;
 	uint64_t order;
 	uint64_t rng;
+	uint64_t start_us; /* monotonic, for the blackouts */
+	struct blackout blackouts[MAX_BLACKOUTS];
+	int nblackouts;
+	bool dark;	      /* inside a blackout (for the messages) */
+	uint64_t new_seqs;    /* datagrams that raised their client's max_seq */
+	uint64_t last_new_rt; /* realtime (us) of the last of those */
 };
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, stats_signal;
 
 static void on_stop(int sig)
 {
 	stop_signal = sig;
+}
+
+static void on_usr1(int sig)
+{
+	stats_signal = sig;
+}
+
+static uint64_t realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* xorshift64*: reproducible from --seed, which is the point. */
@@ -158,6 +192,10 @@ static void impair(struct relay *r, const struct impair *im, struct stats *st, i
 	int copies = 1;
 
 	st->in++;
+	if (r->dark) {
+		st->blackout++;
+		return;
+	}
 	if (rnd(r) < im->loss) {
 		st->lost++;
 		return;
@@ -181,12 +219,48 @@ static void send_due(struct relay *r, uint64_t now)
 {
 	while (r->nheap && r->heap[0]->due <= now) {
 		struct flight *f = heap_pop(r);
+		struct stats *st = f->fd == r->listen_fd ? &r->sback : &r->sfwd;
 
-		/* A send that fails is one more loss: the network is allowed that. */
-		(void)sendto(f->fd, f->data, f->len, MSG_DONTWAIT, (struct sockaddr *)&f->to, f->tolen);
+		/* A blackout also takes what was already on its way. */
+		if (r->dark)
+			st->blackout++;
+		/* A send that fails is one more loss (the network is allowed
+		 * that), but counted apart from the chosen ones. */
+		else if (sendto(f->fd, f->data, f->len, MSG_DONTWAIT, (struct sockaddr *)&f->to,
+			   f->tolen) < 0)
+			st->send_errors++;
+		else
+			st->out++;
 		r->heap_bytes -= f->len;
 		free(f);
 	}
+}
+
+/* Inside a blackout now? Says so on stderr when that changes. */
+static void update_dark(struct relay *r, uint64_t now)
+{
+	bool dark = false;
+
+	for (int i = 0; i < r->nblackouts; i++)
+		if (now - r->start_us >= r->blackouts[i].start_us &&
+		    now - r->start_us < r->blackouts[i].end_us)
+			dark = true;
+	if (dark != r->dark)
+		fprintf(stderr, "ncx-relay: blackout %s\n", dark ? "begins" : "ends");
+	r->dark = dark;
+}
+
+/* Note a client's first send of a new highest seq (not resends). */
+static void note_seq(struct relay *r, struct client *c, const void *buf, size_t len)
+{
+	struct ncx_ext e;
+
+	if (ncx_ext_parse(buf, len, &e) || (c->seen && e.seq <= c->max_seq))
+		return;
+	c->seen = true;
+	c->max_seq = e.seq;
+	r->new_seqs++;
+	r->last_new_rt = realtime_us();
 }
 
 static struct client *client_for(struct relay *r, const struct ncx_addr *from)
@@ -202,6 +276,14 @@ static struct client *client_for(struct relay *r, const struct ncx_addr *from)
 	fd = ncx_udp_bind(&any, &(struct ncx_udp_opts){ .rcvbuf = 4 << 20 });
 	if (fd < 0)
 		return NULL;
+	/* Connected: the kernel then hands us only the receiver's own answers. */
+	struct sockaddr_storage ss;
+	socklen_t sl = ncx_addr_to_sockaddr(&r->target, &ss);
+
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		close(fd);
+		return NULL;
+	}
 	r->clients[r->nclients] = (struct client){ .addr = *from, .up_fd = fd };
 	return &r->clients[r->nclients++];
 }
@@ -218,9 +300,10 @@ static void from_clients(struct relay *r, unsigned char *buf, uint64_t now)
 		struct client *c;
 
 		if (!ncx_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl) &&
-		    (c = client_for(r, &from)))
+		    (c = client_for(r, &from))) {
+			note_seq(r, c, buf, (size_t)n);
 			impair(r, &r->fwd, &r->sfwd, c->up_fd, &r->target, buf, (size_t)n, now);
-		else
+		} else
 			r->sfwd.overflow++;
 		sl = sizeof(ss);
 	}
@@ -230,10 +313,12 @@ static void from_target(struct relay *r, struct client *c, unsigned char *buf, u
 {
 	ssize_t n;
 
-	/* Only the receiver's own answers go back; anything else is not ours to relay. */
+	/* The socket is connected to the receiver: only its answers arrive here. */
 	while ((n = recv(c->up_fd, buf, NCX_WIRE_DGRAM_MAX, 0)) >= 0)
 		impair(r, &r->back, &r->sback, r->listen_fd, &c->addr, buf, (size_t)n, now);
 }
+
+static void print_stats(const struct relay *r);
 
 static int run(struct relay *r)
 {
@@ -244,6 +329,10 @@ static int run(struct relay *r)
 		uint64_t now = ncx_now_us();
 		int timeout = 100, n = 0;
 
+		if (stats_signal) {
+			stats_signal = 0;
+			print_stats(r);
+		}
 		if (r->nheap)
 			timeout = r->heap[0]->due <= now ? 0 : (int)((r->heap[0]->due - now + 999) / 1000);
 		if (timeout > 100)
@@ -254,22 +343,41 @@ static int run(struct relay *r)
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			return EX_OSERR;
 		now = ncx_now_us();
+		update_dark(r, now);
 		if (pfd[0].revents & POLLIN)
 			from_clients(r, buf, now);
 		for (int i = 1; i < n; i++)
-			if (pfd[i].revents & POLLIN)
+			/* POLLERR too: an ICMP error (no receiver) is read off by recv(). */
+			if (pfd[i].revents & (POLLIN | POLLERR))
 				from_target(r, &r->clients[i - 1], buf, now);
 		send_due(r, ncx_now_us());
 	}
 	return 0;
 }
 
-static void print_stats(const char *dir, const struct stats *s)
+static void print_dir(const char *dir, const struct stats *s)
 {
-	fprintf(stderr, "ncx-relay: %s: in %llu, lost %llu, duplicated %llu, reordered %llu, overflow %llu\n",
-		dir, (unsigned long long)s->in, (unsigned long long)s->lost,
-		(unsigned long long)s->duped, (unsigned long long)s->reordered,
-		(unsigned long long)s->overflow);
+	fprintf(stderr,
+		"ncx-relay: %s: in %llu, out %llu, lost %llu, duplicated %llu, reordered %llu, "
+		"blackout %llu, overflow %llu, send_errors %llu\n",
+		dir, (unsigned long long)s->in, (unsigned long long)s->out,
+		(unsigned long long)s->lost, (unsigned long long)s->duped,
+		(unsigned long long)s->reordered, (unsigned long long)s->blackout,
+		(unsigned long long)s->overflow, (unsigned long long)s->send_errors);
+}
+
+/* Per direction, then one line for scripts: "ncx-relay: stats key=value ...". */
+static void print_stats(const struct relay *r)
+{
+	print_dir("forward", &r->sfwd);
+	print_dir("back", &r->sback);
+	fprintf(stderr,
+		"ncx-relay: stats clients=%d fwd_in=%llu fwd_out=%llu back_in=%llu back_out=%llu "
+		"new_seqs=%llu last_new=%llu.%06llu\n",
+		r->nclients, (unsigned long long)r->sfwd.in, (unsigned long long)r->sfwd.out,
+		(unsigned long long)r->sback.in, (unsigned long long)r->sback.out,
+		(unsigned long long)r->new_seqs, (unsigned long long)(r->last_new_rt / 1000000),
+		(unsigned long long)(r->last_new_rt % 1000000));
 }
 
 static void usage(FILE *f)
@@ -277,13 +385,18 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ncx-relay -l ADDR:PORT -t ADDR:PORT [--loss P] [--dup P] [--reorder P]\n"
 		"                 [--delay MS] [--jitter MS] [--reorder-delay MS] [--seed N]\n"
-		"                 [--back-loss P] [--back-dup P] [--back-reorder P]\n\n"
+		"                 [--back-loss P] [--back-dup P] [--back-reorder P]\n"
+		"                 [--blackout START:SECONDS]...\n\n"
 		"A bad network for tests: forwards UDP from clients to the target (-t) and the\n"
 		"target's answers back, losing, duplicating, delaying and reordering datagrams\n"
 		"with a seeded generator. Probabilities are 0..1 (0.5 = 50%%). The --back-* options\n"
 		"set the answer direction (default: the same as forward). Each client gets its own\n"
 		"upstream socket, so the target sees one sender per client. Loopback only.\n"
-		"SIGTERM/SIGINT print the counts per direction and exit 0.\n");
+		"--blackout drops everything both ways from START to START+SECONDS after the\n"
+		"relay starts (decimals allowed; up to %d). SIGUSR1 prints the counts; SIGTERM\n"
+		"and SIGINT print them and exit 0. The stats line's last_new is the wall-clock\n"
+		"time a client last sent a seq higher than any it sent before.\n",
+		MAX_BLACKOUTS);
 }
 
 static int parse_prob(const char *s, double *out)
@@ -297,6 +410,24 @@ static int parse_prob(const char *s, double *out)
 	return 0;
 }
 
+/* START:SECONDS, both non-negative decimals. */
+static int parse_blackout(const char *s, struct relay *r)
+{
+	char *end;
+	double start = strtod(s, &end), len;
+
+	if (end == s || *end != ':' || r->nblackouts == MAX_BLACKOUTS)
+		return -1;
+	s = end + 1;
+	len = strtod(s, &end);
+	if (end == s || *end || !(start >= 0 && start < 1e6) || !(len >= 0 && len < 1e6))
+		return -1;
+	r->blackouts[r->nblackouts].start_us = (uint64_t)(start * 1e6);
+	r->blackouts[r->nblackouts].end_us = (uint64_t)((start + len) * 1e6);
+	r->nblackouts++;
+	return 0;
+}
+
 static bool is_loopback(const struct ncx_addr *a)
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
@@ -306,7 +437,8 @@ static bool is_loopback(const struct ncx_addr *a)
 
 int main(int argc, char **argv)
 {
-	enum { O_DUP = 256, O_DELAY, O_JITTER, O_RDELAY, O_SEED, O_BLOSS, O_BDUP, O_BREORDER };
+	enum { O_DUP = 256, O_DELAY, O_JITTER, O_RDELAY, O_SEED, O_BLOSS, O_BDUP, O_BREORDER,
+	       O_BLACKOUT };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' }, { "target", required_argument, NULL, 't' },
 		{ "loss", required_argument, NULL, 'L' },   { "dup", required_argument, NULL, O_DUP },
@@ -317,13 +449,14 @@ int main(int argc, char **argv)
 		{ "back-loss", required_argument, NULL, O_BLOSS },
 		{ "back-dup", required_argument, NULL, O_BDUP },
 		{ "back-reorder", required_argument, NULL, O_BREORDER },
+		{ "blackout", required_argument, NULL, O_BLACKOUT },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 }
 	};
 	static struct relay r;
 	const char *listen_at = NULL, *target = NULL;
 	double bloss = -1, bdup = -1, breorder = -1;
 	struct ncx_addr at;
-	int c, bad = 0;
+	int c, bad = 0, bad_blackout = 0;
 
 	r.fwd.reorder_us = 20000;
 	r.rng = 1;
@@ -337,6 +470,7 @@ int main(int argc, char **argv)
 		case O_BLOSS: bad |= parse_prob(optarg, &bloss); break;
 		case O_BDUP: bad |= parse_prob(optarg, &bdup); break;
 		case O_BREORDER: bad |= parse_prob(optarg, &breorder); break;
+		case O_BLACKOUT: bad_blackout |= parse_blackout(optarg, &r); break;
 		case O_DELAY: r.fwd.delay_us = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_JITTER: r.fwd.jitter_us = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_RDELAY: r.fwd.reorder_us = strtoull(optarg, NULL, 10) * 1000; break;
@@ -345,9 +479,12 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
-	if (bad || !listen_at || !target || optind != argc) {
+	if (bad || bad_blackout || !listen_at || !target || optind != argc) {
 		if (bad)
 			fprintf(stderr, "ncx-relay: probabilities are numbers from 0 to 1\n");
+		if (bad_blackout)
+			fprintf(stderr, "ncx-relay: --blackout START:SECONDS (at most %d)\n",
+				MAX_BLACKOUTS);
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -375,10 +512,13 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	r.start_us = ncx_now_us();
+	update_dark(&r, r.start_us);
 	int rc = run(&r);
 
-	print_stats("forward", &r.sfwd);
-	print_stats("back", &r.sback);
+	print_stats(&r);
 	while (r.nheap)
 		free(heap_pop(&r));
 	return rc;
