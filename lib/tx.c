@@ -1,0 +1,534 @@
+/*
+ * tx: the reliable sender's protocol state. See include/ncx/tx.h.
+ *
+ * DOC: overview
+ *
+ * Data structures
+ *
+ *   sent       one past the highest seq sent the first time (all targets).
+ *   per target
+ *     ack_next the lowest seq the target has not acked (its "acked" + 1,
+ *              so that "nothing acked yet" needs no special value). It may
+ *              run ahead of sent: a receiver that heard the same stream by
+ *              another path (ncx forward beside the kernel's netconsole)
+ *              acks seqs this sender has yet to send. Such seqs are acked
+ *              the moment they are sent.
+ *     emg      emergency mode, the next round's time and the interval.
+ *     emg_floor seqs below it were found gone in an emergency round and
+ *              are not tried again (gone is forever: the ring only moves on).
+ *   checkpoints
+ *              a FIFO of n slots (n a power of two), appended in seq order:
+ *              one per block of NCX_TX_STRIDE seqs that saw a first send,
+ *              holding the first seq sent in the block, the driver's cookie
+ *              for it and its first-send time. cp_count counts every
+ *              checkpoint ever appended; slots [cp_count - n, cp_count)
+ *              are live, the older ones overwritten. A seq is found by
+ *              binary search for the last checkpoint at or below it; if that
+ *              checkpoint is of another block (the seq was skipped, or its
+ *              checkpoint overwritten), the record is gone without asking
+ *              the driver.
+ *   tokens     the pacing bucket, in millionths of a datagram, so that
+ *              refilling at max_pps per second from microseconds is exact.
+ *
+ * Invariants
+ *
+ *   - checkpoint seqs strictly increase in FIFO order, each in a block of
+ *     its own; sent > the last checkpoint's seq.
+ *   - ack_next only grows (between ncx_tx_start() calls).
+ *   - a resend goes only to a target with ack_next <= seq < sent.
+ *
+ * Pacing counts datagrams on the wire: `datagrams` in ncx_tx_may_send()
+ * and ncx_tx_sent() is per target, and a first send costs that many tokens
+ * times ntargets. A resend needs one token to start and then pays what it
+ * sent (the bucket may go into debt: a resend's size is known only after).
+ * A first send bigger than the whole bucket goes when the bucket is full.
+ *
+ * Responses are parsed completely before anything is done, so a malformed
+ * one changes nothing but the malformed counter.
+ */
+#include "ncx/tx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESP_MAX 1000			/* as NCX_RX_RESPONSE_MAX */
+#define REQ_MAX (RESP_MAX / 2)		/* " n" per request at the least */
+#define MICRO 1000000ULL
+#define NONE UINT64_MAX
+
+struct checkpoint {
+	uint64_t seq;		/* first seq sent in its block */
+	uint64_t cookie;
+	uint64_t time_us;	/* when it was sent */
+};
+
+struct target {
+	uint64_t ack_next;
+	uint64_t emg_floor;
+	bool emg;
+	uint64_t emg_next_us;
+	uint64_t emg_interval_us;
+};
+
+struct ncx_tx {
+	struct ncx_tx_config cfg;
+	uint64_t sent;
+	struct target tg[NCX_TX_TARGETS_MAX];
+	struct checkpoint *cp;
+	uint64_t cp_mask;
+	uint64_t cp_count;
+	int64_t tokens;		/* millionths of a datagram */
+	uint64_t tokens_us;	/* when the bucket was last refilled */
+	bool tokens_init;
+	struct ncx_tx_stats st;
+};
+
+void ncx_tx_config_default(struct ncx_tx_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ntargets = 1;
+	cfg->checkpoints = 16384;
+	cfg->emergency_us = 10 * MICRO;
+	cfg->emg_first_us = 100000;
+	cfg->emg_max_us = MICRO;
+	cfg->emg_burst = 64;
+	cfg->max_pps = 0;
+}
+
+struct ncx_tx *ncx_tx_new(const struct ncx_tx_config *cfg)
+{
+	struct ncx_tx *tx;
+
+	if (!cfg || cfg->ntargets < 1 || cfg->ntargets > NCX_TX_TARGETS_MAX ||
+	    cfg->checkpoints < 1 || (cfg->checkpoints & (cfg->checkpoints - 1)) ||
+	    cfg->emg_burst < 1 || cfg->emg_first_us < 1 || cfg->emg_max_us < cfg->emg_first_us)
+		return NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return NULL;
+	tx->cp = calloc(cfg->checkpoints, sizeof(*tx->cp));
+	if (!tx->cp) {
+		free(tx);
+		return NULL;
+	}
+	tx->cfg = *cfg;
+	tx->cp_mask = cfg->checkpoints - 1;
+	ncx_tx_start(tx, 0);
+	return tx;
+}
+
+void ncx_tx_free(struct ncx_tx *tx)
+{
+	if (!tx)
+		return;
+	free(tx->cp);
+	free(tx);
+}
+
+void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq)
+{
+	tx->sent = first_seq;
+	tx->cp_count = 0;
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
+		memset(&tx->tg[t], 0, sizeof(tx->tg[t]));
+		tx->tg[t].ack_next = first_seq;
+		tx->tg[t].emg_floor = first_seq;
+	}
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+static const struct checkpoint *cp_at(const struct ncx_tx *tx, uint64_t i)
+{
+	return &tx->cp[i & tx->cp_mask];
+}
+
+static uint64_t cp_oldest(const struct ncx_tx *tx)
+{
+	uint64_t n = tx->cp_mask + 1;
+
+	return tx->cp_count > n ? tx->cp_count - n : 0;
+}
+
+/* Index of the last live checkpoint with seq <= s, or NONE. */
+static uint64_t cp_find(const struct ncx_tx *tx, uint64_t s)
+{
+	uint64_t lo = cp_oldest(tx), hi = tx->cp_count;
+
+	if (lo == hi || cp_at(tx, lo)->seq > s)
+		return NONE;
+	while (hi - lo > 1) {	/* cp[lo].seq <= s, and s < cp[hi].seq if hi is live */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (cp_at(tx, mid)->seq <= s)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The checkpoint that covers s (same block, at or below it), or NULL. */
+static const struct checkpoint *cp_cover(const struct ncx_tx *tx, uint64_t s)
+{
+	uint64_t i = cp_find(tx, s);
+
+	if (i == NONE || cp_at(tx, i)->seq / NCX_TX_STRIDE != s / NCX_TX_STRIDE)
+		return NULL;
+	return cp_at(tx, i);
+}
+
+/*
+ * The first sent record at or after s, as the checkpoint index of its
+ * block and its seq (s itself if s is in a checkpointed block, else the
+ * next checkpoint's first seq). NONE if none is left below sent.
+ */
+static uint64_t first_sent_from(const struct ncx_tx *tx, uint64_t s, uint64_t *idx)
+{
+	uint64_t i = cp_find(tx, s);
+
+	if (i != NONE && cp_at(tx, i)->seq / NCX_TX_STRIDE == s / NCX_TX_STRIDE) {
+		*idx = i;
+		return s;
+	}
+	/* In a skipped block, or older than every live checkpoint. */
+	i = i == NONE ? cp_oldest(tx) : i + 1;
+	if (i >= tx->cp_count)
+		return NONE;
+	*idx = i;
+	return cp_at(tx, i)->seq;
+}
+
+/* ---- pacing ------------------------------------------------------------- */
+
+static void refill(struct ncx_tx *tx, uint64_t now_us)
+{
+	int64_t cap = (int64_t)tx->cfg.max_pps * (int64_t)MICRO;
+	uint64_t dt;
+
+	if (!tx->tokens_init) {
+		tx->tokens_init = true;
+		tx->tokens = cap;
+		tx->tokens_us = now_us;
+		return;
+	}
+	if (now_us <= tx->tokens_us)
+		return;
+	/* Cap the elapsed time first: a second refills the whole bucket. */
+	dt = now_us - tx->tokens_us;
+
+	if (dt > MICRO)
+		dt = MICRO;
+	tx->tokens += (int64_t)(dt * tx->cfg.max_pps);
+	if (tx->tokens > cap)
+		tx->tokens = cap;
+	tx->tokens_us = now_us;
+}
+
+bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us)
+{
+	int64_t need = (int64_t)datagrams * tx->cfg.ntargets * (int64_t)MICRO;
+	int64_t cap = (int64_t)tx->cfg.max_pps * (int64_t)MICRO;
+
+	if (!tx->cfg.max_pps)
+		return true;
+	refill(tx, now_us);
+	if (tx->tokens < need && tx->tokens < cap)
+		return false;
+	tx->tokens -= need;
+	return true;
+}
+
+/* A resend may start with one token; it pays for what it sent afterwards. */
+static bool resend_token(struct ncx_tx *tx, uint64_t now_us)
+{
+	if (!tx->cfg.max_pps)
+		return true;
+	refill(tx, now_us);
+	if (tx->tokens >= (int64_t)MICRO)
+		return true;
+	tx->st.paced++;
+	return false;
+}
+
+static void resend_paid(struct ncx_tx *tx, int datagrams)
+{
+	if (tx->cfg.max_pps && datagrams > 0)
+		tx->tokens -= (int64_t)datagrams * (int64_t)MICRO;
+}
+
+/* ---- first sends -------------------------------------------------------- */
+
+void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned datagrams,
+		 uint64_t now_us)
+{
+	if (seq < tx->sent)
+		return;		/* seqs must increase: a caller bug, never a resend */
+	if (!tx->cp_count || cp_at(tx, tx->cp_count - 1)->seq / NCX_TX_STRIDE != seq / NCX_TX_STRIDE) {
+		struct checkpoint *c = &tx->cp[tx->cp_count & tx->cp_mask];
+
+		c->seq = seq;
+		c->cookie = cookie;
+		c->time_us = now_us;
+		tx->cp_count++;
+	}
+	tx->sent = seq + 1;
+	tx->st.sent++;
+	tx->st.datagrams += (uint64_t)datagrams * tx->cfg.ntargets;
+}
+
+/* ---- resends ------------------------------------------------------------ */
+
+enum resend_result { RS_SENT, RS_GONE, RS_FAILED, RS_PACED };
+
+static enum resend_result resend_one(struct ncx_tx *tx, unsigned t, uint64_t seq, bool emergency,
+				     uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
+{
+	const struct checkpoint *c = cp_cover(tx, seq);
+	int n;
+
+	if (!c || seq < c->seq) {
+		tx->st.gone++;
+		return RS_GONE;
+	}
+	if (!resend_token(tx, now_us))
+		return RS_PACED;
+	n = resend(arg, t, seq, c->cookie, emergency);
+	if (n < 0)
+		return RS_FAILED;
+	if (n == 0) {
+		tx->st.gone++;
+		return RS_GONE;
+	}
+	resend_paid(tx, n);
+	tx->st.datagrams += (uint64_t)n;
+	if (emergency)
+		tx->st.emg_resent++;
+	else
+		tx->st.resent++;
+	return RS_SENT;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* One decimal u64 at *p (no sign, at least one digit). */
+static bool parse_u64(const char **p, const char *end, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (s == end || *s < '0' || *s > '9')
+		return false;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+/* "ncrx<acked>[ <seq>]*", nothing else. Returns the number of requests, or -1. */
+static int parse_response(const void *buf, size_t len, uint64_t *acked, uint64_t *req)
+{
+	const char *p = buf, *end = p + len;
+	int n = 0;
+
+	if (len > RESP_MAX || len < 5 || memcmp(p, "ncrx", 4))
+		return -1;
+	p += 4;
+	if (!parse_u64(&p, end, acked))
+		return -1;
+	while (p < end) {
+		if (*p++ != ' ' || n == REQ_MAX || !parse_u64(&p, end, &req[n]))
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void ack_to(struct target *g, uint64_t acked)
+{
+	if (acked == UINT64_MAX || acked + 1 <= g->ack_next)
+		return;		/* stale or reordered: acks never move back */
+	g->ack_next = acked + 1;
+	if (g->emg_floor < g->ack_next)
+		g->emg_floor = g->ack_next;
+	g->emg = false;		/* any progress ends emergency mode */
+}
+
+int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, uint64_t now_us,
+		    ncx_tx_resend_fn resend, void *arg)
+{
+	uint64_t req[REQ_MAX], acked;
+	struct target *g;
+	int n;
+
+	if (t >= tx->cfg.ntargets || (n = parse_response(buf, len, &acked, req)) < 0) {
+		tx->st.malformed++;
+		return -EBADMSG;
+	}
+	tx->st.responses++;
+	g = &tx->tg[t];
+	ack_to(g, acked);
+	/* Sorted and unique: each seq once per response, oldest first. */
+	qsort(req, (size_t)n, sizeof(req[0]), cmp_u64);
+	for (int i = 0; i < n; i++) {
+		if (i && req[i] == req[i - 1])
+			continue;
+		if (req[i] < g->ack_next || req[i] >= tx->sent)
+			continue;
+		/* Paced or failed: skipped; the receiver asks again. */
+		(void)resend_one(tx, t, req[i], false, now_us, resend, arg);
+	}
+	return 0;
+}
+
+/* ---- emergency mode ----------------------------------------------------- */
+
+/* First-send time of the oldest unacked record of g, or NONE if none. */
+static uint64_t oldest_unacked_time(const struct ncx_tx *tx, const struct target *g)
+{
+	uint64_t idx, s;
+
+	if (g->ack_next >= tx->sent)
+		return NONE;
+	s = first_sent_from(tx, g->ack_next, &idx);
+	if (s == NONE || s >= tx->sent)
+		return NONE;
+	/* Its checkpoint was overwritten: older than any we still know. */
+	if (cp_oldest(tx) > 0 && cp_find(tx, g->ack_next) == NONE)
+		return 0;
+	return cp_at(tx, idx)->time_us;
+}
+
+static bool emergency_due(const struct ncx_tx *tx, const struct target *g, uint64_t now_us)
+{
+	uint64_t t0 = oldest_unacked_time(tx, g);
+
+	return t0 != NONE && now_us > t0 && now_us - t0 > tx->cfg.emergency_us;
+}
+
+/* One round: up to emg_burst unacked records, oldest first. */
+static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
+			    ncx_tx_resend_fn resend, void *arg)
+{
+	struct target *g = &tx->tg[t];
+	uint64_t s = g->emg_floor > g->ack_next ? g->emg_floor : g->ack_next;
+	uint64_t tries = (uint64_t)tx->cfg.emg_burst * 2 + NCX_TX_STRIDE;
+	uint32_t done = 0;
+	bool gone_run = true;	/* still in the run of gone records at the start */
+
+	while (done < tx->cfg.emg_burst && tries--) {
+		uint64_t idx;
+		enum resend_result r;
+
+		s = first_sent_from(tx, s, &idx);
+		if (s == NONE || s >= tx->sent)
+			break;
+		r = resend_one(tx, t, s, true, now_us, resend, arg);
+		if (r == RS_PACED)
+			break;
+		if (r == RS_GONE && gone_run)
+			g->emg_floor = s + 1;	/* never worth asking again */
+		else
+			gone_run = false;
+		if (r == RS_SENT)
+			done++;
+		s++;
+	}
+}
+
+void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
+{
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
+		struct target *g = &tx->tg[t];
+
+		if (!g->emg) {
+			if (!emergency_due(tx, g, now_us))
+				continue;
+			g->emg = true;
+			g->emg_next_us = now_us;
+			g->emg_interval_us = 0;
+			tx->st.emergencies++;
+		}
+		if (g->ack_next >= tx->sent) {
+			g->emg = false;	/* acked beyond what was sent: nothing to do */
+			continue;
+		}
+		if (now_us < g->emg_next_us)
+			continue;
+		emergency_round(tx, t, now_us, resend, arg);
+		g->emg_interval_us = !g->emg_interval_us ? tx->cfg.emg_first_us
+				     : g->emg_interval_us * 2;
+		if (g->emg_interval_us > tx->cfg.emg_max_us)
+			g->emg_interval_us = tx->cfg.emg_max_us;
+		g->emg_next_us = now_us + g->emg_interval_us;
+	}
+}
+
+uint64_t ncx_tx_next_deadline(const struct ncx_tx *tx)
+{
+	uint64_t next = NONE;
+
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
+		const struct target *g = &tx->tg[t];
+		uint64_t d;
+
+		if (g->emg) {
+			d = g->emg_next_us;
+		} else {
+			uint64_t t0 = oldest_unacked_time(tx, g);
+
+			if (t0 == NONE)
+				continue;
+			d = t0 + tx->cfg.emergency_us + 1;
+		}
+		if (d < next)
+			next = d;
+	}
+	return next;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+uint64_t ncx_tx_acked(const struct ncx_tx *tx)
+{
+	uint64_t lo = NONE;
+
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++)
+		if (tx->tg[t].ack_next < lo)
+			lo = tx->tg[t].ack_next;
+	return lo - 1;	/* ack_next 0: nothing acked, UINT64_MAX */
+}
+
+bool ncx_tx_all_acked(const struct ncx_tx *tx)
+{
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++)
+		if (tx->tg[t].ack_next < tx->sent)
+			return false;
+	return true;
+}
+
+uint64_t ncx_tx_unacked(const struct ncx_tx *tx, unsigned t)
+{
+	if (t >= tx->cfg.ntargets || tx->tg[t].ack_next >= tx->sent)
+		return 0;
+	return tx->sent - tx->tg[t].ack_next;
+}
+
+void ncx_tx_stats(const struct ncx_tx *tx, struct ncx_tx_stats *out)
+{
+	*out = tx->st;
+}
