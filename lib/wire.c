@@ -25,18 +25,23 @@ static bool parse_u64(const char *p, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (len == 0)
+	/* 19 digits always fit in 64 bits, so only a 20th needs an overflow
+	 * check: no division per digit on the hot path. */
+	if (len == 0 || len > 20)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		unsigned d;
-
 		if (!is_digit(p[i]))
 			return false;
-		d = (unsigned)(p[i] - '0');
-		if (d > max || v > (max - d) / 10)
-			return false;
-		v = v * 10 + d;
+		if (i == 19) {
+			if (__builtin_mul_overflow(v, 10, &v) ||
+			    __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
+				return false;
+		} else {
+			v = v * 10 + (uint64_t)(p[i] - '0');
+		}
 	}
+	if (v > max)
+		return false;
 	*out = v;
 	return true;
 }
@@ -267,13 +272,16 @@ int ncx_ext_parse(const void *buf, size_t len, struct ncx_ext *out)
 	const char *semi;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (!p || len == 0 || len > NCX_WIRE_DGRAM_MAX)
+	if (!p || len == 0 || len > NCX_WIRE_DGRAM_MAX) {
+		memset(out, 0, sizeof(*out));
 		return -EBADMSG;
+	}
 	/* The ';' must come within NCX_WIRE_HDR_MAX bytes: never scan further. */
 	semi = memchr(p, ';', scan);
-	if (!semi)
+	if (!semi) {
+		memset(out, 0, sizeof(*out));
 		return -EBADMSG;
+	}
 	rc = parse_header(p, (size_t)(semi - p), out);
 	if (rc)
 		return rc;
