@@ -14,6 +14,7 @@ static const struct {
 } commands[] = {
 	{ "listen", cmd_listen, "print every record netconsole senders send here; answer reliable ones" },
 	{ "replay", cmd_replay, "send recorded datagrams (one hex payload per line) to a receiver" },
+	{ "send", cmd_send, "log a message or stdin's lines, send them reliably, wait for the acks" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,400 @@
+/*
+ * ncx send: log lines through the log core and a reliable netcon, and wait
+ * until every receiver has acked them. The smallest complete sender: the
+ * same ring, the same console and the same protocol a program linking
+ * libncx uses, driven from the command line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ncx/addr.h>
+#include <ncx/log.h>
+#include <ncx/netcon.h>
+#include <ncx/udp.h>
+
+#include "ncx.h"
+
+#define DEFAULT_PORT 6666
+#define DEFAULT_TIMEOUT 60
+#define RING_BYTES (16u << 20)
+/*
+ * Records logged but not yet acked by every receiver, at most. A record
+ * takes at most NCX_LOG_LINE_MAX + 40 bytes of ring, so this window fills
+ * about half the ring: what is in flight is never overwritten before the
+ * receivers have it, however fast stdin comes.
+ */
+#define WINDOW 8192
+
+struct sender {
+	struct ncx_netcon_config cfg;
+	struct ncx_netcon *nc;
+	struct ncx_ring *ring;
+	int level;
+	int timeout_s;		/* 0: no limit */
+	bool wait;
+	bool verbose;
+	uint64_t logged;	/* records this run wrote */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ncx send -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [-l LEVEL]\n"
+		"                [--no-wait] [--timeout SECONDS] [--rate PPS] [-v] [MESSAGE...]\n"
+		"\n"
+		"Log MESSAGE (the arguments joined by spaces) as one record, or, with no\n"
+		"arguments, each line of standard input as one record, and send the records\n"
+		"to every target as a reliable netconsole sender: the kernel's extended\n"
+		"format marked ncrx=1, which ncxd and `ncx listen` acknowledge. Records a\n"
+		"receiver asks for again are resent; if a receiver acks nothing for 10 s,\n"
+		"the unacked records are resent marked ncemg=1, every 100 ms backing off to\n"
+		"once a second. Any stock netconsole receiver reads the records too (it\n"
+		"ignores the ncrx key). A line longer than %d bytes becomes several records.\n"
+		"\n"
+		"By default ncx send exits 0 once every record has been acked by every\n"
+		"target, and 69 (EX_UNAVAILABLE) if that has not happened within the\n"
+		"timeout, saying on stderr how many records were never acked.\n"
+		"\n"
+		"  -t, --target HOST:PORT  a receiver: a numeric IPv4 or IPv6 address\n"
+		"                          (127.0.0.1:6666, [::1]:6666; no DNS); the port\n"
+		"                          defaults to %d. Repeatable, up to %d targets.\n"
+		"  -p, --src-port PORT     send from this UDP port (default: one the kernel\n"
+		"                          picks). A receiver knows a sender by its address\n"
+		"                          and port, and every run starts again at seq 0: with\n"
+		"                          a fixed port, successive runs look to the receiver\n"
+		"                          like reboots of one sender, which it tells apart by\n"
+		"                          timestamps and text; an ephemeral port makes each\n"
+		"                          run a sender of its own, with nothing to confuse.\n"
+		"  -l, --level LEVEL       the records' level: emerg, alert, crit, err (error),\n"
+		"                          warning (warn), notice, info, debug, or 0..7\n"
+		"                          (default info)\n"
+		"      --no-wait           exit once every record is sent, without waiting\n"
+		"                          for acks (a short pause lets early answers in)\n"
+		"      --timeout SECONDS   how long to wait for the acks after the last record\n"
+		"                          is logged, and how long a full window of unacked\n"
+		"                          records may wait for progress while reading\n"
+		"                          (default %d; 0: wait for ever)\n"
+		"      --rate PPS          send at most PPS datagrams per second, all targets\n"
+		"                          together (default: no cap)\n"
+		"  -v, --verbose           print the console's counters on stderr at exit\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"Exit status: 0 all acked (or sent, with --no-wait), 64 usage, 69 not all\n"
+		"acked in time, 71 a system error (e.g. the source port is in use).\n"
+		"\n"
+		"Examples:\n"
+		"  ncx send -t 10.0.0.5:6666 \"backup finished\"\n"
+		"  dmesg | ncx send -t 10.0.0.5 -t [fd00::5]:6666 -l notice --timeout 120\n",
+		NCX_LOG_LINE_MAX, DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_TIMEOUT);
+}
+
+/* A level by name or number; -1 if neither. */
+static int parse_level(const char *s)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} names[] = {
+		{ "emerg", 0 },	 { "alert", 1 },   { "crit", 2 },    { "err", 3 },
+		{ "error", 3 },	 { "warning", 4 }, { "warn", 4 },    { "notice", 5 },
+		{ "info", 6 },	 { "debug", 7 },
+	};
+
+	if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+		return s[0] - '0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(s, names[i].name))
+			return names[i].level;
+	return -1;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Records in the ring not yet acked by every target. */
+static uint64_t in_flight(struct sender *s, uint64_t *acked_next)
+{
+	struct ncx_netcon_stats st;
+
+	ncx_netcon_get_stats(s->nc, &st);
+	*acked_next = st.acked + 1;	/* UINT64_MAX (none yet) wraps to 0 */
+	return ncx_ring_next_seq(s->ring) - *acked_next;
+}
+
+/*
+ * Wait for room in the window. Returns false if the receivers made no
+ * progress for the whole timeout.
+ */
+static bool window_wait(struct sender *s)
+{
+	uint64_t acked, last = 0, since = ncx_now_us();
+
+	while (in_flight(s, &acked) >= WINDOW) {
+		if (acked != last) {
+			last = acked;
+			since = ncx_now_us();
+		} else if (s->timeout_s && ncx_now_us() - since > (uint64_t)s->timeout_s * 1000000) {
+			return false;
+		}
+		sleep_ms(1);
+	}
+	return true;
+}
+
+/* One logical line as records of at most NCX_LOG_LINE_MAX bytes. */
+static bool log_line(struct sender *s, const char *p, size_t len)
+{
+	do {
+		size_t n = len > NCX_LOG_LINE_MAX ? NCX_LOG_LINE_MAX : len;
+		int err;
+
+		if (!window_wait(s))
+			return false;
+		err = ncx_log_write(s->level, p, n);
+		if (err) {
+			cmd_err("send", "cannot log: %s", strerror(-err));
+			return false;
+		}
+		s->logged++;
+		p += n, len -= n;
+	} while (len);
+	return true;
+}
+
+static bool log_args(struct sender *s, int argc, char **argv)
+{
+	size_t len = 0;
+	char *msg, *p;
+	bool ok;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	msg = p = malloc(len);
+	if (!msg)
+		return false;
+	for (int i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+
+		memcpy(p, argv[i], n);
+		p += n;
+		*p++ = ' ';
+	}
+	ok = log_line(s, msg, len - 1);
+	free(msg);
+	return ok;
+}
+
+static bool log_stdin(struct sender *s)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool ok = true;
+
+	while (ok && (n = getline(&line, &cap, stdin)) > 0) {
+		if (line[n - 1] == '\n')
+			n--;
+		ok = log_line(s, line, (size_t)n);
+	}
+	if (ok && ferror(stdin)) {
+		cmd_err("send", "reading standard input: %s", strerror(errno));
+		ok = false;
+	}
+	free(line);
+	return ok;
+}
+
+static void print_stats(struct sender *s)
+{
+	struct ncx_netcon_stats st;
+
+	ncx_netcon_get_stats(s->nc, &st);
+	fprintf(stderr,
+		"ncx send: %llu records logged; sent %llu in %llu datagrams; resent %llu, "
+		"emergency resends %llu (%llu emergencies), gone %llu, paced %llu; "
+		"responses %llu, malformed %llu, forged %llu; send errors %llu, ring lost %llu; "
+		"acked up to seq ",
+		(unsigned long long)s->logged, (unsigned long long)st.tx.sent,
+		(unsigned long long)st.tx.datagrams, (unsigned long long)st.tx.resent,
+		(unsigned long long)st.tx.emg_resent, (unsigned long long)st.tx.emergencies,
+		(unsigned long long)st.tx.gone, (unsigned long long)st.tx.paced,
+		(unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
+		(unsigned long long)st.forged, (unsigned long long)st.send_errors,
+		(unsigned long long)st.ring_lost);
+	if (st.acked == UINT64_MAX)
+		fputs("(none)", stderr);
+	else
+		fprintf(stderr, "%llu", (unsigned long long)st.acked);
+	fprintf(stderr, ", unacked %llu\n", (unsigned long long)st.unacked);
+}
+
+/* --no-wait: until the console has taken every record (5 s at most). */
+static void wait_sent(struct sender *s)
+{
+	uint64_t end = ncx_now_us() + 5000000;
+	struct ncx_netcon_stats st;
+
+	do {
+		ncx_netcon_get_stats(s->nc, &st);
+		if (st.tx.sent + st.skipped + st.ring_lost >= ncx_ring_next_seq(s->ring))
+			break;
+		sleep_ms(1);
+	} while (ncx_now_us() < end);
+	(void)ncx_netcon_wait_acked(s->nc, 100);	/* the short drain */
+}
+
+static int finish(struct sender *s, bool logged_all)
+{
+	int rc = 0;
+
+	if (!s->wait) {
+		wait_sent(s);
+	} else if (!logged_all ||
+		   ncx_netcon_wait_acked(s->nc, s->timeout_s ? s->timeout_s * 1000 : -1)) {
+		uint64_t acked;
+		uint64_t left = in_flight(s, &acked);
+
+		cmd_err("send", "%llu of %llu records were not acked by every receiver within %d s",
+			(unsigned long long)left, (unsigned long long)ncx_ring_next_seq(s->ring),
+			s->timeout_s);
+		rc = EX_UNAVAILABLE;
+	}
+	if (s->verbose)
+		print_stats(s);
+	ncx_netcon_stop(s->nc);
+	return rc;
+}
+
+static int add_target(struct sender *s, const char *text)
+{
+	if (s->cfg.ntargets == NCX_TX_TARGETS_MAX) {
+		cmd_err("send", "at most %d targets", NCX_TX_TARGETS_MAX);
+		return EX_USAGE;
+	}
+	if (ncx_addr_parse(text, DEFAULT_PORT, &s->cfg.targets[s->cfg.ntargets])) {
+		cmd_err("send", "'%s' is not HOST:PORT with a numeric address "
+				"(e.g. 127.0.0.1:6666 or [::1]:6666)", text);
+		return EX_USAGE;
+	}
+	for (unsigned i = 0; i < s->cfg.ntargets; i++)
+		if (ncx_addr_equal(&s->cfg.targets[i], &s->cfg.targets[s->cfg.ntargets])) {
+			cmd_err("send", "target %s given twice", text);
+			return EX_USAGE;
+		}
+	s->cfg.ntargets++;
+	return 0;
+}
+
+static int parse_args(struct sender *s, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "target", required_argument, NULL, 't' },  { "src-port", required_argument, NULL, 'p' },
+		{ "level", required_argument, NULL, 'l' },   { "no-wait", no_argument, NULL, 'W' },
+		{ "timeout", required_argument, NULL, 'T' }, { "rate", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },	     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long v;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "t:p:l:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if ((rc = add_target(s, optarg)))
+				return rc;
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 65535, &v) || !v) {
+				cmd_err("send", "source port '%s' is not 1..65535", optarg);
+				return EX_USAGE;
+			}
+			s->cfg.src_port = (uint16_t)v;
+			break;
+		case 'l':
+			if ((s->level = parse_level(optarg)) < 0) {
+				cmd_err("send", "'%s' is not a level (emerg..debug or 0..7)", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'W': s->wait = false; break;
+		case 'T':
+			if (!parse_uint(optarg, 24 * 3600 * 365, &v)) {
+				cmd_err("send", "timeout '%s' is not a number of seconds", optarg);
+				return EX_USAGE;
+			}
+			s->timeout_s = (int)v;
+			break;
+		case 'r':
+			if (!parse_uint(optarg, UINT32_MAX, &v) || !v) {
+				cmd_err("send", "rate '%s' is not a positive number of datagrams/s", optarg);
+				return EX_USAGE;
+			}
+			s->cfg.tx.max_pps = (uint32_t)v;
+			break;
+		case 'v': s->verbose = true; break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (!s->cfg.ntargets) {
+		cmd_err("send", "no target: say where with -t HOST:PORT (try --help)");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+int cmd_send(int argc, char **argv)
+{
+	static struct ncx_netcon_log all = { .level = NCX_LOG_DEBUG, .flags = NCX_CON_ALLDATA };
+	struct ncx_log_config lc = { .ring_size = RING_BYTES };
+	struct sender s = { .level = NCX_LOG_INFO, .timeout_s = DEFAULT_TIMEOUT, .wait = true };
+	int rc, err;
+	bool ok;
+
+	ncx_netcon_config_default(&s.cfg);
+	rc = parse_args(&s, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	err = ncx_log_init(&lc);
+	if (err && err != -EALREADY) {
+		cmd_err("send", "cannot set up the log: %s", strerror(-err));
+		return EX_OSERR;
+	}
+	s.ring = ncx_log_ring();
+	s.cfg.from_oldest = true;	/* nothing logged before the console starts is missed */
+	err = ncx_netcon_start(&s.nc, &s.cfg, s.ring, ncx_netcon_render_log, &all);
+	if (err) {
+		cmd_err("send", "cannot start the console%s: %s",
+			err == -EADDRINUSE ? " (is the source port in use?)" : "", strerror(-err));
+		return EX_OSERR;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ok = optind < argc ? log_args(&s, argc - optind, argv + optind) : log_stdin(&s);
+	return finish(&s, ok);
+}
