@@ -15,9 +15,9 @@ ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "skip: no /boot/vmlinuz-* (linux-im
 "$qemu/mkinitramfs" "$T/guest" || fail "mkinitramfs"
 note "kernel $(cat "$T/guest/version")"
 
-# The receiver: `ncx listen` (default) or ncxd (NCX_KERNEL_RX=ncxd), one per target,
+# The receiver: ncxd (default) or `ncx listen` (NCX_KERNEL_RX=listen), one per target,
 # so each one's output holds one target's records.
-rx=${NCX_KERNEL_RX:-listen}
+rx=${NCX_KERNEL_RX:-ncxd}
 case $rx in
 listen) prog=ncx ;;
 ncxd) prog=ncxd ;;
