@@ -113,8 +113,11 @@ install: main-bins
 	install -m 755 $(addprefix $(B)/bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/ncx/*.h $(DESTDIR)$(PREFIX)/include/ncx/
 	install -m 644 $(B)/libncx.a $(DESTDIR)$(PREFIX)/lib/
-	@if [ -d docs/man ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
-		install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	@for sect in 1 8; do \
+		pages=$$(ls docs/man/*.$$sect 2>/dev/null); [ -n "$$pages" ] || continue; \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sect && \
+		install -m 644 $$pages $(DESTDIR)$(PREFIX)/share/man/man$$sect/ || exit 1; \
+	done
 
 clean:
 	rm -rf $(B)
