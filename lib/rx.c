@@ -24,7 +24,11 @@
  *	frags	open reassemblies, at most max_frags
  *	hist	the fingerprint of seq s in hist_fp[s % 64] and bit s % 64 of
  *		hist_ok set iff s was delivered (clear: reported in a gap, or
- *		before the stream started), for s in [next - 64, next)
+ *		before the stream started), for s in [next - 64, next); bit
+ *		s % 64 of hist_unk set iff s came before a resumed stream's
+ *		start (written by an earlier run: no fingerprint known)
+ *	resume	the seq cfg.resume gave when the sender was created, until
+ *		its first stream starts there (NONE: nothing known)
  *
  * An in-order record is delivered straight from the caller's buffer: no
  * allocation, no copy. A record ahead of `next` is copied into a `held`
@@ -64,6 +68,24 @@
  *  - A reliable sender's hole with nothing held (everything behind it was
  *    dropped for the window or memory) times out reliable_hole_us after
  *    the last progress, and is then reported whole.
+ *  - Resume (cfg.resume, for a receiver that restarted): the sender's first
+ *    stream starts at the seq the hook gave, R, at once (no start_us
+ *    grace: where the stream is, is known), with an ack of R - 1 due at
+ *    once for a reliable sender, so it drops what it still holds below R.
+ *    Nothing below R is asked for. Seqs below R have no fingerprint, so
+ *    they are judged like seqs beyond the history, whatever their
+ *    distance: a stock sender (it never resends) has rebooted; a reliable
+ *    one has rebooted if the seq is at or below an ack sent more than
+ *    reliable_hole_us ago, and the ack of R - 1 counts as sent at the
+ *    resume. So a reliable sender that rebooted while the receiver was
+ *    down is taken for one resending until reliable_hole_us after the
+ *    resume, and its first seq below R after that starts the new boot.
+ *    Why not sooner: the same seqs from a sender that did not reboot are
+ *    resends of what the earlier run wrote but had not acked, and taking
+ *    them for a new boot would write them twice. A new boot's records
+ *    that come in that first while are dropped as duplicates (and acked:
+ *    a sender that takes an ack above what it sent as acking everything
+ *    loses them; one that ignores it resends them, and they are written).
  *  - Fragments of a record already delivered are dropped as duplicates
  *    (each piece counts); an open reassembly times out with the sender's
  *    hole timeout, counted as DROP FRAGS.
@@ -124,7 +146,8 @@ struct sender {
 	uint64_t hole_since, retx_due, ack_due;
 	struct win *win;
 	struct frag *frags;
-	uint64_t hist_ok;
+	uint64_t hist_ok, hist_unk;
+	uint64_t resume;
 	struct ncx_rx_stats st;
 	uint16_t hist_fp[NCX_RX_HISTORY];
 	uint32_t nfrags;
@@ -568,6 +591,7 @@ static void hist_delivered(struct sender *s, uint64_t seq, uint16_t fp)
 
 	s->hist_fp[i] = fp;
 	s->hist_ok |= 1ULL << i;
+	s->hist_unk &= ~(1ULL << i);
 }
 
 static void hist_gap(struct sender *s, uint64_t first, uint64_t last)
@@ -576,6 +600,7 @@ static void hist_gap(struct sender *s, uint64_t first, uint64_t last)
 
 	for (uint64_t q = from; q <= last; q++) {
 		s->hist_ok &= ~(1ULL << (q % NCX_RX_HISTORY));
+		s->hist_unk &= ~(1ULL << (q % NCX_RX_HISTORY));
 		if (q == last)
 			break; /* last may be UINT64_MAX - 1: never wrap */
 	}
@@ -859,11 +884,35 @@ static void stream_start(const struct ncx_rx *rx, struct sender *s, uint64_t seq
 	s->starting = rx->cfg.start_us > 0;
 	s->start_end = sat_add(now, rx->cfg.start_us);
 	s->next = s->top = seq;
-	s->hist_ok = 0;
+	s->hist_ok = s->hist_unk = 0;
 	s->hole_since = s->retx_due = s->ack_due = NONE;
 	s->nmarks = 0;
 	s->has_stable = false;
 	s->last_acked = NONE;
+}
+
+/*
+ * The first stream of a sender an earlier run knew: it starts at the resume
+ * point, everything below it written already (fingerprints unknown), and
+ * a reliable sender is acked at once so it stops holding what lies below.
+ */
+static void stream_resume(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	stream_start(rx, s, s->resume, now);
+	s->starting = false;
+	s->hist_unk = ~0ULL;
+	s->resume = NONE;
+	if (s->reliable)
+		s->ack_due = now;
+}
+
+/* The first record of a sender with no stream yet starts one. */
+static void stream_first(struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t now)
+{
+	if (s->resume != NONE)
+		stream_resume(rx, s, now);
+	else
+		stream_start(rx, s, seq, now);
 }
 
 enum old_kind { OLD_DUP, OLD_LATE, OLD_REBOOT };
@@ -875,10 +924,13 @@ static enum old_kind classify_old(const struct ncx_rx *rx, struct sender *s, uin
 	if (s->next - seq <= NCX_RX_HISTORY) {
 		unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
 
+		if (s->hist_unk >> i & 1)
+			goto beyond; /* written by an earlier run: no fingerprint */
 		if (!(s->hist_ok >> i & 1))
 			return OLD_LATE;
 		return !fp_known || s->hist_fp[i] == fp ? OLD_DUP : OLD_REBOOT;
 	}
+beyond:
 	if (!s->reliable)
 		return OLD_REBOOT; /* a stock sender never resends */
 	promote_ack(rx, s, now);
@@ -1009,7 +1061,7 @@ static void handle_record(struct ncx_rx *rx, struct sender *s, const struct ncx_
 	uint64_t seq = rec->seq;
 
 	if (!s->has_stream)
-		stream_start(rx, s, seq, now);
+		stream_first(rx, s, seq, now);
 	if (seq == s->next && !s->win && !s->starting) { /* the fast path */
 		deliver(rx, s, rec, fp, now, now);
 		return;
@@ -1064,7 +1116,7 @@ static void handle_frag(struct ncx_rx *rx, struct sender *s, const struct ncx_ex
 
 	COUNT(rx, s, fragments, 1);
 	if (!s->has_stream)
-		stream_start(rx, s, seq, now);
+		stream_first(rx, s, seq, now);
 	if (s->starting) {
 		if (seq < s->next && !start_lower(rx, s, seq, now))
 			return;
@@ -1203,6 +1255,7 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 	s->heap_idx = HEAP_NONE;
 	s->deadline = s->hole_since = s->retx_due = s->ack_due = NONE;
 	s->last_acked = NONE;
+	s->resume = rx->cfg.resume ? rx->cfg.resume(rx->cfg.resume_arg, a) : NONE;
 	if (rx->nsenders >= rx->nbuckets)
 		table_grow(rx);
 	bucket_insert(rx->buckets, rx->nbuckets, s);
@@ -1354,6 +1407,8 @@ void ncx_rx_config_default(struct ncx_rx_config *cfg)
 	cfg->ack_us = 100000;
 	cfg->idle_us = 3600ULL * 1000000;
 	cfg->start_us = 0;
+	cfg->resume = NULL;
+	cfg->resume_arg = NULL;
 }
 
 const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)

@@ -1,8 +1,9 @@
 /*
  * libFuzzer target: the receiver engine fed a script of datagrams.
  *
- * The input is one byte of options (bit 0: a start grace, start_us), then a
- * sequence of operations, each:
+ * The input is one byte of options (bit 0: a start grace, start_us; bit 1:
+ * a resume hook that gives the first two senders a resume point, bits 2-7
+ * times 7), then a sequence of operations, each:
  *
  *   op    1 byte: bits 0-1 the sender (4 addresses, one more than the
  *         engine may keep), bit 2 tick after feeding, bit 3 flush after,
@@ -15,7 +16,8 @@
  * the sender limit are hit, and holes, acks, fragments and idle expiry all
  * time out within a short input. Checked on every event: per sender,
  * records and gaps move strictly forward except across a REBOOT (or after
- * SENDER_GONE); responses go to reliable senders only, are at most 1000
+ * SENDER_GONE), and a resumed sender's first ones start at or above its
+ * resume point; responses go to reliable senders only, are at most 1000
  * bytes and read "ncrx<n>[ <n>]*". After every operation: held bytes stay
  * within engine_bytes, and after a tick nothing is left due.
  */
@@ -42,12 +44,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct track {
 	bool started;	/* covered is valid */
 	uint64_t covered; /* highest seq delivered or reported in a gap */
+	bool resumed;	/* floor is valid: no record or gap below it until a reboot */
+	uint64_t floor;
 };
 
 struct state {
 	struct ncx_addr addr[NADDR];
 	struct track t[NADDR];
+	uint64_t resume_at;
 };
+
+static int who(const struct state *st, const struct ncx_addr *a);
+
+static uint64_t resume_hook(void *arg, const struct ncx_addr *from)
+{
+	struct state *st = arg;
+	int i = who(st, from);
+
+	if (i >= 2)
+		return UINT64_MAX;
+	st->t[i].resumed = true;
+	st->t[i].floor = st->resume_at;
+	return st->resume_at;
+}
 
 static int who(const struct state *st, const struct ncx_addr *a)
 {
@@ -83,6 +102,8 @@ static void check_response(const struct ncx_rx_event *ev)
 static void advance(struct track *t, uint64_t first, uint64_t last)
 {
 	CHECK(first <= last);
+	if (!t->started && t->resumed)
+		CHECK(first >= t->floor);
 	if (t->started)
 		CHECK(first > t->covered);
 	t->started = true;
@@ -115,6 +136,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	case NCX_RX_REBOOT:
 	case NCX_RX_SENDER_GONE:
 		t->started = false;
+		t->resumed = false;
 		break;
 	case NCX_RX_RESPONSE:
 		check_response(ev);
@@ -150,6 +172,11 @@ static void setup(struct state *st, struct ncx_rx_config *cfg, uint8_t options)
 	cfg->ack_us = 20000;
 	cfg->idle_us = 2000000;
 	cfg->start_us = options & 1 ? 30000 : 0;
+	if (options & 2) {
+		cfg->resume = resume_hook;
+		cfg->resume_arg = st;
+		st->resume_at = (uint64_t)(options >> 2) * 7;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

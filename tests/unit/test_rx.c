@@ -1359,6 +1359,225 @@ static void test_next_deadline_many(void **state)
 	ncx_rx_free(rx);
 }
 
+/* ---- resume after a receiver restart ------------------------------------ */
+
+/* The hook: sender 1 resumes at resume_at; anyone else is unknown. */
+static uint64_t resume_at;
+static unsigned resume_calls;
+
+static uint64_t resume_hook(void *arg, const struct ncx_addr *from)
+{
+	assert_ptr_equal(arg, &resume_at);
+	resume_calls++;
+	return from->addr[3] == 1 ? resume_at : UINT64_MAX;
+}
+
+static struct ncx_rx *mk_resume(uint64_t at)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+
+	cfg.resume = resume_hook;
+	cfg.resume_arg = &resume_at;
+	resume_at = at;
+	resume_calls = 0;
+	return mk(&cfg);
+}
+
+static void test_resume_default_off(void **state)
+{
+	struct ncx_rx_config cfg;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	ncx_rx_config_default(&cfg);
+	assert_null(cfg.resume);
+	assert_null(cfg.resume_arg);
+}
+
+/* Below the resume point: duplicates, acked; the point itself delivered. */
+static void test_resume_duplicates(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+	struct ncx_rx_stats st;
+	static const uint64_t want[] = { 100, 101 };
+
+	feed_r(rx, 97, 0);
+	assert_int_equal(resume_calls, 1);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	/* acked at once, so the sender drops what it holds below 100 */
+	assert_int_equal(ncx_rx_next_deadline(rx), 0);
+	ncx_rx_tick(rx, 0);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
+	assert_response(0, "ncrx99");
+	/* far below (beyond the history) and just below: duplicates too */
+	feed_r(rx, 3, 10);
+	feed_r(rx, 98, 20);
+	feed_k(rx, 1, 99, ",ncrx=1", "a text this run never saw", 30);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 4);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	feed_r(rx, 100, 40);
+	feed_r(rx, 101, 50);
+	assert_records(want, 2);
+	ncx_rx_tick(rx, 100 * MS);
+	assert_response(1, "ncrx101");
+	/* the hook is asked once per sender state, not per datagram */
+	assert_int_equal(resume_calls, 1);
+	ncx_rx_stats(rx, &st);
+	assert_int_equal(st.dropped[NCX_DROP_DUPLICATE], 4);
+	ncx_rx_free(rx);
+}
+
+/* The first record lands above the point: only the seqs from the point on
+ * are asked for, never below it. */
+static void test_resume_asks_from_point(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+
+	feed_r(rx, 103, 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	ncx_rx_tick(rx, 0);
+	assert_response(0, "ncrx99");
+	ncx_rx_tick(rx, 100 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 2);
+	assert_response(1, "ncrx99 100 101 102");
+	feed_r(rx, 100, 150 * MS);
+	feed_r(rx, 102, 150 * MS);
+	feed_r(rx, 101, 150 * MS);
+	static const uint64_t want[] = { 100, 101, 102, 103 };
+
+	assert_records(want, 4);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	ncx_rx_free(rx);
+}
+
+/* A sender the hook does not know starts where it starts, as before. */
+static void test_resume_unknown_sender(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+
+	feed_k(rx, 2, 5, ",ncrx=1", "x", 0);
+	assert_int_equal(resume_calls, 1);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
+	assert_int_equal(C.ev[0].seq, 5);
+	ncx_rx_free(rx);
+}
+
+/*
+ * A sender that rebooted while the receiver was down: while the resume's
+ * ack is younger than reliable_hole_us its low seqs are taken for resends;
+ * from then on a seq below the point is a new boot.
+ */
+static void test_resume_reboot_recognised(void **state)
+{
+	struct ncx_rx *rx = mk_resume(1000);
+	uint64_t t = 0, seq = 0;
+
+	for (; t < 30 * SEC; t += SEC, seq++) {
+		feed_k(rx, 1, seq, ",ncrx=1", "new boot", t);
+		ncx_rx_tick(rx, t);
+	}
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	assert_response(0, "ncrx999");
+	/* just below the point, in the history's reach, also waits */
+	feed_k(rx, 1, 999, ",ncrx=1", "new boot", t - 1);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	/* 30 s after the resume's ack (sent at 0): a new boot */
+	feed_k(rx, 1, 0, ",ncemg=1,ncrx=1", "new boot 0", 30 * SEC + 1);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->prev_seq, 999);
+	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->seq, 0);
+	assert_int_equal(C.ev[C.n - 1].kind, NCX_RX_RESPONSE);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 0);
+	/* the new boot's stream goes on normally, no gap for the old one */
+	feed_k(rx, 1, 1, ",ncemg=1,ncrx=1", "new boot 1", 30 * SEC + 2);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	ncx_rx_free(rx);
+}
+
+/* Same, just below the point (inside the history's reach). */
+static void test_resume_reboot_near(void **state)
+{
+	struct ncx_rx *rx = mk_resume(10);
+
+	feed_k(rx, 1, 0, ",ncrx=1", "new boot", 0);
+	ncx_rx_tick(rx, 0);
+	assert_response(0, "ncrx9");
+	feed_k(rx, 1, 9, ",ncrx=1", "new boot", 29 * SEC);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	feed_k(rx, 1, 9, ",ncrx=1", "new boot", 30 * SEC + 1);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 9);
+	ncx_rx_free(rx);
+}
+
+/* Records delivered after the resume have fingerprints again: a resend of
+ * one is a duplicate, a different record there a new boot, at once. */
+static void test_resume_then_history(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+
+	feed_r(rx, 100, 0);
+	feed_r(rx, 101, 0);
+	feed_r(rx, 100, 10);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	feed_k(rx, 1, 100, ",ncrx=1", "another boot", 20);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	ncx_rx_free(rx);
+}
+
+/* A stock sender never resends: below the point is a new boot at once. */
+static void test_resume_stock(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+
+	feed_s(rx, 100, 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
+	feed_s(rx, 101, 1);
+	ncx_rx_tick(rx, SEC);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 0);
+	ncx_rx_free(rx);
+	rx = mk_resume(100);
+	feed_s(rx, 98, 0);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 98);
+	ncx_rx_free(rx);
+}
+
+/* A sender forgotten for idleness is asked about again when it is back;
+ * a first datagram that is legacy does not use the resume up. */
+static void test_resume_after_idle_and_legacy(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+	struct ncx_addr a = addr_n(1);
+
+	cfg.resume = resume_hook;
+	cfg.resume_arg = &resume_at;
+	cfg.idle_us = 10 * SEC;
+	resume_at = 50;
+	resume_calls = 0;
+	rx = mk(&cfg);
+	ncx_rx_feed(rx, &a, "plain text\n", 11, 0);
+	assert_int_equal(count(&C, NCX_RX_LEGACY), 1);
+	feed_r(rx, 49, 1);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	feed_r(rx, 50, 2);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
+	ncx_rx_tick(rx, 20 * SEC);
+	assert_int_equal(count(&C, NCX_RX_SENDER_GONE), 1);
+	assert_int_equal(resume_calls, 1);
+	resume_at = 70;
+	feed_r(rx, 69, 21 * SEC);
+	assert_int_equal(resume_calls, 2);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 2);
+	feed_r(rx, 70, 21 * SEC);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 1)->seq, 70);
+	ncx_rx_free(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1399,6 +1618,15 @@ int main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_stats_per_sender),
 		cmocka_unit_test(test_next_deadline_many),
+		cmocka_unit_test(test_resume_default_off),
+		cmocka_unit_test(test_resume_duplicates),
+		cmocka_unit_test(test_resume_asks_from_point),
+		cmocka_unit_test(test_resume_unknown_sender),
+		cmocka_unit_test(test_resume_reboot_recognised),
+		cmocka_unit_test(test_resume_reboot_near),
+		cmocka_unit_test(test_resume_then_history),
+		cmocka_unit_test(test_resume_stock),
+		cmocka_unit_test(test_resume_after_idle_and_legacy),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
