@@ -15,6 +15,7 @@ static const struct {
 	{ "listen", cmd_listen, "print every record netconsole senders send here; answer reliable ones" },
 	{ "replay", cmd_replay, "send recorded datagrams (one hex payload per line) to a receiver" },
 	{ "send", cmd_send, "log a message or stdin's lines, send them reliably, wait for the acks" },
+	{ "forward", cmd_forward, "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
 };
 
 static void usage(FILE *f)
