@@ -145,6 +145,7 @@ static int parse(int argc, char **argv, struct ncx_addr *at, struct ncx_udp_opts
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: poll must wake */
+	sigset_t block, waiting;
 	struct ncx_udp_opts uo;
 	struct ncx_addr at;
 	struct counts c = { 0 };
@@ -160,6 +161,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_null_rx: bind %s: %s\n", text, strerror(-fd));
 		return EX_OSERR;
 	}
+	/* The signals stay blocked except inside ppoll(), so one that comes
+	 * between the check of stop and the wait cannot be missed. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &waiting);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -167,7 +175,7 @@ int main(int argc, char **argv)
 	while (!stop) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		if (ppoll(&p, 1, NULL, &waiting) < 0 && errno != EINTR)
 			break;
 		if ((rc = drain(fd, &c)) < 0) {
 			fprintf(stderr, "bench_null_rx: recvmmsg: %s\n", strerror(-rc));
