@@ -71,6 +71,7 @@ struct forward {
 	uint64_t unparsed;	/* records that were not extended records (not sent) */
 	uint64_t refused;	/* ring writes refused */
 	bool first_logged;
+	bool log_started;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -528,8 +529,9 @@ static int write_state(const struct forward *f, uint64_t acked)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (write(fd, b, len) != (ssize_t)len)
-		rc = errno ? -errno : -EIO;
+		rc = errno ? -errno : -EIO; /* a short write sets no errno */
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, f->state_path))
@@ -676,6 +678,7 @@ static int setup(struct forward *f)
 		cmd_err("forward", "cannot start the log: %s", strerror(-rc));
 		return EX_OSERR;
 	}
+	f->log_started = true;
 	choose_start(f);
 	return start_netcon(f);
 }
@@ -684,8 +687,10 @@ static void teardown(struct forward *f)
 {
 	if (f->nc)
 		ncx_netcon_stop(f->nc);
-	ncx_log_flush();
-	ncx_console_unregister(&stderr_console);
+	if (f->log_started) {
+		ncx_log_flush();
+		ncx_console_unregister(&stderr_console);
+	}
 	if (f->kfd >= 0)
 		close(f->kfd);
 	free(f->buf);
