@@ -72,6 +72,7 @@ struct forward {
 	uint64_t refused;	/* ring writes refused */
 	bool first_logged;
 	bool log_started;
+	uint64_t ring_lost, gone; /* netcon's counts, as far as reported */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -543,14 +544,13 @@ static int write_state(const struct forward *f, uint64_t acked)
 
 /* Save when every target's acks moved on. A failure is reported once, then
  * again only after a save has worked in between. */
-static void save_state(struct forward *f)
+static void save_state(struct forward *f, const struct ncx_netcon_stats *sp)
 {
-	struct ncx_netcon_stats st;
+	struct ncx_netcon_stats st = *sp;
 	int rc;
 
 	if (!*f->state_path)
 		return;
-	ncx_netcon_get_stats(f->nc, &st);
 	if (st.acked == UINT64_MAX || st.acked == f->saved_acked)
 		return;
 	rc = write_state(f, st.acked);
@@ -565,6 +565,37 @@ static void save_state(struct forward *f)
 }
 
 /* ---- running ------------------------------------------------------------ */
+
+/*
+ * netcon counts what it could not send from our ring, but only a log core
+ * ring gets its notices: say it here, once per tick at most. Lost: our ring
+ * wrapped before netcon read the records (a stalled sender, or a ring too
+ * small for a burst); gone: a receiver asked for records the ring no longer
+ * held (down for longer than the ring holds).
+ */
+static void report_ring(struct forward *f, const struct ncx_netcon_stats *st)
+{
+	if (st->ring_lost > f->ring_lost) {
+		ncx_warn("%llu records overwritten in the ring before they were sent (a bigger "
+			 "--ring-size holds more)\n",
+			 (unsigned long long)(st->ring_lost - f->ring_lost));
+		f->ring_lost = st->ring_lost;
+	}
+	if (st->tx.gone > f->gone) {
+		ncx_warn("%llu records asked for again were no longer in the ring\n",
+			 (unsigned long long)(st->tx.gone - f->gone));
+		f->gone = st->tx.gone;
+	}
+}
+
+static void tick(struct forward *f)
+{
+	struct ncx_netcon_stats st;
+
+	ncx_netcon_get_stats(f->nc, &st);
+	report_ring(f, &st);
+	save_state(f, &st);
+}
 
 static int start_netcon(struct forward *f)
 {
@@ -599,7 +630,7 @@ static int run(struct forward *f, const sigset_t *unblocked)
 			break;
 		now = ncx_now_us();
 		if (now - f->last_save_us >= SAVE_EVERY_US) {
-			save_state(f);
+			tick(f);
 			f->last_save_us = now;
 		}
 		/* POLLERR comes with an overrun; the next read says EPIPE. */
@@ -645,7 +676,7 @@ static void finish(struct forward *f)
 {
 	if (ncx_netcon_wait_acked(f->nc, EXIT_WAIT_MS))
 		ncx_notice("stopping with records not acked by every target\n");
-	save_state(f);
+	tick(f);
 	if (f->verbose)
 		log_stats(f);
 	ncx_netcon_stop(f->nc);
