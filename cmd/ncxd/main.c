@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ncx/log.h>
 #include <ncx/udp.h>
 
 #include "ncxd.h"
@@ -25,16 +25,38 @@
 #define NCX_VERSION "unknown"
 #endif
 
-void ncxd_log(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
+static struct ncx_console *console;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	/* One write per message, so threads never interleave within a line. */
-	fprintf(stderr, "ncxd: %s\n", buf);
+/* ncxd's own messages go through the log core to stderr, one line each.
+ * The signals the main thread waits for are blocked first, so the
+ * console's thread (like every worker) never takes one. */
+static int log_start(void)
+{
+	struct ncx_log_config lc = { .ring_size = 1u << 20 };
+
+	if (ncx_log_init(&lc) < 0 || !(console = ncx_console_fd(2, NCX_LOG_INFO, 0)) ||
+	    ncx_console_register(console) < 0) {
+		fprintf(stderr, "ncxd: cannot set up logging\n");
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+static void log_stop(void)
+{
+	ncx_log_flush();
+	ncx_console_unregister(console);
+	ncx_console_free(console);
+	console = NULL;
+}
+
+static void block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
 }
 
 static void usage(FILE *f)
@@ -115,11 +137,11 @@ static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 		int rc = ncxd_config_file(cfg, optarg, err, sizeof(err));
 
 		if (rc == -EINVAL) {
-			ncxd_log("%s", err);
+			ncx_err("%s\n", err);
 			return EX_CONFIG;
 		}
 		if (rc) {
-			ncxd_log("cannot read config %s", err);
+			ncx_err("cannot read config %s\n", err);
 			return EX_NOINPUT;
 		}
 	}
@@ -140,12 +162,12 @@ static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 			return EX_USAGE;
 		}
 		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err))) {
-			ncxd_log("--%s", err);
+			ncx_err("--%s\n", err);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
-		ncxd_log("unexpected argument '%s'", argv[optind]);
+		ncx_err("unexpected argument '%s'\n", argv[optind]);
 		return EX_USAGE;
 	}
 	if (cfg->nlisten == 0) {
@@ -175,7 +197,7 @@ static int bind_all(struct ncxd *d)
 		if (probe >= 0)
 			close(probe);
 		else if (!(defaults && i == 1 && probe == -EAFNOSUPPORT)) {
-			ncxd_log("cannot listen on %s: %s", cfg->listen[i], strerror(-probe));
+			ncx_err("cannot listen on %s: %s\n", cfg->listen[i], strerror(-probe));
 			return EX_UNAVAILABLE;
 		}
 		for (int w = 0; w < d->nworkers; w++) {
@@ -183,11 +205,11 @@ static int bind_all(struct ncxd *d)
 
 			if (fd < 0 && defaults && i == 1 && fd == -EAFNOSUPPORT) {
 				/* A host without IPv6 still gets its IPv4 listener. */
-				ncxd_log("no IPv6 (%s); listening on IPv4 only", strerror(-fd));
+				ncx_warn("no IPv6 (%s); listening on IPv4 only\n", strerror(-fd));
 				break;
 			}
 			if (fd < 0) {
-				ncxd_log("cannot listen on %s: %s", cfg->listen[i], strerror(-fd));
+				ncx_err("cannot listen on %s: %s\n", cfg->listen[i], strerror(-fd));
 				return EX_UNAVAILABLE;
 			}
 			d->workers[w].family[d->workers[w].nfds] = at.family;
@@ -229,12 +251,12 @@ static int drop_privileges(const struct passwd *pw)
 {
 	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		ncxd_log("cannot become user %s: %s", pw->pw_name, strerror(errno));
+		ncx_err("cannot become user %s: %s\n", pw->pw_name, strerror(errno));
 		return EX_NOPERM;
 	}
 	/* Make sure it stuck: root must not be reachable again. */
 	if (pw->pw_uid != 0 && setuid(0) == 0) {
-		ncxd_log("privileges could be regained after dropping them; refusing to run");
+		ncx_err("privileges could be regained after dropping them; refusing to run\n");
 		return EX_SOFTWARE;
 	}
 	return 0;
@@ -266,9 +288,9 @@ static void write_metrics(struct ncxd *d, bool final)
 
 	/* Said once per episode, not every interval. */
 	if (rc < 0 && !failing)
-		ncxd_log("cannot write metrics %s: %s", d->cfg.metrics, strerror(-rc));
+		ncx_err("cannot write metrics %s: %s\n", d->cfg.metrics, strerror(-rc));
 	else if (rc == 0 && failing)
-		ncxd_log("writing metrics %s works again", d->cfg.metrics);
+		ncx_info("writing metrics %s works again\n", d->cfg.metrics);
 	failing = rc < 0;
 }
 
@@ -291,10 +313,10 @@ static void main_loop(struct ncxd *d, const sigset_t *sigs)
 		int sig = sigtimedwait(sigs, NULL, &ts);
 
 		if (sig == SIGHUP) {
-			ncxd_log("SIGHUP: reopening files");
+			ncx_info("SIGHUP: reopening files\n");
 			atomic_fetch_add(&d->reopen_gen, 1);
 		} else if (sig == SIGTERM || sig == SIGINT) {
-			ncxd_log("%s: writing what is held, then exiting",
+			ncx_info("%s: writing what is held, then exiting\n",
 				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			atomic_store(&d->stop, true);
 		}
@@ -322,24 +344,44 @@ static void fit_fd_limit(struct ncxd_config *cfg)
 
 	if (per < 1)
 		per = 1;
-	ncxd_log("fd limit %llu: open files per worker lowered from %d to %llu",
+	ncx_warn("fd limit %llu: open files per worker lowered from %d to %llu\n",
 		 (unsigned long long)rl.rlim_cur, cfg->max_fds, (unsigned long long)per);
 	cfg->max_fds = (int)per;
 }
 
-static int start(struct ncxd *d)
+/* The state table that lets a restart resume every reliable stream. Without
+ * it ncxd still runs (as before: no resume), and says so. */
+static void open_state(struct ncxd *d)
+{
+	struct ncxd_state_stats ss;
+	int rc = ncxd_state_open(&d->state, d->cfg.dir, NCXD_STATE_SLOTS, (uint64_t)time(NULL), &ss);
+
+	if (rc < 0) {
+		ncx_warn("cannot keep state in %s/%s: %s; a restart will not resume streams\n",
+			 d->cfg.dir, NCXD_STATE_FILE, strerror(-rc));
+		return;
+	}
+	if (ss.unreadable)
+		ncx_warn("%s/%s was not a state table of ours: started afresh\n", d->cfg.dir,
+			 NCXD_STATE_FILE);
+	if (ss.found)
+		ncx_info("state: resuming %llu senders (%llu expired, %llu without room)\n",
+			 (unsigned long long)ss.kept, (unsigned long long)ss.expired,
+			 (unsigned long long)ss.no_room);
+}
+
+static int start(struct ncxd *d, const sigset_t *sigs)
 {
 	struct ncxd_config *cfg = &d->cfg;
 	struct passwd *pw = NULL;
-	sigset_t sigs;
 	int rc;
 
 	if (cfg->user && !(pw = getpwnam(cfg->user))) {
-		ncxd_log("no such user '%s'", cfg->user);
+		ncx_err("no such user '%s'\n", cfg->user);
 		return EX_NOUSER;
 	}
 	if ((rc = make_dir(cfg->dir, pw)) < 0) {
-		ncxd_log("cannot use log directory %s: %s", cfg->dir, strerror(-rc));
+		ncx_err("cannot use log directory %s: %s\n", cfg->dir, strerror(-rc));
 		return EX_CANTCREAT;
 	}
 	fit_fd_limit(cfg);
@@ -352,16 +394,11 @@ static int start(struct ncxd *d)
 	if (pw && (rc = drop_privileges(pw)))
 		return rc;
 	if (access(cfg->dir, W_OK | X_OK) < 0) {
-		ncxd_log("log directory %s is not writable%s%s: %s", cfg->dir,
+		ncx_err("log directory %s is not writable%s%s: %s\n", cfg->dir,
 			 pw ? " by user " : "", pw ? pw->pw_name : "", strerror(errno));
 		return EX_CANTCREAT;
 	}
-	/* Workers inherit a mask without our signals: only this thread takes them. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	open_state(d);
 	signal(SIGPIPE, SIG_IGN);
 	for (int w = 0; w < d->nworkers; w++) {
 		d->workers[w].d = d;
@@ -369,15 +406,15 @@ static int start(struct ncxd *d)
 		pthread_mutex_init(&d->workers[w].lock, NULL);
 		if ((rc = pthread_create(&d->workers[w].thread, NULL, ncxd_worker_main,
 					 &d->workers[w]))) {
-			ncxd_log("cannot start a thread: %s", strerror(rc));
+			ncx_err("cannot start a thread: %s\n", strerror(rc));
 			atomic_store(&d->stop, true);
 			d->nworkers = w;
 			break;
 		}
 	}
-	ncxd_log("ready: %d threads, %d addresses, writing %s/%s (%s)", d->nworkers,
+	ncx_info("ready: %d threads, %d addresses, writing %s/%s (%s)\n", d->nworkers,
 		 cfg->nlisten, cfg->dir, cfg->path, cfg->format == NCXD_JSON ? "json" : "text");
-	main_loop(d, &sigs);
+	main_loop(d, sigs);
 	rc = 0;
 	for (int w = 0; w < d->nworkers; w++) {
 		pthread_join(d->workers[w].thread, NULL);
@@ -386,18 +423,24 @@ static int start(struct ncxd *d)
 	}
 	write_metrics(d, true);
 	if (rc == 0)
-		ncxd_log("exiting");
+		ncx_info("exiting\n");
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static struct ncxd d;
+	sigset_t sigs;
 	int rc;
 
+	/* Every thread (the log console's, the workers) inherits a mask
+	 * without our signals: only the main thread takes them. */
+	block_signals(&sigs);
+	if ((rc = log_start()))
+		return rc;
 	ncxd_config_default(&d.cfg);
 	if ((rc = parse_args(&d.cfg, argc, argv)) < 0)
-		rc = start(&d);
+		rc = start(&d, &sigs);
 	if (d.workers) {
 		for (int w = 0; w < d.nworkers; w++) {
 			for (int i = 0; i < d.workers[w].nfds; i++)
@@ -406,6 +449,8 @@ int main(int argc, char **argv)
 		}
 		free(d.workers);
 	}
+	ncxd_state_close(&d.state);
 	ncxd_config_free(&d.cfg);
+	log_stop();
 	return rc;
 }

@@ -35,9 +35,6 @@
 #define NCXD_MAX_ALLOW 256
 #define NCXD_DEFAULT_PORT 6666
 
-/* Print "ncxd: <message>" to stderr. */
-void ncxd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* ---- allow.c: CIDR lists ---- */
 
 struct ncxd_cidr {
@@ -209,6 +206,44 @@ struct ncxd_snapshot {
 	size_t nhosts;
 };
 
+/* ---- state.c: where each reliable sender's stream stands, across restarts ---- */
+
+#define NCXD_STATE_FILE ".ncxd-state"
+#define NCXD_STATE_SLOTS 65536u
+#define NCXD_STATE_PROBES 256
+#define NCXD_STATE_EXPIRE_S (7u * 86400u) /* dropped at startup if not updated for this long */
+
+struct ncxd_state_slot;
+struct ncxd_state_file;
+
+struct ncxd_state {
+	struct ncxd_state_file *f; /* NULL: no state (ncxd runs without resume) */
+	size_t len;
+	atomic_uint_least64_t full; /* senders that found no slot */
+};
+
+struct ncxd_state_stats {
+	bool found;	 /* an earlier table was read */
+	bool unreadable; /* a file was there but not a table of ours (started afresh) */
+	uint64_t kept, expired, no_room;
+};
+
+/* Build DIR/.ncxd-state afresh from the old one (live, recent entries only)
+ * and map it. Single-threaded, before the workers start. Returns 0 or -errno. */
+int ncxd_state_open(struct ncxd_state *st, const char *dir, uint32_t nslots, uint64_t now_s,
+		    struct ncxd_state_stats *ss);
+void ncxd_state_close(struct ncxd_state *st);
+/* The sender's slot, wherever it is; NULL if it has none. */
+struct ncxd_state_slot *ncxd_state_find(struct ncxd_state *st, const struct ncx_addr *a);
+/* Its slot, claimed (with next) if it has none; NULL (counted in full) if no room. */
+struct ncxd_state_slot *ncxd_state_claim(struct ncxd_state *st, const struct ncx_addr *a,
+					 uint64_t next, uint64_t now_s);
+uint64_t ncxd_state_next(struct ncxd_state_slot *sl);
+/* Only the owning worker: the stream is written up to next - 1. */
+void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t now_s);
+/* The sender's state expired: its slot may be reused. */
+void ncxd_state_forget(struct ncxd_state_slot *sl);
+
 /* ---- worker.c ---- */
 
 struct ncxd;
@@ -235,6 +270,7 @@ struct ncxd {
 	atomic_bool stop;
 	atomic_uint reopen_gen;
 	atomic_uint metrics_gen;
+	struct ncxd_state state;
 };
 
 void *ncxd_worker_main(void *arg);

@@ -12,6 +12,10 @@
  *    retried on every flush; what does not fit behind it is dropped and
  *    counted (write_error). Once writing works again, a "dropped" event line
  *    follows the buffered lines, at the place where the loss happened.
+ *
+ * A reliable sender's position (one past the last seq handed to the sink)
+ * goes to its state slot whenever a flush leaves nothing of it unwritten,
+ * never before: after a SIGKILL, the next run resumes the stream there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <ncx/log.h>
 
 #include "sink.h"
 
@@ -144,9 +151,16 @@ static int host_open(struct sink *s, struct sink_host *h)
 static void log_failure(struct sink_host *h, const char *what, int err)
 {
 	if (!h->failing)
-		ncxd_log("%s %s: %s (buffering, then dropping with a count, until it works)",
+		ncx_err("%s %s: %s (buffering, then dropping with a count, until it works)\n",
 			 what, h->path, strerror(err));
 	h->failing = true;
+}
+
+/* Everything handed over for h is in its file now: say so in its slot. */
+static void host_written(struct sink_host *h)
+{
+	if (h->slot && h->pos_valid)
+		ncxd_state_put(h->slot, h->pos, (uint64_t)time(NULL));
 }
 
 /* Write the whole buffer. On failure what was not written stays. */
@@ -155,8 +169,10 @@ static int host_flush(struct sink *s, struct sink_host *h)
 	size_t off = 0;
 	int rc;
 
-	if (h->len == 0)
+	if (h->len == 0) {
+		host_written(h);
 		return 0;
+	}
 	if ((rc = host_open(s, h)) < 0) {
 		log_failure(h, "cannot open", -rc);
 		return rc;
@@ -182,8 +198,9 @@ static int host_flush(struct sink *s, struct sink_host *h)
 	}
 	h->len = 0;
 	if (h->failing)
-		ncxd_log("writing %s works again", h->path);
+		ncx_info("writing %s works again\n", h->path);
 	h->failing = false;
+	host_written(h);
 	return 0;
 }
 
@@ -374,17 +391,25 @@ static bool owes(const struct sink_host *h)
 	return false;
 }
 
-static void flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
+int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
 {
-	if (host_flush(s, h) < 0)
-		return;
+	int rc = host_flush(s, h);
+
+	if (rc < 0)
+		return rc;
 	/* Writing works: the drop events owed go right after what was buffered. */
 	if (owes(h)) {
 		put_pending(s, h, real_us, false);
-		if (host_flush(s, h) < 0)
-			return;
+		if ((rc = host_flush(s, h)) < 0)
+			return rc;
 	}
 	release_buffer(s, h);
+	return 0;
+}
+
+static void flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
+	(void)sink_flush_host(s, h, real_us);
 }
 
 void sink_flush_all(struct sink *s, uint64_t real_us)
@@ -434,7 +459,7 @@ static void host_final(struct sink *s, struct sink_host *h, uint64_t real_us)
 
 		for (size_t i = 0; i < h->len; i++)
 			lines += h->buf[i] == '\n';
-		ncxd_log("%s: %zu lines (%zu bytes) could not be written and are lost", h->path,
+		ncx_err("%s: %zu lines (%zu bytes) could not be written and are lost\n", h->path,
 			 lines, h->len);
 		h->st.drop[NCXD_D_WRITE_ERROR] += lines;
 		s->total.drop[NCXD_D_WRITE_ERROR] += lines;

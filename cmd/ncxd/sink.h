@@ -24,6 +24,12 @@ struct sink_host {
 	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
 	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
 	bool failing;	/* the last write failed (logged once per episode) */
+	/* Reliable senders: the stream's position in the file. pos is one past
+	 * the last seq handed to the sink (written, or dropped and reported);
+	 * once a flush has written everything, it goes to the state slot. */
+	struct ncxd_state_slot *slot;
+	uint64_t pos;
+	bool pos_valid;
 	struct ncxd_stats st;
 };
 
@@ -56,6 +62,9 @@ void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const str
 /* n records were dropped for reason r: counted now, written as an event. */
 void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n);
 
+/* Everything h has buffered, and the events it owes, to its file: 0, or
+ * -errno with what was not written still buffered. */
+int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us);
 /* The periodic flush: every buffer to its file, idle buffers back to the pool. */
 void sink_flush_all(struct sink *s, uint64_t real_us);
 /* SIGHUP: flush, then close every file; the next write opens it again. */

@@ -1,7 +1,17 @@
 /*
  * worker: one thread, its own sockets (SO_REUSEPORT: the kernel's 4-tuple
  * hash keeps a sender on one worker), its own rx engine and its own sink.
- * Nothing per host is shared with any other thread.
+ * Nothing per host is shared with any other thread but the state table
+ * (state.c), where each sender has a slot of its own.
+ *
+ * Reliable senders: an ack says "written". Before a response goes out, the
+ * sender's buffer is written to its file (write(2): the page cache survives
+ * a SIGKILL) and its position stored in its state slot; if that write
+ * fails, the response is not sent (the engine sends another with the next
+ * progress, retransmission request or emergency datagram). On restart the
+ * engine's resume hook gives each sender's first stream the position the
+ * slot holds, so what was written is not written again, and what was not
+ * is asked for.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +22,7 @@
 #include <unistd.h>
 
 #include <linux/sock_diag.h>
+#include <ncx/log.h>
 #include <ncx/udp.h>
 
 #include "sink.h"
@@ -48,6 +59,9 @@ static void send_response(struct wstate *s, struct sink_host *h, const struct nc
 	socklen_t len = ncx_addr_to_sockaddr(ev->from, &ss);
 
 	if (h->resp_fd < 0)
+		return;
+	/* Acked means written: no ack for what could not be written. */
+	if (sink_flush_host(&s->sink, h, s->real_us) < 0)
 		return;
 	/* A lost response is recovered by the protocol's timers: no retry. */
 	(void)sendto(h->resp_fd, ev->response.p, ev->response.len, MSG_DONTWAIT,
@@ -87,6 +101,46 @@ static int reply_fd(struct wstate *s, const struct ncx_addr *from)
 	return -1;
 }
 
+/* The engine's resume hook: where an earlier run left this sender. */
+static uint64_t resume_point(void *arg, const struct ncx_addr *from)
+{
+	struct wstate *s = arg;
+	struct ncxd_state_slot *sl = ncxd_state_find(&s->w->d->state, from);
+
+	return sl ? ncxd_state_next(sl) : UINT64_MAX;
+}
+
+/* A reliable sender's record: it gets a state slot, if there is room. */
+static void track_reliable(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
+{
+	struct ncxd_state *st = &s->w->d->state;
+
+	if (h->slot || !st->f)
+		return;
+	h->slot = ncxd_state_claim(st, ev->from, ev->record.seq, s->real_us / 1000000u);
+	if (!h->slot)
+		ncx_warn("state table full: a sender gets no resume point (%llu so far)\n",
+			 (unsigned long long)atomic_load(&st->full));
+}
+
+/* One past the last seq handed to the sink: where the stream stands. */
+static void set_pos(struct sink_host *h, uint64_t pos)
+{
+	h->pos = pos;
+	h->pos_valid = true;
+}
+
+static void sender_gone(struct wstate *s, struct sink_host *h)
+{
+	struct ncxd_state_slot *sl = h->slot;
+
+	/* Silent for --idle: it holds nothing unacked, so there is nothing to
+	 * resume; a new boot must not be taken for resends of the old one. */
+	sink_host_gone(&s->sink, h, s->real_us);
+	if (sl)
+		ncxd_state_forget(sl);
+}
+
 static void on_event(void *arg, const struct ncx_rx_event *ev)
 {
 	struct wstate *s = arg;
@@ -94,7 +148,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 
 	if (ev->kind == NCX_RX_SENDER_GONE) {
 		if (h)
-			sink_host_gone(&s->sink, h, s->real_us);
+			sender_gone(s, h);
 		if (ev->user)
 			*ev->user = NULL;
 		return;
@@ -115,7 +169,10 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	}
 	switch (ev->kind) {
 	case NCX_RX_RECORD:
+		if (ev->reliable)
+			track_reliable(s, h, ev);
 		sink_record(&s->sink, h, s->real_us, s->mono_us, &ev->record);
+		set_pos(h, ev->record.seq + 1);
 		break;
 	case NCX_RX_LEGACY:
 		sink_legacy(&s->sink, h, s->real_us, s->mono_us, &ev->legacy);
@@ -125,6 +182,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 					.lost = ev->gap.lost };
 
 		sink_event(&s->sink, h, s->real_us, &e);
+		set_pos(h, ev->gap.last + 1);
 		break;
 	}
 	case NCX_RX_REBOOT: {
@@ -132,6 +190,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 					.b = ev->reboot.seq };
 
 		sink_event(&s->sink, h, s->real_us, &e);
+		set_pos(h, ev->reboot.seq); /* the new boot's first is still to come */
 		break;
 	}
 	case NCX_RX_DROP:
@@ -377,6 +436,10 @@ void *ncxd_worker_main(void *arg)
 	s->cur_fd = -1;
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
+	if (w->d->state.f) {
+		rc.resume = resume_point;
+		rc.resume_arg = s;
+	}
 	s->bufs = malloc(sizeof(*s->bufs) * BATCH);
 	s->ctrl = calloc(BATCH, sizeof(*s->ctrl));
 	if (!s->bufs || !s->ctrl || sink_init(&s->sink, s->cfg) < 0)
@@ -394,7 +457,7 @@ void *ncxd_worker_main(void *arg)
 	free(s);
 	return NULL;
 fail:
-	ncxd_log("worker %d: out of memory", w->id);
+	ncx_err("worker %d: out of memory\n", w->id);
 	if (s) {
 		if (s->rx)
 			ncx_rx_free(s->rx);

@@ -1,7 +1,8 @@
 /* ncxd's sink on a scratch directory: the fd LRU and the buffer pool stay
- * within their bounds and lose nothing, a new day opens a new file, and a
+ * within their bounds and lose nothing, a new day opens a new file, a
  * write error buffers, drops with a count and writes a "dropped" event once
- * writing works again. */
+ * writing works again, and a reliable sender's position reaches its state
+ * slot only once everything before it is in the file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,13 +19,23 @@
 #include "../../cmd/ncxd/metrics.c"
 #include "../../cmd/ncxd/path.c"
 #include "../../cmd/ncxd/sink.c"
+#include "../../cmd/ncxd/state.c"
 
-static int logged;
+/* ncxd's messages go through the log core: count them with a console. */
+static atomic_int logged;
 
-void ncxd_log(const char *fmt, ...)
+static void count_msg(struct ncx_console *con, const struct ncx_log_record *rec)
 {
-	logged++;
-	(void)fmt;
+	if (rec->kind == NCX_LOG_REC_MSG)
+		logged++;
+}
+
+static struct ncx_console counter = { .name = "count", .level = NCX_LOG_DEBUG, .write = count_msg };
+
+static int messages(void)
+{
+	assert_int_equal(ncx_log_flush(), 0);
+	return atomic_load(&logged);
 }
 
 #define DAY0 (1795305600ull * 1000000u) /* 2026-11-22T00:00:00Z */
@@ -35,6 +46,7 @@ static int setup(void **state)
 {
 	strcpy(dir, "/tmp/ncxd-sink.XXXXXX");
 	assert_non_null(mkdtemp(dir));
+	assert_int_equal(ncx_log_flush(), 0);
 	logged = 0;
 	return 0;
 }
@@ -191,7 +203,7 @@ static void test_write_error(void **state)
 	uint64_t dropped = s.total.drop[NCXD_D_WRITE_ERROR];
 
 	assert_true(dropped > 0 && dropped < 200);
-	assert_int_equal(logged, 1); /* one message per episode, not per line */
+	assert_int_equal(messages(), 1); /* one message per episode, not per line */
 	unlink(blocker);
 	sink_flush_all(&s, DAY0);
 	for (int seq = 200; seq < 210; seq++)
@@ -243,6 +255,61 @@ static void test_suppressed(void **state)
 	sink_free(&s);
 }
 
+/* The slot gets the position only when a flush has written everything;
+ * a failing write leaves it where the file ends. */
+static void test_state_position(void **state)
+{
+	struct ncxd_config c;
+	struct ncxd_state st;
+	struct ncxd_state_stats ss;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+	char blocker[128];
+	FILE *f;
+
+	config(&c, "%h/x.log");
+	assert_int_equal(ncxd_state_open(&st, dir, 64, 1000, &ss), 0);
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.4:6665", 1, &a), 0);
+	h = sink_host_new(&s, &a, -1);
+	h->slot = ncxd_state_claim(&st, &a, 5, 1000);
+	assert_non_null(h->slot);
+	for (uint64_t seq = 5; seq < 8; seq++) {
+		record(&s, h, DAY0, seq);
+		h->pos = seq + 1;
+		h->pos_valid = true;
+	}
+	/* buffered, not written: the slot still says 5 */
+	assert_int_equal(ncxd_state_next(h->slot), 5);
+	assert_int_equal(sink_flush_host(&s, h, DAY0), 0);
+	assert_int_equal(ncxd_state_next(h->slot), 8);
+	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 7 seq=7\n"));
+	/* the file cannot be written: the flush fails, the slot stays */
+	sink_reopen(&s, DAY0);
+	snprintf(blocker, sizeof(blocker), "%s/10.0.0.4", dir);
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", blocker);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(blocker, "w");
+	assert_non_null(f);
+	fclose(f);
+	record(&s, h, DAY0, 8);
+	h->pos = 9;
+	assert_true(sink_flush_host(&s, h, DAY0) < 0);
+	sink_flush_all(&s, DAY0);
+	assert_int_equal(ncxd_state_next(h->slot), 8);
+	/* writable again: the buffered record goes out, then the slot moves */
+	unlink(blocker);
+	assert_int_equal(sink_flush_host(&s, h, DAY0), 0);
+	assert_int_equal(ncxd_state_next(h->slot), 9);
+	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 8 seq=8\n"));
+	sink_finish(&s, DAY0);
+	sink_free(&s);
+	ncxd_state_close(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +317,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_day, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
+
+	ncx_log_init(NULL);
+	ncx_console_register(&counter);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
