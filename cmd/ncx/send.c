@@ -88,8 +88,9 @@ static void usage(FILE *f)
 		"  -v, --verbose           print the console's counters on stderr at exit\n"
 		"  -h, --help              this text\n"
 		"\n"
-		"Exit status: 0 all acked (or sent, with --no-wait), 64 usage, 69 not all\n"
-		"acked in time, 71 a system error (e.g. the source port is in use).\n"
+		"Exit status: 0 all acked (or sent, with --no-wait); 64 a bad command line;\n"
+		"69 not all acked in time, or the source port cannot be bound; 71 another\n"
+		"system error (memory, threads).\n"
 		"\n"
 		"Examples:\n"
 		"  ncx send -t 10.0.0.5:6666 \"backup finished\"\n"
@@ -391,8 +392,9 @@ int cmd_send(int argc, char **argv)
 	err = ncx_netcon_start(&s.nc, &s.cfg, s.ring, ncx_netcon_render_log, &all);
 	if (err) {
 		cmd_err("send", "cannot start the console%s: %s",
-			err == -EADDRINUSE ? " (is the source port in use?)" : "", strerror(-err));
-		return EX_OSERR;
+			err == -EADDRINUSE ? " (the source port is in use)" : "", strerror(-err));
+		/* As replay and forward: a socket that cannot be bound is 69. */
+		return err == -ENOMEM || err == -EAGAIN ? EX_OSERR : EX_UNAVAILABLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	ok = optind < argc ? log_args(&s, argc - optind, argv + optind) : log_stdin(&s);
