@@ -50,7 +50,7 @@ struct ncx_tx_config {
 	uint64_t emg_first_us;	 /* default 100 ms */
 	uint64_t emg_max_us;	 /* default 1 s */
 	uint32_t emg_burst;	 /* records per emergency round; default 64 */
-	uint32_t max_pps;	 /* datagrams per second; 0 = no cap (default) */
+	uint32_t max_pps;	 /* datagrams per second, all targets together; 0 = no cap */
 };
 
 void ncx_tx_config_default(struct ncx_tx_config *cfg);
@@ -86,7 +86,9 @@ void ncx_tx_free(struct ncx_tx *tx);
  */
 void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq);
 
-/* May a first send of `datagrams` datagrams go now? Takes the tokens if so. */
+/* May a first send of `datagrams` datagrams (per target: the cost is that
+ * times ntargets) go now? Takes the tokens if so. A record bigger than the
+ * whole bucket goes when the bucket is full. */
 bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us);
 
 /*
@@ -101,7 +103,9 @@ void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned data
 /*
  * A response from target t (the driver has checked that it came from that
  * target's address and port). Returns 0, or -EBADMSG for a datagram that is
- * not "ncrx<acked>[ <seq>]*" (counted, nothing done).
+ * not "ncrx<acked>[ <seq>]*" (counted, nothing done). An ack beyond what was
+ * sent is kept: those seqs count as acked when they are sent (a receiver
+ * that also hears the kernel's own netconsole may be ahead of a forwarder).
  */
 int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, uint64_t now_us,
 		    ncx_tx_resend_fn resend, void *arg);
