@@ -94,10 +94,11 @@ uint16_t ncx_netcon_port(const struct ncx_netcon *nc);
 /*
  * Render for rings written by the log core (log.h): ncx_log_format_ext().
  * arg is a const struct ncx_netcon_log * (level threshold and flags, as a
- * log console's; NULL: every record, as with NCX_CON_ALLDATA). With NCX_CON_ALLDATA the ring's seq is the wire seq;
- * with a threshold, the driver's numbering is kept, so the records that
- * pass go out as 0, 1, 2, ... and the receiver sees no hole for what was
- * filtered (a hole would be asked for, and reported lost, in vain).
+ * log console's; NULL: every record, as with NCX_CON_ALLDATA). With
+ * NCX_CON_ALLDATA the ring's seq is the wire seq; with a threshold, the
+ * driver's numbering is kept, so the records that pass go out as 0, 1,
+ * 2, ... and the receiver sees no hole for what was filtered (a hole would
+ * be asked for, and reported lost, in vain).
  */
 struct ncx_netcon_log {
 	int level;
