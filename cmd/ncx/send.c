@@ -27,12 +27,15 @@
 #define DEFAULT_TIMEOUT 60
 #define RING_BYTES (16u << 20)
 /*
- * Records logged but not yet acked by every receiver, at most. A record
- * takes at most NCX_LOG_LINE_MAX + 40 bytes of ring, so this window fills
- * about half the ring: what is in flight is never overwritten before the
- * receivers have it, however fast stdin comes.
+ * Records logged but not yet acked by every receiver may fill half the
+ * ring, counted as if each were as long as the longest logged so far (at
+ * most NCX_LOG_LINE_MAX + 40 bytes: 8192 records; short lines: many more).
+ * What is in flight is never overwritten before the receivers have it,
+ * however fast stdin comes; the other half is slack for the console's own
+ * notices. The window is what bounds throughput: the receiver acks about
+ * every 100 ms.
  */
-#define WINDOW 8192
+#define WINDOW_MAX (1u << 20)
 
 struct sender {
 	struct ncx_netcon_config cfg;
@@ -43,6 +46,7 @@ struct sender {
 	bool wait;
 	bool verbose;
 	uint64_t logged;	/* records this run wrote */
+	uint64_t longest;	/* ring bytes of the longest record so far */
 };
 
 static void usage(FILE *f)
@@ -81,8 +85,8 @@ static void usage(FILE *f)
 		"                          for acks (a short pause lets early answers in)\n"
 		"      --timeout SECONDS   how long to wait for the acks after the last record\n"
 		"                          is logged, and how long a full window of unacked\n"
-		"                          records may wait for progress while reading\n"
-		"                          (default %d; 0: wait for ever)\n"
+		"                          records (half the ring) may wait for progress\n"
+		"                          while reading (default %d; 0: wait for ever)\n"
 		"      --rate PPS          send at most PPS datagrams per second, all targets\n"
 		"                          together (default: no cap)\n"
 		"  -v, --verbose           print the console's counters on stderr at exit\n"
@@ -148,15 +152,24 @@ static uint64_t in_flight(struct sender *s, uint64_t *acked_next)
 	return ncx_ring_next_seq(s->ring) - *acked_next;
 }
 
+static uint64_t window(const struct sender *s)
+{
+	uint64_t w = RING_BYTES / 2 / s->longest;
+
+	return w < WINDOW_MAX ? w : WINDOW_MAX;
+}
+
 /*
- * Wait for room in the window. Returns false if the receivers made no
- * progress for the whole timeout.
+ * Wait for room in the window for a record of len bytes. Returns false if
+ * the receivers made no progress for the whole timeout.
  */
-static bool window_wait(struct sender *s)
+static bool window_wait(struct sender *s, size_t len)
 {
 	uint64_t acked, last = 0, since = ncx_now_us();
 
-	while (in_flight(s, &acked) >= WINDOW) {
+	if (ncx_ring_rec_bytes(len) > s->longest)
+		s->longest = ncx_ring_rec_bytes(len);
+	while (in_flight(s, &acked) >= window(s)) {
 		if (acked != last) {
 			last = acked;
 			since = ncx_now_us();
@@ -175,7 +188,7 @@ static bool log_line(struct sender *s, const char *p, size_t len)
 		size_t n = len > NCX_LOG_LINE_MAX ? NCX_LOG_LINE_MAX : len;
 		int err;
 
-		if (!window_wait(s))
+		if (!window_wait(s, n))
 			return false;
 		err = ncx_log_write(s->level, p, n);
 		if (err) {
