@@ -10,11 +10,13 @@
  *   allow.c    --allow CIDR lists (pure)
  *   config.c   option names and values, shared by argv and -c FILE (pure)
  *   metrics.c  the Prometheus textfile
+ *   state.c    DIR/.ncxd-state: each reliable sender's written position
  *
  * Workers share nothing per host: the kernel's SO_REUSEPORT hash keeps a
  * sender on one worker, and each worker owns its engine, its hosts and their
  * files. The only shared state is the read-only config, two flags set by
- * the main thread (stop, reopen) and each worker's published metrics.
+ * the main thread (stop, reopen), each worker's published metrics and the
+ * state table (a slot per sender, written only by the sender's worker).
  */
 #ifndef NCXD_H
 #define NCXD_H
