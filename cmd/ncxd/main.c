@@ -362,8 +362,8 @@ static void open_state(struct ncxd *d)
 		return;
 	}
 	if (ss.unreadable)
-		ncx_warn("%s/%s was not a state table of ours: started afresh\n", d->cfg.dir,
-			 NCXD_STATE_FILE);
+		ncx_warn("cannot use %s/%s (%s): started afresh\n", d->cfg.dir, NCXD_STATE_FILE,
+			 ss.unreadable == EBADMSG ? "not a state table of ours" : strerror(ss.unreadable));
 	if (ss.found)
 		ncx_info("state: resuming %llu senders (%llu expired, %llu without room)\n",
 			 (unsigned long long)ss.kept, (unsigned long long)ss.expired,

@@ -226,7 +226,8 @@ struct ncxd_state {
 
 struct ncxd_state_stats {
 	bool found;	 /* an earlier table was read */
-	bool unreadable; /* a file was there but not a table of ours (started afresh) */
+	int unreadable;	 /* a file was there but could not be used (errno; EBADMSG: not
+			  * a table of ours): started afresh */
 	uint64_t kept, expired, no_room;
 };
 

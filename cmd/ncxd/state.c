@@ -9,7 +9,8 @@
  * mmap'd MAP_SHARED: an update is a store into the page cache, no syscall,
  * and survives the process being killed (not the machine losing power).
  *
- * Slot states, in `tag`:
+ * Slot states, in the low two bits of `tag` (the rest a generation count,
+ * bumped by every claim):
  *
  *   FREE   never used since the table was built; ends a lookup
  *   BUSY   being claimed: a lookup goes past it
@@ -18,10 +19,14 @@
  *          claim may take it
  *
  * Workers share the table. A slot is claimed with a compare-and-swap from
- * FREE or DEAD to BUSY; its key is then written and the tag set LIVE with
- * release order, read with acquire by lookups (LMM(claim:A) pairs with
- * LMM(find:A)). Only the worker that owns the sender (SO_REUSEPORT keeps it
- * on one) writes its `next`, so `next` needs no more than an atomic store.
+ * FREE or DEAD to BUSY of the next generation; its key is then written and
+ * the tag set LIVE with release order, read with acquire by lookups
+ * (LMM(claim:A) pairs with LMM(find:A)). A dead slot may be claimed again
+ * while another worker's lookup reads its key, so a lookup reads the tag
+ * again after the key and trusts the key only if the tag is unchanged, as
+ * a seqlock reader does (LMM(find:B)). Only the worker that owns the sender
+ * (SO_REUSEPORT keeps it on one) writes its `next`, so `next` needs no
+ * more than an atomic store.
  * A run with another number of workers may find a sender anywhere: lookups
  * search the whole probe sequence, whoever claimed it.
  *
@@ -47,6 +52,8 @@
 #define MAGIC "ncxdst1\n"
 
 enum { FREE = 0, BUSY = 1, LIVE = 2, DEAD = 3 };
+#define STATE(tag) ((tag) & 3u)
+#define GEN_ONE 4u
 
 struct ncxd_state_slot {
 	_Atomic uint32_t tag;
@@ -92,10 +99,16 @@ struct ncxd_state_slot *ncxd_state_find(struct ncxd_state *st, const struct ncx_
 		struct ncxd_state_slot *sl = &st->f->slot[i];
 		/* LMM(find:A): pairs with LMM(claim:A); the key is complete. */
 		uint32_t tag = atomic_load_explicit(&sl->tag, memory_order_acquire);
+		bool match;
 
-		if (tag == FREE)
+		if (STATE(tag) == FREE)
 			return NULL;
-		if (tag == LIVE && key_is(sl, a))
+		if (STATE(tag) != LIVE)
+			continue;
+		match = key_is(sl, a);
+		/* LMM(find:B): the key read before the tag is read again. */
+		atomic_thread_fence(memory_order_acquire);
+		if (match && atomic_load_explicit(&sl->tag, memory_order_relaxed) == tag)
 			return sl;
 	}
 	return NULL;
@@ -106,10 +119,11 @@ static bool claim(struct ncxd_state_slot *sl, const struct ncx_addr *a, uint64_t
 		  uint64_t now_s)
 {
 	uint32_t tag = atomic_load_explicit(&sl->tag, memory_order_relaxed);
+	uint32_t gen = (tag & ~3u) + GEN_ONE;
 
-	if (tag != FREE && tag != DEAD)
+	if (STATE(tag) != FREE && STATE(tag) != DEAD)
 		return false;
-	if (!atomic_compare_exchange_strong(&sl->tag, &tag, BUSY))
+	if (!atomic_compare_exchange_strong(&sl->tag, &tag, gen | BUSY))
 		return false;
 	sl->family = a->family;
 	sl->port = a->port;
@@ -117,7 +131,7 @@ static bool claim(struct ncxd_state_slot *sl, const struct ncx_addr *a, uint64_t
 	atomic_store_explicit(&sl->next, next, memory_order_relaxed);
 	atomic_store_explicit(&sl->seen, now_s, memory_order_relaxed);
 	/* LMM(claim:A): the key before LIVE; pairs with LMM(find:A). */
-	atomic_store_explicit(&sl->tag, LIVE, memory_order_release);
+	atomic_store_explicit(&sl->tag, gen | LIVE, memory_order_release);
 	return true;
 }
 
@@ -151,34 +165,42 @@ void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t now_s)
 
 void ncxd_state_forget(struct ncxd_state_slot *sl)
 {
-	atomic_store_explicit(&sl->tag, DEAD, memory_order_release);
+	uint32_t tag = atomic_load_explicit(&sl->tag, memory_order_relaxed);
+
+	atomic_store_explicit(&sl->tag, (tag & ~3u) | DEAD, memory_order_release);
 }
 
 /* ---- the file ---------------------------------------------------------- */
 
-/* Map path (read-write) if it is a table of ours; NULL otherwise. */
-static struct ncxd_state_file *map_old(const char *path, size_t *len)
+/* Map path (read-only) if it is a table of ours; NULL otherwise, with
+ * *err 0 (none there), an errno, or EBADMSG (not a table of ours). */
+static struct ncxd_state_file *map_old(const char *path, size_t *len, int *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct ncxd_state_file *f;
 	struct stat sb;
 
+	*err = fd < 0 && errno != ENOENT ? errno : 0;
 	if (fd < 0)
 		return NULL;
+	*err = EBADMSG;
 	if (fstat(fd, &sb) < 0 || (size_t)sb.st_size < sizeof(*f)) {
 		close(fd);
 		return NULL;
 	}
 	f = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (f == MAP_FAILED)
+	if (f == MAP_FAILED) {
+		*err = errno;
 		return NULL;
+	}
 	*len = (size_t)sb.st_size;
 	if (memcmp(f->magic, MAGIC, 8) || f->slot_size != sizeof(struct ncxd_state_slot) ||
 	    !f->nslots || (f->nslots & (f->nslots - 1)) || file_bytes(f->nslots) != *len) {
 		munmap(f, *len);
 		return NULL;
 	}
+	*err = 0;
 	return f;
 }
 
@@ -224,7 +246,7 @@ static void carry_over(struct ncxd_state *st, struct ncxd_state_file *old,
 		struct ncxd_state_slot *o = &old->slot[i];
 		struct ncx_addr a;
 
-		if (atomic_load(&o->tag) != LIVE)
+		if (STATE(atomic_load(&o->tag)) != LIVE)
 			continue;
 		if (now_s > NCXD_STATE_EXPIRE_S && atomic_load(&o->seen) < now_s - NCXD_STATE_EXPIRE_S) {
 			ss->expired++;
@@ -254,9 +276,8 @@ int ncxd_state_open(struct ncxd_state *st, const char *dir, uint32_t nslots, uin
 	if ((size_t)snprintf(path, sizeof(path), "%s/" NCXD_STATE_FILE, dir) >= sizeof(path))
 		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	old = map_old(path, &old_len);
+	old = map_old(path, &old_len, &ss->unreadable);
 	ss->found = old != NULL;
-	ss->unreadable = !old && access(path, F_OK) == 0;
 	if ((rc = map_new(tmp, nslots, &st->f)) < 0) {
 		if (old)
 			munmap(old, old_len);
