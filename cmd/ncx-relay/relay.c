@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -366,18 +367,36 @@ static void print_dir(const char *dir, const struct stats *s)
 		(unsigned long long)s->overflow, (unsigned long long)s->send_errors);
 }
 
-/* Per direction, then one line for scripts: "ncx-relay: stats key=value ...". */
+/* Datagrams the kernel dropped on a full receive buffer of fd (0 if unknown). */
+static uint64_t sock_drops(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 || len <= SK_MEMINFO_DROPS * 4)
+		return 0;
+	return mi[SK_MEMINFO_DROPS];
+}
+
+/* Per direction, then one line for scripts: "ncx-relay: stats key=value ...".
+ * sock_drops: what the kernel dropped before the relay read it (the listen
+ * socket, and every upstream socket): a loss the relay did not choose. */
 static void print_stats(const struct relay *r)
 {
+	uint64_t drops_in = sock_drops(r->listen_fd), drops_back = 0;
+
+	for (int i = 0; i < r->nclients; i++)
+		drops_back += sock_drops(r->clients[i].up_fd);
 	print_dir("forward", &r->sfwd);
 	print_dir("back", &r->sback);
 	fprintf(stderr,
 		"ncx-relay: stats clients=%d fwd_in=%llu fwd_out=%llu back_in=%llu back_out=%llu "
-		"new_seqs=%llu last_new=%llu.%06llu\n",
+		"new_seqs=%llu last_new=%llu.%06llu sock_drops_fwd=%llu sock_drops_back=%llu\n",
 		r->nclients, (unsigned long long)r->sfwd.in, (unsigned long long)r->sfwd.out,
 		(unsigned long long)r->sback.in, (unsigned long long)r->sback.out,
 		(unsigned long long)r->new_seqs, (unsigned long long)(r->last_new_rt / 1000000),
-		(unsigned long long)(r->last_new_rt % 1000000));
+		(unsigned long long)(r->last_new_rt % 1000000), (unsigned long long)drops_in,
+		(unsigned long long)drops_back);
 }
 
 static void usage(FILE *f)
@@ -503,7 +522,7 @@ int main(int argc, char **argv)
 		r.back.dup = bdup;
 	if (breorder >= 0)
 		r.back.reorder = breorder;
-	r.listen_fd = ncx_udp_bind(&at, &(struct ncx_udp_opts){ .rcvbuf = 8 << 20 });
+	r.listen_fd = ncx_udp_bind(&at, &(struct ncx_udp_opts){ .rcvbuf = 128 << 20 });
 	if (r.listen_fd < 0) {
 		fprintf(stderr, "ncx-relay: cannot listen on %s: %s\n", listen_at, strerror(-r.listen_fd));
 		return EX_UNAVAILABLE;
