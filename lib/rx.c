@@ -58,6 +58,12 @@
  *    reliable sender that is not shown to have rebooted is counted as a
  *    DUPLICATE (it is resending; whether that seq was delivered or lost
  *    is no longer known).
+ *  - Beyond the history, an ncemg record is never a new boot, whatever the
+ *    acks: the sender says it has had no ack for it, so the ack the rule
+ *    counts on did not reach it (lost, or held back by the caller: ncxd
+ *    sends none while it cannot write). A new boot shows in its first
+ *    record sent the normal way. Within the history a differing
+ *    fingerprint is still a new boot.
  *  - The fingerprint covers the timestamp and the first 64 bytes of the
  *    text (not the dictionary, which may differ between the kernel's path
  *    and `ncx forward`'s: sysdata msgid is per target).
@@ -79,7 +85,8 @@
  *    reliable_hole_us ago, and the ack of R - 1 counts as sent at the
  *    resume. So a reliable sender that rebooted while the receiver was
  *    down is taken for one resending until reliable_hole_us after the
- *    resume, and its first seq below R after that starts the new boot.
+ *    resume, and its first seq below R after that (not an ncemg one, see
+ *    below) starts the new boot.
  *    Why not sooner: the same seqs from a sender that did not reboot are
  *    resends of what the earlier run wrote but had not acked, and taking
  *    them for a new boot would write them twice. A new boot's records
@@ -919,7 +926,7 @@ enum old_kind { OLD_DUP, OLD_LATE, OLD_REBOOT };
 
 /* seq < next: a duplicate, a late record, or the start of a new boot. */
 static enum old_kind classify_old(const struct ncx_rx *rx, struct sender *s, uint64_t seq,
-				  bool fp_known, uint16_t fp, uint64_t now)
+				  bool fp_known, uint16_t fp, bool emg, uint64_t now)
 {
 	if (s->next - seq <= NCX_RX_HISTORY) {
 		unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
@@ -933,6 +940,8 @@ static enum old_kind classify_old(const struct ncx_rx *rx, struct sender *s, uin
 beyond:
 	if (!s->reliable)
 		return OLD_REBOOT; /* a stock sender never resends */
+	if (emg)
+		return OLD_DUP; /* a resend, by its own word: it has had no ack for it */
 	promote_ack(rx, s, now);
 	return s->has_stable && seq <= s->stable_ack ? OLD_REBOOT : OLD_DUP;
 }
@@ -955,9 +964,9 @@ static void reboot(struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t n
 
 /* Sort out seq < next. Returns true if the record goes on (a new boot). */
 static bool handle_old(struct ncx_rx *rx, struct sender *s, uint64_t seq, bool fp_known,
-		       uint16_t fp, uint64_t now)
+		       uint16_t fp, bool emg, uint64_t now)
 {
-	switch (classify_old(rx, s, seq, fp_known, fp, now)) {
+	switch (classify_old(rx, s, seq, fp_known, fp, emg, now)) {
 	case OLD_DUP:
 		drop_seq(rx, s, NCX_DROP_DUPLICATE, seq, now);
 		return false;
@@ -1066,7 +1075,8 @@ static void handle_record(struct ncx_rx *rx, struct sender *s, const struct ncx_
 		deliver(rx, s, rec, fp, now, now);
 		return;
 	}
-	if (!s->starting && seq < s->next && !handle_old(rx, s, seq, true, fp, now))
+	if (!s->starting && seq < s->next &&
+	    !handle_old(rx, s, seq, true, fp, rec->emergency, now))
 		return;
 	if (s->starting) {
 		start_record(rx, s, rec, fp, now);
@@ -1122,7 +1132,7 @@ static void handle_frag(struct ncx_rx *rx, struct sender *s, const struct ncx_ex
 			return;
 		if (seq - s->next >= rx->cfg.window)
 			start_end(rx, s, now);
-	} else if (seq < s->next && !handle_old(rx, s, seq, fp_known, fp, now)) {
+	} else if (seq < s->next && !handle_old(rx, s, seq, fp_known, fp, fr->emergency, now)) {
 		return;
 	}
 	if (seq - s->next >= rx->cfg.window) {

@@ -708,6 +708,33 @@ static void test_reboot_reliable_far(void **state)
 	ncx_rx_free(rx);
 }
 
+/* Past a stable ack, an ncemg record is a resend by the sender's own word
+ * (the ack did not reach it), not a new boot; the same seq sent normally is. */
+static void test_reboot_reliable_far_emergency(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	uint64_t t = 0;
+
+	for (uint64_t i = 0; i < 200; i++, t += MS) {
+		feed_r(rx, i, t);
+		ncx_rx_tick(rx, t);
+	}
+	for (uint64_t i = 200; i < 240; i++, t += SEC) {
+		feed_r(rx, i, t);
+		ncx_rx_tick(rx, t);
+	}
+	feed_k(rx, 1, 10, ",ncemg=1,ncrx=1", "line 10", t);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	/* acked at once, as any ncemg datagram */
+	assert_int_equal(C.ev[C.n - 1].kind, NCX_RX_RESPONSE);
+	assert_string_equal(C.ev[C.n - 1].text, "ncrx239");
+	feed_k(rx, 1, 10, ",ncrx=1", "line 10", t + 1);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	ncx_rx_free(rx);
+}
+
 /* The real capture: a stock kernel booted twice, seq 0..2423 then 0..2424,
  * the first records of each boot nearly identical. */
 static void test_capture_two_boots(void **state)
@@ -1483,15 +1510,17 @@ static void test_resume_reboot_recognised(void **state)
 	/* just below the point, in the history's reach, also waits */
 	feed_k(rx, 1, 999, ",ncrx=1", "new boot", t - 1);
 	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
-	/* 30 s after the resume's ack (sent at 0): a new boot */
+	/* 30 s after the resume's ack (sent at 0): an emergency resend is
+	 * still a resend (it says it has no ack), a normal record a new boot */
 	feed_k(rx, 1, 0, ",ncemg=1,ncrx=1", "new boot 0", 30 * SEC + 1);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	feed_k(rx, 1, 30, ",ncrx=1", "new boot 30", 30 * SEC + 2);
 	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
 	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->prev_seq, 999);
-	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->seq, 0);
-	assert_int_equal(C.ev[C.n - 1].kind, NCX_RX_RESPONSE);
-	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 0);
+	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->seq, 30);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 30);
 	/* the new boot's stream goes on normally, no gap for the old one */
-	feed_k(rx, 1, 1, ",ncemg=1,ncrx=1", "new boot 1", 30 * SEC + 2);
+	feed_k(rx, 1, 31, ",ncrx=1", "new boot 31", 30 * SEC + 3);
 	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
 	assert_int_equal(count(&C, NCX_RX_GAP), 0);
 	ncx_rx_free(rx);
@@ -1598,6 +1627,7 @@ int main(void)
 		cmocka_unit_test(test_late_in_history),
 		cmocka_unit_test(test_reboot_stock_far),
 		cmocka_unit_test(test_reboot_reliable_far),
+		cmocka_unit_test(test_reboot_reliable_far_emergency),
 		cmocka_unit_test(test_capture_two_boots),
 		cmocka_unit_test(test_fragments_any_order),
 		cmocka_unit_test(test_fragments_limits),
