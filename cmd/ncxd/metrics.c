@@ -132,6 +132,11 @@ static void write_all(FILE *f, struct ncxd *d)
 		(unsigned long long)tot.denied, (unsigned long long)tot.socket_drops,
 		(unsigned long long)tot.hosts, (unsigned long long)tot.open_files,
 		(unsigned long long)tot.buffers_used);
+	fprintf(f,
+		"# HELP ncxd_state_full_total Reliable senders that found no room in the state "
+		"table (no resume after a restart).\n"
+		"# TYPE ncxd_state_full_total counter\nncxd_state_full_total %llu\n",
+		(unsigned long long)atomic_load(&d->state.full));
 }
 
 int ncxd_metrics_write(struct ncxd *d, const char *path)
