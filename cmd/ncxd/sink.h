@@ -30,6 +30,7 @@ struct sink_host {
 	struct ncxd_state_slot *slot;
 	uint64_t pos;
 	bool pos_valid;
+	bool no_slot;	/* the state table had no room: not tried again */
 	struct ncxd_stats st;
 };
 

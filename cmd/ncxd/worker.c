@@ -115,9 +115,10 @@ static void track_reliable(struct wstate *s, struct sink_host *h, const struct n
 {
 	struct ncxd_state *st = &s->w->d->state;
 
-	if (h->slot || !st->f)
+	if (h->slot || h->no_slot || !st->f)
 		return;
 	h->slot = ncxd_state_claim(st, ev->from, ev->record.seq, s->real_us / 1000000u);
+	h->no_slot = !h->slot;
 	if (!h->slot)
 		ncx_warn("state table full: a sender gets no resume point (%llu so far)\n",
 			 (unsigned long long)atomic_load(&st->full));
