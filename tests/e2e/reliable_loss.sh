@@ -92,18 +92,24 @@ awk -v a="$last_new" -v b="$last_rx" -v s="$start" -v d="$done_at" -v f="$fwd_in
 
 # Exactly once, in order, per sender; no event lines. All relayed senders share
 # the relay's address, so they share one file (or one per UTC day).
+# Reports every problem (the first 10 in full), then a count.
 awk -v s="$senders" -v n="$per" '
-/^[^ ]+ ncx: / { print "event: " $0; bad = 1; exit 1 }
+function bad(msg) { if (++nbad <= 10) print msg }
+/^[^ ]+ ncx: / { bad("event: " $0); next }
 {
-	if (!match($0, / s[0-9]+ n[0-9]+ x/)) { print "not ours: " $0; bad = 1; exit 1 }
+	if (!match($0, / s[0-9]+ n[0-9]+ x/)) { bad("not ours: " $0); next }
 	split(substr($0, RSTART + 2, RLENGTH - 4), a, / n/)
 	id = a[1] + 0; k = a[2] + 0
-	if (k != got[id] + 1) { print "sender " id ": n" k " after n" got[id] + 0; bad = 1; exit 1 }
-	got[id] = k
+	if (k != got[id] + 1) bad("sender " id ": n" k " after n" got[id] + 0)
+	if (k > got[id]) { miss[id] += k - got[id] - 1; got[id] = k } else dups++
 }
 END {
-	if (bad) exit 1
-	for (i = 1; i <= s; i++) if (got[i] != n) { print "sender " i ": " got[i] + 0 " of " n; exit 1 }
+	for (i = 1; i <= s; i++) {
+		if (got[i] != n) { bad("sender " i ": last n" got[i] + 0 " of " n); miss[i] += n - got[i] }
+		if (miss[i]) short++
+		missing += miss[i]
+	}
+	if (nbad) { printf "%d problems; %d senders short, %d records missing, %d repeated or late\n", nbad, short, missing, dups; exit 1 }
 }' "$log" || fail "records missing, repeated or out of order"
 lines=$(wc -l <"$log")
 [ "$lines" -eq $((senders * per)) ] || fail "$lines lines, want $((senders * per))"
