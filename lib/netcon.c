@@ -560,7 +560,8 @@ static void destroy(struct ncx_netcon *nc)
 	free(nc);
 }
 
-static int init_sync(struct ncx_netcon *nc)
+/* wait_acked's timeout is on the monotonic clock: wall-clock steps do not move it. */
+static void init_sync(struct ncx_netcon *nc)
 {
 	pthread_condattr_t ca;
 
@@ -569,7 +570,6 @@ static int init_sync(struct ncx_netcon *nc)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&nc->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	return 0;
 }
 
 int ncx_netcon_start(struct ncx_netcon **out, const struct ncx_netcon_config *cfg,
