@@ -29,6 +29,10 @@
  *              the driver.
  *   tokens     the pacing bucket, in millionths of a datagram, so that
  *              refilling at max_pps per second from microseconds is exact.
+ *   first      the stream's first record sent (NONE before it), the end of
+ *              the start hold and the next start retry. A target is "up"
+ *              once its ack_next has passed first (or first was gone from
+ *              the ring: then there is nothing to wait for).
  *
  * Invariants
  *
@@ -74,6 +78,10 @@ struct target {
 struct ncx_tx {
 	struct ncx_tx_config cfg;
 	uint64_t sent;
+	uint64_t first;		/* the stream's first record sent, NONE before */
+	bool first_gone;	/* ... and the ring no longer has it */
+	bool hold_done;		/* the start hold is over (or was never on) */
+	uint64_t hold_until, start_next_us;
 	struct target tg[NCX_TX_TARGETS_MAX];
 	struct checkpoint *cp;
 	uint64_t cp_mask;
@@ -94,6 +102,7 @@ void ncx_tx_config_default(struct ncx_tx_config *cfg)
 	cfg->emg_max_us = MICRO;
 	cfg->emg_burst = 64;
 	cfg->max_pps = 0;
+	cfg->start_hold_us = 5 * MICRO;
 }
 
 struct ncx_tx *ncx_tx_new(const struct ncx_tx_config *cfg)
@@ -129,6 +138,9 @@ void ncx_tx_free(struct ncx_tx *tx)
 void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq)
 {
 	tx->sent = first_seq;
+	tx->first = NONE;
+	tx->first_gone = false;
+	tx->hold_done = !tx->cfg.start_hold_us;
 	tx->cp_count = 0;
 	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
 		memset(&tx->tg[t], 0, sizeof(tx->tg[t]));
@@ -200,6 +212,37 @@ static uint64_t first_sent_from(const struct ncx_tx *tx, uint64_t s, uint64_t *i
 	return cp_at(tx, i)->seq;
 }
 
+/* ---- stream start ------------------------------------------------------- */
+
+static bool target_up(const struct ncx_tx *tx, const struct target *g)
+{
+	return !tx->cfg.start_hold_us || tx->first == NONE || tx->first_gone ||
+	       g->ack_next > tx->first;
+}
+
+static bool all_up(const struct ncx_tx *tx)
+{
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++)
+		if (!target_up(tx, &tx->tg[t]))
+			return false;
+	return true;
+}
+
+/* Is the start hold still on at now? Ends it for good when it is over. */
+static bool holding(struct ncx_tx *tx, uint64_t now_us)
+{
+	if (tx->hold_done || tx->first == NONE)
+		return false;
+	if (now_us >= tx->hold_until || all_up(tx))
+		tx->hold_done = true;
+	return !tx->hold_done;
+}
+
+static uint64_t start_retry_us(const struct ncx_tx *tx)
+{
+	return tx->cfg.emg_first_us / 4 ? tx->cfg.emg_first_us / 4 : 1;
+}
+
 /* ---- pacing ------------------------------------------------------------- */
 
 static void refill(struct ncx_tx *tx, uint64_t now_us)
@@ -231,6 +274,8 @@ bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us)
 	int64_t need = (int64_t)datagrams * tx->cfg.ntargets * (int64_t)MICRO;
 	int64_t cap = (int64_t)tx->cfg.max_pps * (int64_t)MICRO;
 
+	if (holding(tx, now_us))
+		return false;	/* the first record must reach every target first */
 	if (!tx->cfg.max_pps)
 		return true;
 	refill(tx, now_us);
@@ -272,6 +317,11 @@ void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned data
 		c->cookie = cookie;
 		c->time_us = now_us;
 		tx->cp_count++;
+	}
+	if (tx->first == NONE) {
+		tx->first = seq;
+		tx->hold_until = now_us + tx->cfg.start_hold_us;
+		tx->start_next_us = now_us + start_retry_us(tx);
 	}
 	tx->sent = seq + 1;
 	tx->st.sent++;
@@ -430,6 +480,12 @@ static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
 	uint32_t done = 0;
 	bool gone_run = true;	/* still in the run of gone records at the start */
 
+	if (!target_up(tx, g)) {
+		/* It has acked nothing: whatever it gets first starts its stream. */
+		if (resend_one(tx, t, tx->first, true, now_us, resend, arg) == RS_GONE)
+			tx->first_gone = true;
+		return;
+	}
 	while (done < tx->cfg.emg_burst && tries--) {
 		uint64_t idx;
 		enum resend_result r;
@@ -450,8 +506,21 @@ static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
 	}
 }
 
+/* During the start hold: the first record again to the targets without it. */
+static void start_retry(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
+{
+	if (!holding(tx, now_us) || now_us < tx->start_next_us)
+		return;
+	for (unsigned t = 0; t < tx->cfg.ntargets && !tx->first_gone; t++)
+		if (!target_up(tx, &tx->tg[t]) &&
+		    resend_one(tx, t, tx->first, true, now_us, resend, arg) == RS_GONE)
+			tx->first_gone = true;
+	tx->start_next_us = now_us + start_retry_us(tx);
+}
+
 void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
 {
+	start_retry(tx, now_us, resend, arg);
 	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
 		struct target *g = &tx->tg[t];
 
@@ -481,6 +550,9 @@ void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, vo
 uint64_t ncx_tx_next_deadline(const struct ncx_tx *tx)
 {
 	uint64_t next = NONE;
+
+	if (!tx->hold_done && tx->first != NONE && !tx->first_gone && !all_up(tx))
+		next = tx->start_next_us < tx->hold_until ? tx->start_next_us : tx->hold_until;
 
 	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
 		const struct target *g = &tx->tg[t];

@@ -19,6 +19,16 @@
  * next after emg_first_us, the interval doubling up to emg_max_us. Any
  * progress of acked ends emergency mode.
  *
+ * Stream start: a receiver starts a sender's stream at the first seq it
+ * sees, so the stream's first record must reach it before any other.
+ * After the first record is sent, ncx_tx_may_send() says no (first sends
+ * wait) until every target has acked it or start_hold_us has passed;
+ * meanwhile ncx_tx_tick() resends it (ncemg=1, which a receiver acks at
+ * once) to the targets that have not, every emg_first_us / 4. A target
+ * that has acked nothing at all gets only that record in its emergency
+ * rounds too. A target that never answers (down, or a stock receiver)
+ * costs a delay of start_hold_us at the start, nothing else.
+ *
  * First-send times are kept per checkpoint (every NCX_TX_STRIDE seqs, in a
  * fixed ring of checkpoints set at init), not per record: the age of the
  * oldest unacked record is the age of the checkpoint at or before it, which
@@ -51,6 +61,7 @@ struct ncx_tx_config {
 	uint64_t emg_max_us;	 /* default 1 s */
 	uint32_t emg_burst;	 /* records per emergency round; default 64 */
 	uint32_t max_pps;	 /* datagrams per second, all targets together; 0 = no cap */
+	uint64_t start_hold_us;	 /* the stream-start hold (above); default 5 s; 0: none */
 };
 
 void ncx_tx_config_default(struct ncx_tx_config *cfg);

@@ -56,6 +56,7 @@ static struct ncx_tx *mk(unsigned ntargets, void (*tweak)(struct ncx_tx_config *
 
 	ncx_tx_config_default(&cfg);
 	cfg.ntargets = ntargets;
+	cfg.start_hold_us = 0;	/* the start hold has tests of its own */
 	if (tweak)
 		tweak(&cfg);
 	tx = ncx_tx_new(&cfg);
@@ -97,6 +98,7 @@ static void test_config(void **state)
 	assert_int_equal(cfg.emg_max_us, SEC);
 	assert_int_equal(cfg.emg_burst, 64);
 	assert_int_equal(cfg.max_pps, 0);
+	assert_int_equal(cfg.start_hold_us, 5 * SEC);
 	cfg.ntargets = 0;
 	assert_null(ncx_tx_new(&cfg));
 	cfg.ntargets = NCX_TX_TARGETS_MAX + 1;
@@ -584,6 +586,105 @@ static void test_seq_backwards(void **state)
 	ncx_tx_free(tx);
 }
 
+/* ---- stream start ------------------------------------------------------ */
+
+static void hold5(struct ncx_tx_config *cfg)
+{
+	cfg->start_hold_us = 5 * SEC;
+	cfg->emg_burst = 4;
+}
+
+static void test_start_hold(void **state)
+{
+	struct ncx_tx *tx = mk(2, hold5);
+	struct rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(ncx_tx_next_deadline(tx), UINT64_MAX);
+	assert_true(ncx_tx_may_send(tx, 1, 0));
+	ncx_tx_sent(tx, 0, 1000, 1, 0);
+	/* Nothing more until every target has the first record. */
+	assert_false(ncx_tx_may_send(tx, 1, 1));
+	assert_int_equal(ncx_tx_next_deadline(tx), 25 * MS);	/* emg_first_us / 4 */
+	ncx_tx_tick(tx, 25 * MS - 1, on_resend, &r);
+	assert_int_equal(r.n, 0);
+	ncx_tx_tick(tx, 25 * MS, on_resend, &r);
+	assert_int_equal(r.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(r.c[i].target, i);
+		assert_int_equal(r.c[i].seq, 0);
+		assert_int_equal(r.c[i].cookie, 1000);
+		assert_true(r.c[i].emergency);	/* a receiver acks ncemg at once */
+	}
+	assert_int_equal(respond(tx, 0, "ncrx0", 30 * MS, &r), 0);
+	assert_false(ncx_tx_may_send(tx, 1, 31 * MS));
+	ncx_tx_tick(tx, 50 * MS, on_resend, &r);
+	assert_int_equal(r.n, 3);	/* only to the target without it */
+	assert_int_equal(r.c[2].target, 1);
+	assert_int_equal(respond(tx, 1, "ncrx0", 60 * MS, &r), 0);
+	assert_true(ncx_tx_may_send(tx, 1, 61 * MS));
+	assert_int_equal(ncx_tx_next_deadline(tx), UINT64_MAX);
+	assert_int_equal(stats(tx).emg_resent, 3);
+	ncx_tx_free(tx);
+}
+
+/* A target that never answers: the hold ends, and until it acks anything,
+ * its emergency rounds carry only the first record. */
+static void test_start_hold_expires(void **state)
+{
+	struct ncx_tx *tx = mk(1, hold5);
+	struct rec r = { 0 };
+	uint64_t now = 0;
+
+	(void)state;
+	ncx_tx_sent(tx, 0, 1000, 1, 0);
+	while (ncx_tx_next_deadline(tx) < 5 * SEC) {
+		now = ncx_tx_next_deadline(tx);
+		assert_false(ncx_tx_may_send(tx, 1, now));
+		ncx_tx_tick(tx, now, on_resend, &r);
+	}
+	assert_int_equal(r.n, 199);	/* every 25 ms for 5 s */
+	assert_int_equal(ncx_tx_next_deadline(tx), 5 * SEC);
+	assert_true(ncx_tx_may_send(tx, 1, 5 * SEC));
+	send_range(tx, 1, 5, 5 * SEC);
+	r.n = 0;
+	ncx_tx_tick(tx, 10 * SEC + 1, on_resend, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.c[0].seq, 0);
+	ncx_tx_tick(tx, ncx_tx_next_deadline(tx), on_resend, &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.c[1].seq, 0);
+	/* It comes up: the next round is a whole burst, from the oldest. */
+	assert_int_equal(respond(tx, 0, "ncrx0", 11 * SEC, &r), 0);
+	r.n = 0;
+	ncx_tx_tick(tx, 11 * SEC, on_resend, &r);
+	assert_int_equal(r.n, 4);
+	assert_int_equal(r.c[0].seq, 1);
+	ncx_tx_free(tx);
+}
+
+static void test_start_special(void **state)
+{
+	struct ncx_tx *tx = mk(1, hold5);
+	struct rec r = { .gone = { 0 }, .ngone = 1 };
+
+	(void)state;
+	/* The first record gone from the ring: nothing to wait for. */
+	ncx_tx_sent(tx, 0, 1000, 1, 0);
+	ncx_tx_tick(tx, 25 * MS, on_resend, &r);
+	assert_int_equal(r.n, 1);
+	assert_true(ncx_tx_may_send(tx, 1, 26 * MS));
+	assert_int_equal(ncx_tx_next_deadline(tx), 10 * SEC + 1);
+	/* A stream that starts over holds again; an ack beyond the first
+	 * record (a receiver that also hears the kernel) counts. */
+	ncx_tx_start(tx, 100);
+	ncx_tx_sent(tx, 100, 1100, 1, SEC);
+	assert_false(ncx_tx_may_send(tx, 1, SEC));
+	assert_int_equal(respond(tx, 0, "ncrx150", SEC, &r), 0);
+	assert_true(ncx_tx_may_send(tx, 1, SEC));
+	ncx_tx_free(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +703,9 @@ int main(void)
 		cmocka_unit_test(test_skip_gone),
 		cmocka_unit_test(test_checkpoints_wrap),
 		cmocka_unit_test(test_seq_backwards),
+		cmocka_unit_test(test_start_hold),
+		cmocka_unit_test(test_start_hold_expires),
+		cmocka_unit_test(test_start_special),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
