@@ -179,6 +179,7 @@ static void config1(struct ncx_netcon_config *cfg, const struct ncx_addr *target
 	cfg->targets[0] = *target;
 	cfg->ntargets = 1;
 	cfg->from_oldest = true;
+	cfg->tx.start_hold_us = 0;	/* test_start_hold has it on */
 }
 
 /* What netconsole would send for a record of ours, with the ncrx key. */
@@ -633,6 +634,46 @@ static void test_gone_notice(void **state)
 	close(fd);
 }
 
+/* With the default start hold, nothing follows the first record until the
+ * receiver has acked it; it comes again, marked ncemg, meanwhile. */
+static void test_start_hold(void **state)
+{
+	struct ncx_netcon_config cfg;
+	struct ncx_netcon *nc;
+	struct ncx_addr at;
+	char buf[2000];
+	struct ncx_ext e;
+	int fd;
+
+	(void)state;
+	ring_fresh(sizeof(ring_mem));
+	fd = rx_socket("127.0.0.1", &at);
+	config1(&cfg, &at);
+	ncx_tx_config_default(&cfg.tx);
+	nc = start(&cfg, &alldata);
+	log_str("one");
+	log_str("two");
+	log_str("three");
+	rx_ext(fd, buf, sizeof(buf), &e, NULL);
+	assert_int_equal(e.seq, 0);
+	assert_false(e.emergency);
+	rx_ext(fd, buf, sizeof(buf), &e, NULL);
+	assert_int_equal(e.seq, 0);	/* not 1: held */
+	assert_true(e.emergency);
+	answer(fd, nc, "127.0.0.1", "ncrx0");
+	do	/* retries already on their way may come first */
+		rx_ext(fd, buf, sizeof(buf), &e, NULL);
+	while (e.seq == 0);
+	assert_int_equal(e.seq, 1);
+	assert_false(e.emergency);
+	rx_ext(fd, buf, sizeof(buf), &e, NULL);
+	assert_int_equal(e.seq, 2);
+	answer(fd, nc, "127.0.0.1", "ncrx2");
+	assert_int_equal(ncx_netcon_wait_acked(nc, WAIT_MS), 0);
+	ncx_netcon_stop(nc);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_numbering),
 		cmocka_unit_test(test_pacing),
 		cmocka_unit_test(test_gone_notice),
+		cmocka_unit_test(test_start_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
