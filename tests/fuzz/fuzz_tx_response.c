@@ -5,9 +5,10 @@
  * The input is a sequence of responses separated by 0xff bytes. Each
  * starts with one control byte: bit 0 the target (of two), bits 1-7 how far
  * the clock moves (in 50 ms steps) before it; the rest is the datagram. A
- * tx with small limits (4 checkpoints, bursts of 3) has sent seqs 0..49
- * and 60..99 (a skip, as a /dev/kmsg overrun makes), so checkpoints wrap
- * (only 48..99 can be found),
+ * tx with small limits (4 checkpoints, or 16 if bit 6 of the first byte is
+ * set; bursts of 3; the start hold on) has sent seqs 0..49 and 60..99 (a
+ * skip, as a /dev/kmsg overrun makes), so checkpoints wrap (only 48..99 can
+ * be found) or not (the start hold's retries of seq 0 get through),
  * skipped seqs are asked for, and emergency rounds run between responses.
  *
  * Checked: the return is 0 or -EBADMSG, -EBADMSG for anything over 1000
@@ -37,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct ctx {
 	struct ncx_tx *tx;
+	uint64_t live;		/* lowest seq whose checkpoint survives */
 	uint64_t acked_next[2];	/* what each target had acked before this call */
 	bool seen[SENT_END];	/* resent in this response */
 	bool in_response;
@@ -55,7 +57,7 @@ static int on_resend(void *arg, unsigned target, uint64_t seq, uint64_t cookie, 
 
 	CHECK(target < 2);
 	CHECK(seq < SENT_END);
-	CHECK(seq >= 48);	/* older checkpoints were overwritten: gone without asking */
+	CHECK(seq >= c->live);	/* older checkpoints were overwritten: gone without asking */
 	CHECK(seq >= c->acked_next[target]);
 	CHECK(cookie == block_cookie(seq));
 	if (c->in_response && !emergency) {
@@ -81,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ncx_tx_config_default(&cfg);
 	cfg.ntargets = 2;
-	cfg.checkpoints = 4;
+	cfg.checkpoints = (size && data[0] & 0x40) ? 16 : 4;
+	c.live = cfg.checkpoints == 4 ? 48 : 0;
 	cfg.emg_burst = 3;
 	cfg.max_pps = (size && data[0] & 0x80) ? 50 : 0;
 	c.tx = ncx_tx_new(&cfg);
