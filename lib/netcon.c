@@ -41,6 +41,10 @@
  * records, sent like any other, and never trigger notices of their own
  * beyond that one-per-second summary.
  *
+ * Stream start: tx holds first sends (ncx_tx_may_send() says no, as for
+ * pacing) until every target has acked the stream's first record, and
+ * resends it from ncx_tx_tick() meanwhile; netcon needs nothing special.
+ *
  * Memory: the record text buffer (NCX_RING_TEXT_MAX), one rendering
  * buffer, tx's checkpoints; all allocated at start.
  */

@@ -61,8 +61,11 @@ static void usage(FILE *f)
 		"format marked ncrx=1, which ncxd and `ncx listen` acknowledge. Records a\n"
 		"receiver asks for again are resent; if a receiver acks nothing for 10 s,\n"
 		"the unacked records are resent marked ncemg=1, every 100 ms backing off to\n"
-		"once a second. Any stock netconsole receiver reads the records too (it\n"
-		"ignores the ncrx key). A line longer than %d bytes becomes several records.\n"
+		"once a second. The first record goes alone until every target has acked\n"
+		"it (a receiver starts a sender's stream at the first record it gets), for\n"
+		"at most 5 s. Any stock netconsole receiver reads the records too (it\n"
+		"ignores the ncrx key; it costs those 5 s). A line longer than %d bytes\n"
+		"becomes several records.\n"
 		"\n"
 		"By default ncx send exits 0 once every record has been acked by every\n"
 		"target, and 69 (EX_UNAVAILABLE) if that has not happened within the\n"
@@ -82,7 +85,8 @@ static void usage(FILE *f)
 		"                          warning (warn), notice, info, debug, or 0..7\n"
 		"                          (default info)\n"
 		"      --no-wait           exit once every record is sent, without waiting\n"
-		"                          for acks (a short pause lets early answers in)\n"
+		"                          for acks (a short pause lets early answers in);\n"
+		"                          the first record is not held for its ack either\n"
 		"      --timeout SECONDS   how long to wait for the acks after the last record\n"
 		"                          is logged, and how long a full window of unacked\n"
 		"                          records (half the ring) may wait for progress\n"
@@ -356,7 +360,11 @@ static int parse_args(struct sender *s, int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
-		case 'W': s->wait = false; break;
+		case 'W':
+			s->wait = false;
+			/* No acks awaited: no point holding the stream for its first ack. */
+			s->cfg.tx.start_hold_us = 0;
+			break;
 		case 'T':
 			if (!parse_uint(optarg, 24 * 3600 * 365, &v)) {
 				cmd_err("send", "timeout '%s' is not a number of seconds", optarg);
