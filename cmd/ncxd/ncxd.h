@@ -214,6 +214,7 @@ struct ncxd_snapshot {
 #define NCXD_STATE_SLOTS 65536u
 #define NCXD_STATE_PROBES 256
 #define NCXD_STATE_EXPIRE_S (7u * 86400u) /* dropped at startup if not updated for this long */
+#define NCXD_NEW_STREAM_US 1000000u	   /* see resume_point() in worker.c */
 
 struct ncxd_state_slot;
 struct ncxd_state_file;
@@ -242,8 +243,11 @@ struct ncxd_state_slot *ncxd_state_find(struct ncxd_state *st, const struct ncx_
 struct ncxd_state_slot *ncxd_state_claim(struct ncxd_state *st, const struct ncx_addr *a,
 					 uint64_t next, uint64_t now_s);
 uint64_t ncxd_state_next(struct ncxd_state_slot *sl);
-/* Only the owning worker: the stream is written up to next - 1. */
-void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t now_s);
+/* The sender's own timestamp (ts_usec) of seq next - 1; 0 if unknown. */
+uint64_t ncxd_state_ts(struct ncxd_state_slot *sl);
+/* Only the owning worker: the stream is written up to next - 1, whose
+ * timestamp is ts (0 if unknown). */
+void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t ts, uint64_t now_s);
 /* The sender's state expired: its slot may be reused. */
 void ncxd_state_forget(struct ncxd_state_slot *sl);
 

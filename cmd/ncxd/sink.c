@@ -160,7 +160,7 @@ static void log_failure(struct sink_host *h, const char *what, int err)
 static void host_written(struct sink_host *h)
 {
 	if (h->slot && h->pos_valid)
-		ncxd_state_put(h->slot, h->pos, (uint64_t)time(NULL));
+		ncxd_state_put(h->slot, h->pos, h->pos_ts, (uint64_t)time(NULL));
 }
 
 /* Write the whole buffer. On failure what was not written stays. */

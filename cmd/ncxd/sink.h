@@ -28,7 +28,7 @@ struct sink_host {
 	 * the last seq handed to the sink (written, or dropped and reported);
 	 * once a flush has written everything, it goes to the state slot. */
 	struct ncxd_state_slot *slot;
-	uint64_t pos;
+	uint64_t pos, pos_ts; /* pos_ts: the timestamp of seq pos - 1 (0 unknown) */
 	bool pos_valid;
 	bool no_slot;	/* the state table had no room: not tried again */
 	struct ncxd_stats st;

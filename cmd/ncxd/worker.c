@@ -36,6 +36,13 @@ struct wstate {
 	struct ncx_rx *rx;
 	struct sink sink;
 	int cur_fd;	  /* the socket the datagram being fed came in on */
+	const void *cur_buf; /* the datagram being fed (NULL outside a feed) */
+	size_t cur_len;
+	/* A new stream the resume hook found: its reboot line is written when
+	 * the engine's first event for that sender comes (right after). */
+	bool restarted;
+	struct ncx_addr restarted_from;
+	uint64_t restarted_prev, restarted_seq;
 	uint64_t real_us; /* wall clock for the lines being written */
 	uint64_t mono_us;
 	uint64_t denied, socket_drops;
@@ -101,13 +108,59 @@ static int reply_fd(struct wstate *s, const struct ncx_addr *from)
 	return -1;
 }
 
+/*
+ * Is the datagram being fed the start of a new stream rather than a resend
+ * of the one the slot describes? Within a stream a sender's timestamps go
+ * on as its seqs do, so a record below the resume point stamped well after
+ * the last record written (NCXD_NEW_STREAM_US: clock jitter between CPUs,
+ * small steps) is not part of it: the sender started over while ncxd was
+ * down (a program that logs through libncx restarted, a new `ncx send` on
+ * the same port). A rebooted kernel's timestamps start again near zero and
+ * are not caught here: the engine's own rule finds that reboot later.
+ */
+static bool new_stream(const struct wstate *s, uint64_t next, uint64_t last_ts,
+		       uint64_t *seq)
+{
+	struct ncx_ext rec;
+
+	if (!s->cur_buf || !last_ts || !next ||
+	    ncx_ext_parse(s->cur_buf, s->cur_len, &rec) != 0)
+		return false;
+	*seq = rec.seq;
+	return rec.seq < next && rec.ts_usec > last_ts &&
+	       rec.ts_usec - last_ts > NCXD_NEW_STREAM_US;
+}
+
 /* The engine's resume hook: where an earlier run left this sender. */
 static uint64_t resume_point(void *arg, const struct ncx_addr *from)
 {
 	struct wstate *s = arg;
 	struct ncxd_state_slot *sl = ncxd_state_find(&s->w->d->state, from);
+	uint64_t next, seq;
 
-	return sl ? ncxd_state_next(sl) : UINT64_MAX;
+	if (!sl)
+		return UINT64_MAX;
+	next = ncxd_state_next(sl);
+	if (new_stream(s, next, ncxd_state_ts(sl), &seq)) {
+		s->restarted = true;
+		s->restarted_from = *from;
+		s->restarted_prev = next - 1;
+		s->restarted_seq = seq;
+		return UINT64_MAX; /* the stream starts where this record is */
+	}
+	return next;
+}
+
+/* The reboot line for a new stream resume_point() found, first thing. */
+static void restarted_line(struct wstate *s, struct sink_host *h)
+{
+	struct ncxd_event e = { .kind = NCXD_EV_REBOOT, .a = s->restarted_prev,
+				.b = s->restarted_seq };
+
+	if (!s->restarted || !ncx_addr_equal(&s->restarted_from, &h->addr))
+		return;
+	s->restarted = false;
+	sink_event(&s->sink, h, s->real_us, &e);
 }
 
 /* A reliable sender's record: it gets a state slot, if there is room. */
@@ -124,10 +177,12 @@ static void track_reliable(struct wstate *s, struct sink_host *h, const struct n
 			 (unsigned long long)atomic_load(&st->full));
 }
 
-/* One past the last seq handed to the sink: where the stream stands. */
-static void set_pos(struct sink_host *h, uint64_t pos)
+/* One past the last seq handed to the sink: where the stream stands, and
+ * the timestamp of the record before it (0: unknown). */
+static void set_pos(struct sink_host *h, uint64_t pos, uint64_t ts)
 {
 	h->pos = pos;
+	h->pos_ts = ts;
 	h->pos_valid = true;
 }
 
@@ -157,6 +212,8 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	if (ev->user && !h) {
 		h = sink_host_new(&s->sink, ev->from, reply_fd(s, ev->from));
 		*ev->user = h;
+		if (h)
+			restarted_line(s, h);
 	}
 	/* Answer from the socket the sender last reached. */
 	if (h && s->cur_fd >= 0)
@@ -173,7 +230,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		if (ev->reliable)
 			track_reliable(s, h, ev);
 		sink_record(&s->sink, h, s->real_us, s->mono_us, &ev->record);
-		set_pos(h, ev->record.seq + 1);
+		set_pos(h, ev->record.seq + 1, ev->record.ts_usec);
 		break;
 	case NCX_RX_LEGACY:
 		sink_legacy(&s->sink, h, s->real_us, s->mono_us, &ev->legacy);
@@ -183,7 +240,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 					.lost = ev->gap.lost };
 
 		sink_event(&s->sink, h, s->real_us, &e);
-		set_pos(h, ev->gap.last + 1);
+		set_pos(h, ev->gap.last + 1, h->pos_ts);
 		break;
 	}
 	case NCX_RX_REBOOT: {
@@ -191,7 +248,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 					.b = ev->reboot.seq };
 
 		sink_event(&s->sink, h, s->real_us, &e);
-		set_pos(h, ev->reboot.seq); /* the new boot's first is still to come */
+		set_pos(h, ev->reboot.seq, 0); /* the new boot's first is still to come */
 		break;
 	}
 	case NCX_RX_DROP:
@@ -278,8 +335,11 @@ static int receive_batch(struct wstate *s, int idx)
 			s->denied++;
 			continue;
 		}
+		s->cur_buf = s->bufs[i];
+		s->cur_len = msgs[i].msg_len;
 		ncx_rx_feed(s->rx, &a, s->bufs[i], msgs[i].msg_len, s->mono_us);
 	}
+	s->cur_buf = NULL;
 	s->cur_fd = -1; /* events from the timers come from no socket */
 	return n;
 }

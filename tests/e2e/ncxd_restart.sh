@@ -89,3 +89,28 @@ cat "$T"/logs/*/*.log | awk -v senders="$senders" -v per="$per" '
 		exit bad
 	}' >"$T/check" || fail "$(head -20 "$T/check")"
 note "$total lines from $senders senders, two SIGKILLs: each once, in order"
+
+# --- A sender that started over while ncxd was down ---
+# Same source port, a new `ncx send` (seqs from 0 again, later timestamps):
+# a new stream, not resends of the old one. Its lines are written, after a
+# reboot line, none taken for duplicates.
+sp=$(free_port)
+start_ncxd run4 -t 2
+seq 100 | sed 's/^/first-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
+	2>"$T/first.err" || fail "first run: $(tail -3 "$T/first.err")"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+sleep 1.5 # the new run's first record is stamped well after the last one written
+port_keep=$port
+start_ncxd run5 -t 1
+[ "$port" = "$port_keep" ] || fail "port changed"
+seq 100 | sed 's/^/second-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
+	2>"$T/second.err" || fail "second run: $(tail -3 "$T/second.err")"
+kill -TERM "$pid"
+wait "$pid" || fail "ncxd exited $? on SIGTERM: $(tail -5 "$T/run5.err")"
+[ "$(cat "$T"/logs/*/*.log | grep -c ' first-run n=')" -eq 100 ] || fail "first run not written once"
+got=$(cat "$T"/logs/*/*.log | grep -c ' second-run n=')
+[ "$got" -eq 100 ] || fail "$got of 100 lines of the second run written: $(grep ' ncx: ' "$T"/logs/*/*.log)"
+grep -q ' ncx: reboot prev_seq=99 seq=0$' "$T"/logs/*/*.log ||
+	fail "no reboot line: $(grep ' ncx: ' "$T"/logs/*/*.log)"
+note "a sender restarted while ncxd was down: a new stream, all its lines written"

@@ -278,12 +278,14 @@ static void test_state_position(void **state)
 	for (uint64_t seq = 5; seq < 8; seq++) {
 		record(&s, h, DAY0, seq);
 		h->pos = seq + 1;
+		h->pos_ts = 1000 + seq;
 		h->pos_valid = true;
 	}
 	/* buffered, not written: the slot still says 5 */
 	assert_int_equal(ncxd_state_next(h->slot), 5);
 	assert_int_equal(sink_flush_host(&s, h, DAY0), 0);
 	assert_int_equal(ncxd_state_next(h->slot), 8);
+	assert_int_equal(ncxd_state_ts(h->slot), 1007);
 	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 7 seq=7\n"));
 	/* the file cannot be written: the flush fails, the slot stays */
 	sink_reopen(&s, DAY0);
