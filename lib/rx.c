@@ -86,7 +86,9 @@
  *    resume. So a reliable sender that rebooted while the receiver was
  *    down is taken for one resending until reliable_hole_us after the
  *    resume, and its first seq below R after that (not an ncemg one, see
- *    below) starts the new boot.
+ *    above) starts the new boot. (ncxd also tells a sender that started
+ *    over with its clock going on, by timestamps, before the engine
+ *    sees it: its hook then gives no resume point.)
  *    Why not sooner: the same seqs from a sender that did not reboot are
  *    resends of what the earlier run wrote but had not acked, and taking
  *    them for a new boot would write them twice. A new boot's records
