@@ -40,6 +40,9 @@
 #define MAX_INFLIGHT 65536
 #define MAX_INFLIGHT_BYTES (64u << 20)
 #define MAX_BLACKOUTS 8
+/* Datagrams read from one socket per turn: what is due goes out between
+ * turns, so a deep socket queue does not pile up in flight (overflow). */
+#define BATCH 256
 
 struct impair {
 	double loss, dup, reorder; /* probabilities, 0..1 */
@@ -264,6 +267,17 @@ static void note_seq(struct relay *r, struct client *c, const void *buf, size_t 
 	r->last_new_rt = realtime_us();
 }
 
+/* A big send buffer: on loopback a datagram stays charged to the sender
+ * until the receiver reads it, so a busy receiver would otherwise make our
+ * sends fail (EAGAIN), a loss nobody chose. FORCE (root) lifts wmem_max. */
+static void big_sndbuf(int fd)
+{
+	int n = 64 << 20;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &n, sizeof(n)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+}
+
 static struct client *client_for(struct relay *r, const struct ncx_addr *from)
 {
 	struct ncx_addr any = { .family = r->target.family };
@@ -277,6 +291,7 @@ static struct client *client_for(struct relay *r, const struct ncx_addr *from)
 	fd = ncx_udp_bind(&any, &(struct ncx_udp_opts){ .rcvbuf = 4 << 20 });
 	if (fd < 0)
 		return NULL;
+	big_sndbuf(fd);
 	/* Connected: the kernel then hands us only the receiver's own answers. */
 	struct sockaddr_storage ss;
 	socklen_t sl = ncx_addr_to_sockaddr(&r->target, &ss);
@@ -294,12 +309,13 @@ static void from_clients(struct relay *r, unsigned char *buf, uint64_t now)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct ncx_addr from;
+	struct client *c;
 	ssize_t n;
 
-	while ((n = recvfrom(r->listen_fd, buf, NCX_WIRE_DGRAM_MAX, 0, (struct sockaddr *)&ss,
-			     &sl)) >= 0) {
-		struct client *c;
-
+	for (int i = 0; i < BATCH; i++) {
+		n = recvfrom(r->listen_fd, buf, NCX_WIRE_DGRAM_MAX, 0, (struct sockaddr *)&ss, &sl);
+		if (n < 0)
+			break;
 		if (!ncx_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl) &&
 		    (c = client_for(r, &from))) {
 			note_seq(r, c, buf, (size_t)n);
@@ -315,7 +331,7 @@ static void from_target(struct relay *r, struct client *c, unsigned char *buf, u
 	ssize_t n;
 
 	/* The socket is connected to the receiver: only its answers arrive here. */
-	while ((n = recv(c->up_fd, buf, NCX_WIRE_DGRAM_MAX, 0)) >= 0)
+	for (int i = 0; i < BATCH && (n = recv(c->up_fd, buf, NCX_WIRE_DGRAM_MAX, 0)) >= 0; i++)
 		impair(r, &r->back, &r->sback, r->listen_fd, &c->addr, buf, (size_t)n, now);
 }
 
@@ -527,6 +543,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ncx-relay: cannot listen on %s: %s\n", listen_at, strerror(-r.listen_fd));
 		return EX_UNAVAILABLE;
 	}
+	big_sndbuf(r.listen_fd);
 	struct sigaction sa = { .sa_handler = on_stop };
 
 	sigaction(SIGINT, &sa, NULL);
