@@ -293,29 +293,34 @@ static __attribute__((noinline, format(printf, 2, 0))) void long_message(int lev
  */
 struct fo {
 	char *p, *end;
-	bool over;		/* did not fit: fall back */
 };
 
-static void fo_put(struct fo *o, const char *s, size_t n)
+/* Room for n more bytes? */
+static inline bool fo_room(const struct fo *o, size_t n)
 {
-	if ((size_t)(o->end - o->p) < n) {
-		o->over = true;
-		return;
-	}
-	memcpy(o->p, s, n);
-	o->p += n;
+	return (size_t)(o->end - o->p) >= n;
 }
 
-static void fo_fill(struct fo *o, char c, int n)
+/* Short copies are the rule (literal runs, an IP address, a status word):
+ * a byte loop beats a call to memcpy for them. */
+static inline void fo_copy(char *d, const char *s, size_t n)
 {
-	if (n <= 0)
-		return;
-	if (o->end - o->p < n) {
-		o->over = true;
+	if (n > 16) {
+		memcpy(d, s, n);
 		return;
 	}
-	memset(o->p, c, (size_t)n);
-	o->p += n;
+	while (n--)
+		*d++ = *s++;
+}
+
+static inline void fo_set(char *d, char c, size_t n)
+{
+	if (n > 16) {
+		memset(d, c, n);
+		return;
+	}
+	while (n--)
+		*d++ = c;
 }
 
 struct spec {
@@ -323,54 +328,101 @@ struct spec {
 	int width, prec;	/* prec < 0: none */
 };
 
-static void fo_int(struct fo *o, const struct spec *sp, uint64_t v, bool neg, unsigned base,
-		   bool upper)
+static const char dig2[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Digits of v, written backwards ending at q; returns where they start. */
+static inline char *digits_rev(char *q, uint64_t v, unsigned base, bool upper)
 {
-	const char *digs = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-	char d[24], *q = d + sizeof(d);
-	int n, zeros, len, pad;
+	if (base == 10) {
+		/* Two digits per division, in 32 bits once the value fits. */
+		while (v > UINT32_MAX) {
+			unsigned r = (unsigned)(v % 100);
 
-	/* Digits from the right; a constant divisor for base 10, shifts else. */
-	if (!(sp->prec == 0 && v == 0)) {
-		if (base == 10) {
-			do {
-				*--q = (char)('0' + v % 10);
-				v /= 10;
-			} while (v);
-		} else {
-			unsigned shift = base == 16 ? 4 : 3;
-
-			do {
-				*--q = digs[v & (base - 1)];
-				v >>= shift;
-			} while (v);
+			v /= 100;
+			q -= 2;
+			memcpy(q, dig2 + 2 * r, 2);
 		}
+		uint32_t w = (uint32_t)v;
+
+		while (w >= 100) {
+			unsigned r = w % 100;
+
+			w /= 100;
+			q -= 2;
+			memcpy(q, dig2 + 2 * r, 2);
+		}
+		if (w >= 10) {
+			q -= 2;
+			memcpy(q, dig2 + 2 * w, 2);
+		} else {
+			*--q = (char)('0' + w);
+		}
+		return q;
 	}
-	n = (int)(d + sizeof(d) - q);
-	zeros = sp->prec > n ? sp->prec - n : 0;
-	len = n + zeros + (neg ? 1 : 0);
-	pad = sp->width > len ? sp->width - len : 0;
-	if (sp->zero && !sp->left && sp->prec < 0)
-		zeros += pad, pad = 0;
-	if (!sp->left)
-		fo_fill(o, ' ', pad);
-	if (neg)
-		fo_put(o, "-", 1);
-	fo_fill(o, '0', zeros);
-	fo_put(o, q, (size_t)n);
-	if (sp->left)
-		fo_fill(o, ' ', pad);
+	const char *digs = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	unsigned shift = base == 16 ? 4 : 3;
+
+	do {
+		*--q = digs[v & (base - 1)];
+		v >>= shift;
+	} while (v);
+	return q;
 }
 
-static void fo_str(struct fo *o, const struct spec *sp, const char *s, size_t n)
+/* false: did not fit (the caller falls back to vsnprintf). */
+static bool fo_int(struct fo *o, const struct spec *sp, uint64_t v, bool neg, unsigned base,
+		   bool upper)
 {
-	int pad = sp->width > (int)n ? sp->width - (int)n : 0;
+	char d[24], *q = d + sizeof(d);
+	size_t n, zeros, len, pad;
 
-	if (!sp->left)
-		fo_fill(o, ' ', pad);
-	fo_put(o, s, n);
-	if (sp->left)
-		fo_fill(o, ' ', pad);
+	if (!(sp->prec == 0 && v == 0))
+		q = digits_rev(q, v, base, upper);
+	n = (size_t)(d + sizeof(d) - q);
+	zeros = sp->prec > (int)n ? (size_t)sp->prec - n : 0;
+	len = n + zeros + (neg ? 1 : 0);
+	pad = sp->width > (int)len ? (size_t)sp->width - len : 0;
+	if (!fo_room(o, len + pad))
+		return false;
+	if (sp->zero && !sp->left && sp->prec < 0)
+		zeros += pad, pad = 0;
+	if (!sp->left) {
+		fo_set(o->p, ' ', pad);
+		o->p += pad;
+	}
+	if (neg)
+		*o->p++ = '-';
+	fo_set(o->p, '0', zeros);
+	o->p += zeros;
+	fo_copy(o->p, q, n);
+	o->p += n;
+	if (sp->left) {
+		fo_set(o->p, ' ', pad);
+		o->p += pad;
+	}
+	return true;
+}
+
+static bool fo_str(struct fo *o, const struct spec *sp, const char *s, size_t n)
+{
+	size_t pad = sp->width > (int)n ? (size_t)sp->width - n : 0;
+
+	if (!fo_room(o, n + pad))
+		return false;
+	if (!sp->left) {
+		fo_set(o->p, ' ', pad);
+		o->p += pad;
+	}
+	fo_copy(o->p, s, n);
+	o->p += n;
+	if (sp->left) {
+		fo_set(o->p, ' ', pad);
+		o->p += pad;
+	}
+	return true;
 }
 
 /* Parse digits; false if absurdly large (let vsnprintf deal with it). */
@@ -386,29 +438,43 @@ static bool fo_num(const char **f, int *v)
 	return true;
 }
 
+/* The bytes that end a run of literal format text. */
+static const bool fmt_stop[256] = { [0] = true, ['%'] = true };
+
 /* Returns the length formatted into out (at most cap), or -1: use vsnprintf. */
 static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 {
-	struct fo o = { out, out + cap, false };
+	struct fo o = { out, out + cap };
 
 	for (;;) {
-		const char *pct = strchrnul(f, '%');
 		struct spec sp = { false, false, 0, -1 };
 		int lmod = 0;	/* 'H' hh, 'h', 0, 'l', 'L' ll, 'z', 'j', 't' */
-		bool neg = false;
+		bool neg = false, ok;
 		uint64_t u;
+		char c;
 
-		fo_put(&o, f, (size_t)(pct - f));
-		if (!*pct || o.over)
-			break;
-		f = pct + 1;
-		for (;; f++) {
-			if (*f == '-')
-				sp.left = true;
-			else if (*f == '0')
-				sp.zero = true;
-			else
-				break;
+		/* The literal text up to the next conversion: find its end
+		 * with one table lookup per byte, then copy it (the runs are
+		 * short: no strchrnul + memcpy calls). */
+		const char *lit = f;
+
+		while (!fmt_stop[(unsigned char)*f])
+			f++;
+		if (!fo_room(&o, (size_t)(f - lit)))
+			return -1;
+		fo_copy(o.p, lit, (size_t)(f - lit));
+		o.p += f - lit;
+		if (!*f++)
+			return (int)(o.p - out);
+		if (*f == '-' || *f == '0') {
+			for (;; f++) {
+				if (*f == '-')
+					sp.left = true;
+				else if (*f == '0')
+					sp.zero = true;
+				else
+					break;
+			}
 		}
 		if (*f == '*') {
 			sp.width = va_arg(ap, int);
@@ -458,12 +524,12 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 			default: v = va_arg(ap, ptrdiff_t); break;
 			}
 			neg = v < 0;
-			fo_int(&o, &sp, neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, neg, 10, false);
+			ok = fo_int(&o, &sp, neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, neg, 10,
+				    false);
 			break;
 		}
 		case 'u': case 'x': case 'X': case 'o': {
-			char c = f[-1];
-
+			c = f[-1];
 			switch (lmod) {
 			case 'H': u = (unsigned char)va_arg(ap, unsigned); break;
 			case 'h': u = (unsigned short)va_arg(ap, unsigned); break;
@@ -474,17 +540,15 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 			case 'j': u = va_arg(ap, uintmax_t); break;
 			default: u = (uint64_t)va_arg(ap, ptrdiff_t); break;
 			}
-			fo_int(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X');
+			ok = fo_int(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X');
 			break;
 		}
-		case 'c': {
-			char c = (char)va_arg(ap, int);
-
+		case 'c':
+			c = (char)va_arg(ap, int);
 			if (lmod || sp.zero)
 				return -1;
-			fo_str(&o, &sp, &c, 1);
+			ok = fo_str(&o, &sp, &c, 1);
 			break;
-		}
 		case 's': {
 			const char *str;
 
@@ -493,7 +557,18 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 			str = va_arg(ap, const char *);
 			if (!str)
 				return -1;	/* glibc's "(null)" rules: leave them to it */
-			fo_str(&o, &sp, str, sp.prec < 0 ? strlen(str) : strnlen(str, (size_t)sp.prec));
+			if (sp.width == 0 && sp.prec < 0) {
+				/* The common case: copy while looking for the end. */
+				while (*str) {
+					if (o.p == o.end)
+						return -1;
+					*o.p++ = *str++;
+				}
+				ok = true;
+				break;
+			}
+			ok = fo_str(&o, &sp, str,
+				    sp.prec < 0 ? strlen(str) : strnlen(str, (size_t)sp.prec));
 			break;
 		}
 		case 'p': {
@@ -505,22 +580,21 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 			ptr = va_arg(ap, void *);
 			if (!ptr)
 				return -1;	/* "(nil)" */
-			fo_put(&o, "0x", 2);
-			fo_int(&o, &hex, (uint64_t)(uintptr_t)ptr, false, 16, false);
+			ok = fo_str(&o, &hex, "0x", 2) &&
+			     fo_int(&o, &hex, (uint64_t)(uintptr_t)ptr, false, 16, false);
 			break;
 		}
 		case '%':
 			if (lmod || sp.left || sp.zero || sp.width || sp.prec >= 0)
 				return -1;
-			fo_put(&o, "%", 1);
+			ok = fo_str(&o, &sp, "%", 1);
 			break;
 		default:
 			return -1;	/* floating point, %n, %m, flags + space # ', ... */
 		}
-		if (o.over)
-			break;
+		if (!ok)
+			return -1;
 	}
-	return o.over ? -1 : (int)(o.p - out);
 }
 
 /* ---- ratelimit ---------------------------------------------------------- */
