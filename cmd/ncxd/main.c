@@ -358,7 +358,8 @@ static void open_state(struct ncxd *d)
 
 	if (rc < 0) {
 		ncx_warn("cannot keep state in %s/%s: %s; a restart will not resume streams\n",
-			 d->cfg.dir, NCXD_STATE_FILE, strerror(-rc));
+			 d->cfg.dir, NCXD_STATE_FILE,
+			 rc == -EBUSY ? "another ncxd uses this directory" : strerror(-rc));
 		return;
 	}
 	if (ss.unreadable)
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
 	/* Every thread (the log console's, the workers) inherits a mask
 	 * without our signals: only the main thread takes them. */
 	block_signals(&sigs);
+	d.state.lock_fd = -1; /* nothing to close until open_state() */
 	if ((rc = log_start()))
 		return rc;
 	ncxd_config_default(&d.cfg);

@@ -222,6 +222,7 @@ struct ncxd_state_file;
 struct ncxd_state {
 	struct ncxd_state_file *f; /* NULL: no state (ncxd runs without resume) */
 	size_t len;
+	int lock_fd;
 	atomic_uint_least64_t full; /* senders that found no slot */
 };
 
@@ -233,7 +234,8 @@ struct ncxd_state_stats {
 };
 
 /* Build DIR/.ncxd-state afresh from the old one (live, recent entries only)
- * and map it. Single-threaded, before the workers start. Returns 0 or -errno. */
+ * and map it. Single-threaded, before the workers start. Returns 0 or -errno
+ * (-EBUSY: another ncxd holds DIR's table). */
 int ncxd_state_open(struct ncxd_state *st, const char *dir, uint32_t nslots, uint64_t now_s,
 		    struct ncxd_state_stats *ss);
 void ncxd_state_close(struct ncxd_state *st);

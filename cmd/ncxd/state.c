@@ -34,13 +34,16 @@
  * sender that finds no slot within its probes is counted (`full`) and goes
  * without a resume point. At startup the table is rebuilt into a new file
  * (renamed over the old one): tombstones go, and so do the entries not
- * updated for NCXD_STATE_EXPIRE_S.
+ * updated for NCXD_STATE_EXPIRE_S. One ncxd per DIR: the table is locked
+ * (flock on DIR/.ncxd-state.lock) for as long as the process lives, and a
+ * second ncxd on the same DIR runs without one.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -276,6 +279,24 @@ static void carry_over(struct ncxd_state *st, struct ncxd_state_file *old,
 	}
 }
 
+/* The table's lock, held until ncxd_state_close(): -EBUSY if another has it. */
+static int lock_dir(struct ncxd_state *st, const char *path)
+{
+	char lock[4096 + 8];
+	int rc;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (st->lock_fd < 0)
+		return -errno;
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	close(st->lock_fd);
+	st->lock_fd = -1;
+	return rc;
+}
+
 int ncxd_state_open(struct ncxd_state *st, const char *dir, uint32_t nslots, uint64_t now_s,
 		    struct ncxd_state_stats *ss)
 {
@@ -286,14 +307,18 @@ int ncxd_state_open(struct ncxd_state *st, const char *dir, uint32_t nslots, uin
 
 	memset(st, 0, sizeof(*st));
 	memset(ss, 0, sizeof(*ss));
+	st->lock_fd = -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s/" NCXD_STATE_FILE, dir) >= sizeof(path))
 		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((rc = lock_dir(st, path)) < 0)
+		return rc;
 	old = map_old(path, &old_len, &ss->unreadable);
 	ss->found = old != NULL;
 	if ((rc = map_new(tmp, nslots, &st->f)) < 0) {
 		if (old)
 			munmap(old, old_len);
+		ncxd_state_close(st);
 		return rc;
 	}
 	st->len = file_bytes(nslots);
@@ -317,4 +342,7 @@ void ncxd_state_close(struct ncxd_state *st)
 	if (st->f)
 		munmap(st->f, st->len);
 	st->f = NULL;
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
 }

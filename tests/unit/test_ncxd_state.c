@@ -232,6 +232,21 @@ static void test_foreign_file(void **state)
 	ncxd_state_close(&st);
 }
 
+/* One table per DIR: a second open while the first lives is refused. */
+static void test_one_per_dir(void **state)
+{
+	struct ncxd_state st, st2;
+	struct ncxd_state_stats ss;
+
+	open_ok(&st, 64, 1000, &ss);
+	assert_int_equal(ncxd_state_open(&st2, dir, 64, 1000, &ss), -EBUSY);
+	assert_null(st2.f);
+	ncxd_state_close(&st2);
+	ncxd_state_close(&st);
+	open_ok(&st2, 64, 1000, &ss);
+	ncxd_state_close(&st2);
+}
+
 #define THREADS 4
 #define PER 1000
 
@@ -293,6 +308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_and_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_per_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
