@@ -66,6 +66,9 @@ static struct {
 	struct slot slots[NCX_LOG_CONSOLES_MAX];
 	_Atomic uint32_t wake_gen;
 	_Atomic int sleepers;
+	/* The ratelimit's seconds, cached for silenced calls: see rl_apply(). */
+	_Atomic uint32_t rl_now;
+	_Atomic int keepers;			/* console threads running (they refresh rl_now) */
 	_Atomic uint64_t suppressed, cut;
 	pthread_mutex_t lock;			/* init, shutdown, register: never on the logging path */
 	pthread_key_t key;
@@ -82,6 +85,7 @@ struct tls {
 	 * (buf[0, len) intact), 2 editing the buffer (not intact). */
 	volatile sig_atomic_t phase;
 	struct ncx_ring_resv *volatile active;	/* a reservation this thread is filling */
+	uint8_t rl_skip;			/* silenced calls since this thread read the clock */
 	char buf[NCX_LOG_LINE_MAX + 1];		/* + vsnprintf's NUL */
 };
 static __thread struct tls T;
@@ -108,7 +112,7 @@ static uint64_t now_usec(void)
 }
 
 /* Seconds for the ratelimit: a coarse clock is plenty and costs little. */
-static uint32_t now_sec(void)
+static uint32_t clock_sec(void)
 {
 	struct timespec ts;
 
@@ -116,6 +120,24 @@ static uint32_t now_sec(void)
 		return (uint32_t)(G.clock_usec() / 1000000);
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint32_t)ts.tv_sec;
+}
+
+/*
+ * Read the ratelimit's clock and move the cache (G.rl_now) up to it. The
+ * cache never moves back, so it is never ahead of the clock: a silenced
+ * call that trusts it can end a silence late, never early (rl_apply()).
+ */
+static uint32_t now_sec(void)
+{
+	uint32_t s = clock_sec();
+	uint32_t c = atomic_load_explicit(&G.rl_now, memory_order_relaxed);
+
+	/* Relaxed: a number, ordering nothing. Moves once a second. */
+	while ((int32_t)(s - c) > 0 &&
+	       !atomic_compare_exchange_weak_explicit(&G.rl_now, &c, s, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	return s;
 }
 
 static void sleep_us(long us)
@@ -668,19 +690,54 @@ static void rl_notice(int level, enum ncx_rl_verdict v, uint32_t suppressed, con
 	     b.len < b.cap ? b.len : b.cap);
 }
 
+/*
+ * Silenced calls read no clock: they take the seconds from G.rl_now, which
+ * every other call through here refreshes (it reads the clock anyway), and
+ * so do the console threads each time they wake (at least every 100 ms).
+ * The cache is never ahead of the clock, and it is only ever used to drop
+ * a call: any other verdict is taken again with a fresh reading. So a
+ * silence never ends early; it ends late by as much as the cache is stale.
+ * To bound that, the cache is used only while a console thread runs, and
+ * each thread reads the clock itself on every RL_REFRESH_CALLS-th silenced
+ * call in a row. A silence therefore lasts at most S seconds plus the
+ * longer of (a) the time since a console thread last woke (100 ms, unless
+ * the scheduler keeps it off the CPU longer) and (b) the time the calling
+ * thread takes for RL_REFRESH_CALLS - 1 silenced calls; the calls dropped
+ * in that extra time are counted like any other and reported at resume.
+ */
+#define RL_REFRESH_CALLS 16
+
 static enum ncx_rl_verdict rl_apply(_Atomic uint32_t *rl, uint32_t *suppressed)
 {
-	uint32_t now = now_sec();
-	uint32_t old = atomic_load_explicit(rl, memory_order_relaxed), next;
+	uint32_t old = atomic_load_explicit(rl, memory_order_relaxed), next, now;
+	bool fresh = true;
 	enum ncx_rl_verdict v;
 
+	if ((old & NCX_RL_SILENT) && ++T.rl_skip < RL_REFRESH_CALLS &&
+	    atomic_load_explicit(&G.keepers, memory_order_relaxed)) {
+		now = atomic_load_explicit(&G.rl_now, memory_order_relaxed);
+		fresh = false;
+	} else {
+		T.rl_skip = 0;
+		now = now_sec();
+	}
 	/* Relaxed: the state orders nothing else; the CAS makes each step atomic. */
-	do {
+	for (;;) {
 		next = ncx_rl_step(old, now, &G.rl, &v, suppressed);
+		if (!fresh && v != NCX_RL_DROP) {
+			/* The silence may be over (or the cache is behind the
+			 * stamp another thread just wrote): ask the clock. */
+			T.rl_skip = 0;
+			now = now_sec();
+			fresh = true;
+			continue;
+		}
 		if (next == old)
 			break;	/* a saturated silence: nothing to store */
-	} while (!atomic_compare_exchange_weak_explicit(rl, &old, next, memory_order_relaxed,
-							memory_order_relaxed));
+		if (atomic_compare_exchange_weak_explicit(rl, &old, next, memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
 	return v;
 }
 
@@ -713,6 +770,7 @@ static void after_fork_child(void)
 	pthread_mutex_unlock(&G.lock);
 	/* Only the forking thread exists in the child: no console threads. */
 	T.tid = 0;
+	atomic_store(&G.keepers, 0);
 	for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {
 		atomic_store(&G.slots[i].busy, 0);
 		G.slots[i].has_thread = false;
@@ -749,6 +807,7 @@ static int init_locked(const struct ncx_log_config *cfg)
 	G.rl.burst = c.rl_burst ? c.rl_burst : NCX_RL_BURST;
 	G.rl.silence = c.rl_silence ? c.rl_silence : NCX_RL_SILENCE;
 	G.clock_usec = c.clock_usec;
+	atomic_store(&G.rl_now, clock_sec());	/* a fake clock may have gone back */
 	atomic_store(&G.suppressed, 0);
 	atomic_store(&G.cut, 0);
 	pthread_once(&key_once, make_key);
@@ -831,10 +890,34 @@ static __attribute__((format(printf, 2, 0))) void format_line(int level, const c
 	T.phase = 0;
 }
 
+/*
+ * The common case of a silenced call, inline and before anything else: the
+ * site is silent, the cached seconds say it still is (see rl_apply(), whose
+ * rules this follows exactly), and the count is saturated or goes up by one.
+ * false: take the whole path.
+ */
+static inline bool dropped_fast(_Atomic uint32_t *rl)
+{
+	uint32_t old = atomic_load_explicit(rl, memory_order_relaxed);
+
+	if (!(old & NCX_RL_SILENT) || T.rl_skip >= RL_REFRESH_CALLS - 1 ||
+	    !atomic_load_explicit(&G.keepers, memory_order_relaxed))
+		return false;
+	if ((uint16_t)(atomic_load_explicit(&G.rl_now, memory_order_relaxed) - ncx_rl_stamp(old)) >=
+	    G.rl.silence)
+		return false;
+	if (ncx_rl_count(old) < NCX_RL_COUNT_MAX &&
+	    !atomic_compare_exchange_strong_explicit(rl, &old, old + 1, memory_order_relaxed,
+						     memory_order_relaxed))
+		return false;
+	T.rl_skip++;
+	return true;
+}
+
 void ncx_vlog_at(_Atomic uint32_t *rl, const char *file, int line, int level, const char *fmt,
 		 va_list ap)
 {
-	if (pass(rl, file, line, level))
+	if (!dropped_fast(rl) && pass(rl, file, line, level))
 		format_line(level, fmt, ap);
 }
 
@@ -843,7 +926,7 @@ void ncx_log_at(_Atomic uint32_t *rl, const char *file, int line, int level, con
 {
 	va_list ap;
 
-	if (!pass(rl, file, line, level))
+	if (dropped_fast(rl) || !pass(rl, file, line, level))
 		return;
 	va_start(ap, fmt);
 	format_line(level, fmt, ap);
@@ -977,12 +1060,14 @@ static void *console_main(void *arg)
 	/* Leave asynchronous signals to the program's own threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	atomic_fetch_add(&G.keepers, 1);
 	while (!atomic_load(&s->stop)) {
 		uint32_t gen = atomic_load(&G.wake_gen);
 		struct ncx_console *c = atomic_load_explicit(&s->con, memory_order_acquire);
 		unsigned n;
 		uint64_t pos;
 
+		now_sec();	/* keep the ratelimit's cached seconds fresh */
 		if (!claim(s, 100000, false))
 			continue;
 		n = deliver(s, c);
@@ -997,6 +1082,7 @@ static void *console_main(void *arg)
 			futex_wait(&G.wake_gen, gen, 100000);
 		atomic_fetch_sub(&G.sleepers, 1);
 	}
+	atomic_fetch_sub(&G.keepers, 1);
 	return NULL;
 }
 
@@ -1093,6 +1179,7 @@ int ncx_log_flush_timeout(int timeout_ms)
 
 	if (atomic_load_explicit(&G.state, memory_order_acquire) != ST_READY)
 		return 0;
+	now_sec();	/* the ratelimit's cached seconds, brought up to date too */
 	commit_partial();
 	target = ncx_ring_head(&G.ring);
 	for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {

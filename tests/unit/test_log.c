@@ -321,6 +321,7 @@ static void test_ratelimit_records(void **state)
 	atomic_fetch_add(&fake_now, UINT64_C(9) * 1000000);
 	spam(100);			/* 9 s into the 10 s silence */
 	atomic_fetch_add(&fake_now, UINT64_C(1) * 1000000);
+	ncx_log_flush();		/* silenced calls trust cached seconds: refresh them */
 	spam(101);			/* silence over */
 	spam(102);
 	assert_int_equal(ncx_log_flush(), 0);
@@ -347,6 +348,76 @@ static void test_ratelimit_records(void **state)
 	cap_free(c);
 }
 
+/*
+ * Silenced calls take the seconds from a cache (while a console thread
+ * runs). The cache is never ahead of the clock, so a silence never ends
+ * early; it may end late, but a thread reads the clock itself at least on
+ * every 16th silenced call, and without a console thread on every one.
+ */
+static void cached_site(void)
+{
+	ncx_info("cached\n");
+}
+
+static uint64_t records_now(void)
+{
+	struct ncx_log_stats st;
+
+	ncx_log_get_stats(&st);
+	return st.records;
+}
+
+static uint64_t suppressed_now(void)
+{
+	struct ncx_log_stats st;
+
+	ncx_log_get_stats(&st);
+	return st.suppressed;
+}
+
+static void test_ratelimit_cached_clock(void **state)
+{
+	struct cap *c = cap_new(NCX_LOG_DEBUG, 0);	/* a console thread: the cache is used */
+	uint64_t n;
+	int late = 0;
+
+	for (int i = 0; i < 6; i++)	/* burst 5: the 6th call silences the site for 10 s */
+		cached_site();
+	atomic_fetch_add(&fake_now, UINT64_C(9) * 1000000);
+	assert_int_equal(ncx_log_flush(), 0);	/* the cache now says 9 s into the silence */
+	n = records_now();
+	for (int i = 0; i < 40; i++)
+		cached_site();		/* never early: all dropped, the clock read or not */
+	assert_int_equal(records_now(), n);
+	assert_int_equal(suppressed_now(), 0);
+
+	atomic_fetch_add(&fake_now, UINT64_C(1) * 1000000);	/* over; the cache may lag */
+	for (;;) {
+		cached_site();
+		if (records_now() != n)
+			break;
+		late++;
+		assert_true(late < 16);	/* the 16th silenced call in a row reads the clock */
+	}
+	assert_int_equal(records_now(), n + 2);		/* the resume notice, the message */
+	assert_int_equal(suppressed_now(), 1 + 40 + (uint64_t)late);
+
+	/* No console thread: nothing keeps the cache fresh, so every
+	 * silenced call reads the clock and the silence ends on time. */
+	assert_int_equal(ncx_console_unregister(&c->con), 0);
+	for (int i = 0; i < 5; i++)	/* the window opened at resume: 4 more pass, then silence */
+		cached_site();
+	atomic_fetch_add(&fake_now, UINT64_C(9) * 1000000);
+	n = records_now();
+	cached_site();
+	assert_int_equal(records_now(), n);
+	atomic_fetch_add(&fake_now, UINT64_C(1) * 1000000);
+	cached_site();
+	assert_int_equal(records_now(), n + 2);
+	assert_int_equal(suppressed_now(), 1 + 40 + (uint64_t)late + 2);
+	cap_free(c);
+}
+
 /* Every record, whatever its kind, renders with the same decoration. */
 static void test_same_decoration(void **state)
 {
@@ -356,6 +427,7 @@ static void test_same_decoration(void **state)
 	for (int i = 0; i < 7; i++)
 		spam(i);
 	atomic_fetch_add(&fake_now, UINT64_C(20) * 1000000 + 42);
+	ncx_log_flush();		/* refresh the ratelimit's cached seconds */
 	spam(7);
 	ncx_info("%0*d\n", 1100, 7);	/* a cut line */
 	assert_int_equal(ncx_log_flush(), 0);
@@ -579,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_hexdumps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_records, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_same_decoration, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_ratelimit_cached_clock, setup_small, teardown),
 		cmocka_unit_test(test_format_text_exact),
 		cmocka_unit_test(test_format_ext_exact),
 		cmocka_unit_test_setup_teardown(test_format_matches_printf, setup, teardown),
