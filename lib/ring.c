@@ -113,7 +113,12 @@
 #include "ncx/ring.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 enum {
 	ST_RESERVED = 1,
@@ -198,6 +203,8 @@ int ncx_ring_init(struct ncx_ring *r, void *mem, size_t size)
 	atomic_init(&r->hint_pos, 0);
 	atomic_init(&r->hint_seq, 0);
 	atomic_init(&r->refused, 0);
+	atomic_init(&r->waiters, 0);
+	atomic_init(&r->wait_gen, 0);
 	r->words = mem;
 	r->size = size;
 	r->word_mask = size / 8 - 1;
@@ -306,14 +313,16 @@ int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv)
 		/*
 		 * LMM(ncx_ring_reserve:A)
 		 *
-		 * Claim [pos, pos + bytes) and seq in one step. Relaxed: the
-		 * space was made free by tail (checked above), not by head;
+		 * Claim [pos, pos + bytes) and seq in one step. The space
+		 * was made free by tail (checked above), not by head;
 		 * ordering against readers is LMM(ncx_ring_reserve:B). On
 		 * failure h is head's current value (never behind the hints
-		 * read above: see LMM(ncx_ring_reserve:C)).
+		 * read above: see LMM(ncx_ring_reserve:C)). seq_cst for
+		 * LMM(ring_wake_if:A) only (on x86 the same instruction as
+		 * relaxed: a locked compare-and-swap).
 		 */
 		if (atomic_compare_exchange_weak_explicit(&r->head, &h, pack_head(pos + bytes, seq + 1),
-							  memory_order_relaxed, memory_order_relaxed))
+							  memory_order_seq_cst, memory_order_relaxed))
 			break;
 	}
 	if (((pos + bytes) >> HINT_POS_SHIFT) != (pos >> HINT_POS_SHIFT))
@@ -371,6 +380,87 @@ void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t 
 	}
 }
 
+/* ---- waiting ------------------------------------------------------------ */
+
+static void ring_futex_wake(struct ncx_ring *r)
+{
+	atomic_fetch_add_explicit(&r->wait_gen, 1, memory_order_relaxed);
+	/* Not FUTEX_PRIVATE: a ring may live in memory shared between processes. */
+	syscall(SYS_futex, (uint32_t *)&r->wait_gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * A writer just finished a record: wake sleeping readers, if any.
+ *
+ * LMM(ring_wake_if:A)
+ *
+ * seq_cst load of waiters, after our seq_cst head compare-and-swap
+ * (LMM(ncx_ring_reserve:A)); pairs with LMM(ncx_ring_wait:A), which
+ * raises waiters, then loads head, both seq_cst. In the single total order
+ * either our load comes after their raise (we see a waiter and wake it,
+ * after the record is finished) or their head load comes after our
+ * compare-and-swap (they see head moved and do not sleep for long). So a
+ * reader never sleeps through a record for its whole timeout. On x86 the
+ * load is a plain load: a writer pays one load of a line that is written
+ * only when readers start or stop waiting.
+ */
+static inline void ring_wake_if(struct ncx_ring *r)
+{
+	if (__builtin_expect(atomic_load_explicit(&r->waiters, memory_order_seq_cst) != 0, 0))
+		ring_futex_wake(r);
+}
+
+void ncx_ring_wake(struct ncx_ring *r)
+{
+	ring_futex_wake(r);
+}
+
+static bool finished_at(struct ncx_ring *r, uint64_t pos)
+{
+	uint64_t w0 = atomic_load_explicit(word_at(r, pos), memory_order_acquire);
+
+	return (w0 & ~(uint64_t)ST_MASK) == pos &&
+	       ((w0 & ST_MASK) == ST_COMMITTED || (w0 & ST_MASK) == ST_DISCARDED);
+}
+
+static uint64_t head_pos_sc(struct ncx_ring *r)
+{
+	uint64_t hpos = atomic_load_explicit(&r->hint_pos, memory_order_acquire);
+	uint64_t hseq = atomic_load_explicit(&r->hint_seq, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_seq_cst), pos, seq;
+
+	unpack_head(h, hpos, hseq, &pos, &seq);
+	return pos;
+}
+
+int ncx_ring_wait(struct ncx_ring *r, uint64_t pos, int timeout_ms)
+{
+	uint32_t gen = atomic_load_explicit(&r->wait_gen, memory_order_relaxed);
+	long ms = timeout_ms;
+
+	/* LMM(ncx_ring_wait:A): see LMM(ring_wake_if:A). */
+	atomic_fetch_add_explicit(&r->waiters, 1, memory_order_seq_cst);
+	if (head_pos_sc(r) != pos) {
+		/* Reserved already. Finished (or overtaken): nothing to wait
+		 * for. Else its writer is mid-record; it will wake us when it
+		 * finishes, if it saw us; if it did not (its commit raced with
+		 * our raise), a short nap covers it. */
+		if (finished_at(r, pos) ||
+		    (int64_t)(atomic_load_explicit(&r->tail, memory_order_relaxed) - pos) > 0)
+			ms = 0;
+		else if (ms < 0 || ms > 1)
+			ms = 1;
+	}
+	if (ms != 0) {
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+		syscall(SYS_futex, (uint32_t *)&r->wait_gen, FUTEX_WAIT, gen, ms < 0 ? NULL : &ts,
+			NULL, 0);
+	}
+	atomic_fetch_sub_explicit(&r->waiters, 1, memory_order_relaxed);
+	return head_pos_sc(r) != pos;
+}
+
 void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
 		     const struct ncx_ring_meta *m)
 {
@@ -393,6 +483,7 @@ void ncx_ring_commit(struct ncx_ring *r, const struct ncx_ring_resv *resv,
 	 * LMM(push_tail:A) (writers read its length to pass it).
 	 */
 	atomic_store_explicit(word_at(r, p), p | ST_COMMITTED, memory_order_release);
+	ring_wake_if(r);
 }
 
 void ncx_ring_discard(struct ncx_ring *r, const struct ncx_ring_resv *resv)
@@ -415,6 +506,7 @@ void ncx_ring_discard(struct ncx_ring *r, const struct ncx_ring_resv *resv)
 	 * LMM(ncx_ring_read:A).
 	 */
 	atomic_store_explicit(word_at(r, p), p | ST_DISCARDED, memory_order_release);
+	ring_wake_if(r);
 }
 
 int ncx_ring_write(struct ncx_ring *r, const struct ncx_ring_meta *meta, const void *text,

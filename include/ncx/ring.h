@@ -23,8 +23,11 @@
  * overwritten while a reader copies it is reported as lost, never handed
  * out torn.
  *
- * Every function here is lock-free, allocates nothing, makes no system call
- * and is async-signal-safe.
+ * Every function here is lock-free, allocates nothing and is
+ * async-signal-safe. None makes a system call, with two exceptions:
+ * ncx_ring_wait() sleeps (a futex), and a writer that finishes a record
+ * while some reader sleeps there wakes it (one futex wake; writers pay
+ * nothing else for the feature, and nothing at all when nobody waits).
  */
 #ifndef NCX_RING_H
 #define NCX_RING_H
@@ -75,6 +78,8 @@ struct ncx_ring {
 	alignas(64) _Atomic uint64_t hint_pos;	/* a full position <= head, < 2^35 bytes behind */
 	_Atomic uint64_t hint_seq;		/* a full seq <= next seq, < 2^32 behind */
 	_Atomic uint64_t refused;		/* writes refused: oldest record unfinished */
+	_Atomic uint32_t waiters;		/* readers in ncx_ring_wait() */
+	_Atomic uint32_t wait_gen;		/* the futex they sleep on */
 	_Atomic uint64_t *words;		/* the buffer, as 64-bit words */
 	uint64_t size;				/* bytes, a power of two */
 	uint64_t word_mask;			/* size / 8 - 1 */
@@ -158,6 +163,20 @@ void ncx_ring_reader_init(struct ncx_ring *r, struct ncx_ring_reader *rd, enum n
  */
 int ncx_ring_read(struct ncx_ring *r, struct ncx_ring_reader *rd, struct ncx_ring_rec *rec,
 		  void *text, size_t cap);
+
+/*
+ * Sleep until there may be a record to read at pos (a reader's rd.pos):
+ * until a writer reserves space there and finishes the record, or writers
+ * overtake pos. Returns 1 if head has moved past pos (a read may still
+ * find the record unfinished for a moment; call again), 0 when timeout_ms
+ * (negative: no limit) passed first, or when ncx_ring_wake() was called.
+ * For readers that are not log consoles (those are woken by the log core);
+ * not async-signal-safe in any useful sense (it blocks).
+ */
+int ncx_ring_wait(struct ncx_ring *r, uint64_t pos, int timeout_ms);
+
+/* Wake every reader sleeping in ncx_ring_wait() (e.g. to stop one). */
+void ncx_ring_wake(struct ncx_ring *r);
 
 /* Position of the next byte to be reserved, and seq of the next record. */
 uint64_t ncx_ring_head(struct ncx_ring *r);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ncx/ring.h"
 
@@ -530,6 +532,139 @@ static void concurrent_writers_readers(int big)
 	rm(f);
 }
 
+/* ---- ncx_ring_wait ---- */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct waiter {
+	struct fixture *f;
+	uint64_t pos;
+	int timeout_ms;
+	int ret;
+	double took;
+	_Atomic int started;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	double t0 = mono_s();
+
+	atomic_store(&w->started, 1);
+	w->ret = ncx_ring_wait(&w->f->ring, w->pos, w->timeout_ms);
+	w->took = mono_s() - t0;
+	return NULL;
+}
+
+static void test_wait(void **state)
+{
+	struct fixture *f = mk(1 << 16);
+	struct ncx_ring_meta m = { .level = 6 };
+	struct ncx_ring_reader rd;
+	struct ncx_ring_rec rec;
+	struct waiter w = { .f = f };
+	pthread_t th;
+	char text[64];
+	double t0;
+
+	/* Nothing written: times out. */
+	t0 = mono_s();
+	assert_int_equal(ncx_ring_wait(&f->ring, ncx_ring_head(&f->ring), 30), 0);
+	assert_true(mono_s() - t0 >= 0.02);
+
+	/* Something already there: returns at once, and the record reads. */
+	ncx_ring_reader_init(&f->ring, &rd, NCX_RING_NEWEST);
+	assert_int_equal(ncx_ring_write(&f->ring, &m, "one", 3, NULL), 0);
+	assert_int_equal(ncx_ring_wait(&f->ring, rd.pos, -1), 1);
+	assert_int_equal(ncx_ring_read(&f->ring, &rd, &rec, text, sizeof(text)), 1);
+
+	/* A sleeping reader is woken by the next record, long before its
+	 * timeout (a lost wake-up would show as the whole 20 s). */
+	w.pos = rd.pos;
+	w.timeout_ms = 20000;
+	assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
+	while (!atomic_load(&w.started))
+		;
+	usleep(20000);
+	assert_int_equal(ncx_ring_write(&f->ring, &m, "two", 3, NULL), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.ret, 1);
+	assert_true(w.took < 10.0);
+	assert_int_equal(ncx_ring_read(&f->ring, &rd, &rec, text, sizeof(text)), 1);
+	assert_memory_equal(text, "two", 3);
+
+	/* ncx_ring_wake() ends a wait with no limit, returning 0. */
+	w.pos = rd.pos;
+	w.timeout_ms = -1;
+	atomic_store(&w.started, 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
+	while (!atomic_load(&w.started))
+		;
+	for (int i = 0; i < 200 && atomic_load(&f->ring.waiters) == 0; i++)
+		usleep(1000);
+	usleep(5000);
+	ncx_ring_wake(&f->ring);
+	pthread_join(th, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_int_equal(atomic_load(&f->ring.waiters), 0);
+	rm(f);
+}
+
+/* Many wake-ups racing with writers: a waiting reader always gets every
+ * record, and never sleeps through one for its whole timeout. */
+struct wait_race {
+	struct fixture *f;
+	unsigned n;
+	_Atomic unsigned read;
+	double worst;
+};
+
+static void *race_reader(void *arg)
+{
+	struct wait_race *wr = arg;
+	struct ncx_ring_reader rd;
+	struct ncx_ring_rec rec;
+	char text[64];
+
+	ncx_ring_reader_init(&wr->f->ring, &rd, NCX_RING_OLDEST);
+	while (atomic_load(&wr->read) < wr->n) {
+		double t0 = mono_s();
+
+		if (ncx_ring_read(&wr->f->ring, &rd, &rec, text, sizeof(text)) == 1) {
+			atomic_fetch_add(&wr->read, 1);
+			continue;
+		}
+		ncx_ring_wait(&wr->f->ring, rd.pos, 5000);
+		if (mono_s() - t0 > wr->worst)
+			wr->worst = mono_s() - t0;
+	}
+	return NULL;
+}
+
+static void test_wait_races(void **state)
+{
+	struct wait_race wr = { .f = mk(1 << 20), .n = 3000 };
+	struct ncx_ring_meta m = { .level = 6 };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, race_reader, &wr), 0);
+	for (unsigned i = 0; i < wr.n; i++) {
+		assert_int_equal(ncx_ring_write(&wr.f->ring, &m, "x", 1, NULL), 0);
+		if (i % 7 == 0)
+			usleep(50);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&wr.read), wr.n);
+	assert_true(wr.worst < 4.0);	/* no wait ran into its 5 s limit */
+	rm(wr.f);
+}
+
 static void test_concurrent_writers_readers(void **state)
 {
 	concurrent_writers_readers(0);
@@ -553,6 +688,8 @@ int main(void)
 		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_unfinished_oldest_refuses),
 		cmocka_unit_test(test_packed_head_edges),
+		cmocka_unit_test(test_wait),
+		cmocka_unit_test(test_wait_races),
 		cmocka_unit_test(test_concurrent_writers_readers),
 		cmocka_unit_test(test_concurrent_big_records),
 	};
