@@ -15,10 +15,12 @@
  *      pacing gives the tokens, send them to every target and tell tx; if
  *      not, the reader is put back and the record waits in the ring;
  *   4. publish the counters and the reader's position (for wait_acked);
- *   5. poll the sockets and a stop eventfd, for at most POLL_MS (the log
- *      core has no wake-up for foreign readers, so new records are found by
- *      polling) or less if tx has a deadline sooner; not at all if a batch
- *      was cut short.
+ *   5. poll the sockets, a stop eventfd and an eventfd the ring's writers
+ *      signal (ncx_ring_notify_add(): armed only while the thread sleeps,
+ *      so a busy ring costs writers nothing), until tx's next deadline or
+ *      a pending notice is due, IDLE_MS at most; not at all if a batch was
+ *      cut short; POLL_MS at most while pacing or the stream-start hold
+ *      keeps a record waiting (nothing signals when tokens come back).
  *
  * Numbering. render gets *seq preset to the driver's numbering: the first
  * record rendered starts it (at 0, or wherever render puts it), each
@@ -68,7 +70,8 @@
 #include "ncx/udp.h"
 #include "ncx/wire.h"
 
-#define POLL_MS 5		/* how soon a new record is noticed when idle */
+#define POLL_MS 5		/* how soon a held-back record is retried */
+#define IDLE_MS 1000		/* longest sleep with nothing to do (the ring wakes us) */
 #define BATCH 64		/* records sent per loop before looking at responses */
 #define RECV_BATCH 256		/* datagrams taken per loop */
 #define NOTICE_US 1000000	/* at most one gone/lost summary per second */
@@ -84,6 +87,7 @@ struct ncx_netcon {
 	struct ncx_tx *tx;
 	int fd[2];		/* IPv4, IPv6; -1 if unused */
 	int stop_fd;		/* eventfd */
+	int ring_fd;		/* eventfd the ring's writers signal; -1: poll every POLL_MS */
 	uint16_t port;
 	struct sockaddr_storage ss[NCX_TX_TARGETS_MAX];
 	socklen_t sslen[NCX_TX_TARGETS_MAX];
@@ -356,8 +360,9 @@ static void note_lost(struct ncx_netcon *nc, const struct ncx_ring_rec *rec)
  * batch limit (more may be waiting), false if the ring is drained or
  * pacing holds the next record back.
  */
-static bool send_new(struct ncx_netcon *nc)
+static bool send_new(struct ncx_netcon *nc, bool *held)
 {
+	*held = false;
 	for (int i = 0; i < BATCH; i++) {
 		struct ncx_ring_reader save = nc->rd;
 		struct emit_ctx e = { nc, -1, 0, 0 };
@@ -377,6 +382,7 @@ static bool send_new(struct ncx_netcon *nc)
 		now = ncx_now_us();
 		if (!ncx_tx_may_send(nc->tx, frags, now)) {
 			nc->rd = save;	/* it waits in the ring */
+			*held = true;
 			return false;
 		}
 		note_lost(nc, &rec);
@@ -418,11 +424,17 @@ static void publish(struct ncx_netcon *nc)
 	pthread_mutex_unlock(&nc->lock);
 }
 
-static int poll_timeout(const struct ncx_netcon *nc, bool busy, uint64_t now)
+static int poll_timeout(const struct ncx_netcon *nc, bool busy, bool held, uint64_t now)
 {
 	uint64_t d = ncx_tx_next_deadline(nc->tx);
-	int ms = busy ? 0 : POLL_MS;
+	int ms = busy ? 0 : held || nc->ring_fd < 0 ? POLL_MS : IDLE_MS;
 
+	if ((nc->notice.gone || nc->notice.lost) && nc->notice.last_us) {
+		uint64_t due = nc->notice.last_us + NOTICE_US;
+
+		if (due < d)
+			d = due;
+	}
 	if (d != UINT64_MAX && !busy) {
 		uint64_t left = d > now ? (d - now + 999) / 1000 : 0;
 
@@ -435,7 +447,7 @@ static int poll_timeout(const struct ncx_netcon *nc, bool busy, uint64_t now)
 static void *run(void *arg)
 {
 	struct ncx_netcon *nc = arg;
-	struct pollfd p[3];
+	struct pollfd p[4];
 	sigset_t all;
 	nfds_t np = 0;
 	int stop_idx;
@@ -448,20 +460,43 @@ static void *run(void *arg)
 			p[np++] = (struct pollfd){ .fd = nc->fd[i], .events = POLLIN };
 	stop_idx = (int)np;
 	p[np++] = (struct pollfd){ .fd = nc->stop_fd, .events = POLLIN };
+	if (nc->ring_fd >= 0)
+		p[np++] = (struct pollfd){ .fd = nc->ring_fd, .events = POLLIN };
 
 	for (;;) {
 		uint64_t now;
-		bool busy;
+		bool busy, held, armed = false;
+		int ms, rc;
 
 		for (int i = 0; i < 2; i++)
 			if (nc->fd[i] >= 0)
 				receive(nc, nc->fd[i]);
 		ncx_tx_tick(nc->tx, ncx_now_us(), resend, nc);
-		busy = send_new(nc);
+		busy = send_new(nc, &held);
 		now = ncx_now_us();
 		flush_notice(nc, now);
 		publish(nc);
-		if (poll(p, np, poll_timeout(nc, busy, now)) > 0 && (p[stop_idx].revents & POLLIN))
+		ms = poll_timeout(nc, busy, held, now);
+		if (ms && !held && nc->ring_fd >= 0) {
+			/* Sleep until a writer finishes a record at our position. */
+			int a = ncx_ring_wait_arm(nc->ring, nc->rd.pos);
+
+			armed = true;
+			if (a == 1)
+				ms = 0;
+			else if (a == 2 && ms > 1)
+				ms = 1;
+		}
+		rc = poll(p, np, ms);
+		if (armed) {
+			uint64_t v;
+
+			ncx_ring_wait_disarm(nc->ring);
+			if (read(nc->ring_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: not signalled */
+			}
+		}
+		if (rc > 0 && (p[stop_idx].revents & POLLIN))
 			break;
 	}
 	pthread_mutex_lock(&nc->lock);
@@ -556,6 +591,10 @@ static void destroy(struct ncx_netcon *nc)
 			close(nc->fd[i]);
 	if (nc->stop_fd >= 0)
 		close(nc->stop_fd);
+	if (nc->ring_fd >= 0) {
+		ncx_ring_notify_del(nc->ring, nc->ring_fd);	/* no writer uses it after this */
+		close(nc->ring_fd);
+	}
 	ncx_tx_free(nc->tx);
 	free(nc->text);
 	free(nc->out);
@@ -588,7 +627,7 @@ int ncx_netcon_start(struct ncx_netcon **out, const struct ncx_netcon_config *cf
 	nc = calloc(1, sizeof(*nc));
 	if (!nc)
 		return -ENOMEM;
-	nc->fd[0] = nc->fd[1] = nc->stop_fd = -1;
+	nc->fd[0] = nc->fd[1] = nc->stop_fd = nc->ring_fd = -1;
 	init_sync(nc);
 	nc->cfg = *cfg;
 	nc->ring = ring;
@@ -613,6 +652,12 @@ int ncx_netcon_start(struct ncx_netcon **out, const struct ncx_netcon_config *cf
 	if (nc->stop_fd < 0) {
 		err = -errno;
 		goto fail;
+	}
+	/* The ring's wake-up; without one (all slots taken), poll every POLL_MS. */
+	nc->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nc->ring_fd >= 0 && ncx_ring_notify_add(ring, nc->ring_fd)) {
+		close(nc->ring_fd);
+		nc->ring_fd = -1;
 	}
 	ncx_ring_reader_init(ring, &nc->rd, cfg->from_oldest ? NCX_RING_OLDEST : NCX_RING_NEWEST);
 	nc->pub_pos = nc->rd.pos;

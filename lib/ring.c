@@ -205,6 +205,9 @@ int ncx_ring_init(struct ncx_ring *r, void *mem, size_t size)
 	atomic_init(&r->refused, 0);
 	atomic_init(&r->waiters, 0);
 	atomic_init(&r->wait_gen, 0);
+	atomic_init(&r->notifying, 0);
+	for (int i = 0; i < NCX_RING_NOTIFY_MAX; i++)
+		atomic_init(&r->notify[i], 0);
 	r->words = mem;
 	r->size = size;
 	r->word_mask = size / 8 - 1;
@@ -382,11 +385,63 @@ void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t 
 
 /* ---- waiting ------------------------------------------------------------ */
 
+/* Async-signal-safe: two system calls and atomics; errno is kept. */
 static void ring_futex_wake(struct ncx_ring *r)
 {
+	int saved = errno;
+
 	atomic_fetch_add_explicit(&r->wait_gen, 1, memory_order_relaxed);
 	/* Not FUTEX_PRIVATE: a ring may live in memory shared between processes. */
 	syscall(SYS_futex, (uint32_t *)&r->wait_gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/*
+	 * LMM(ring_futex_wake:A)
+	 *
+	 * seq_cst raise of notifying before loading the fds; pairs with
+	 * LMM(ncx_ring_notify_del:A) (clear the slot, then load notifying):
+	 * either we see the slot cleared, or the remover sees us and waits.
+	 */
+	atomic_fetch_add_explicit(&r->notifying, 1, memory_order_seq_cst);
+	for (int i = 0; i < NCX_RING_NOTIFY_MAX; i++) {
+		int fd1 = atomic_load_explicit(&r->notify[i], memory_order_seq_cst);
+		uint64_t one = 1;
+
+		if (fd1 && write(fd1 - 1, &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is full, the reader will wake anyway. */
+		}
+	}
+	atomic_fetch_sub_explicit(&r->notifying, 1, memory_order_release);
+	errno = saved;
+}
+
+int ncx_ring_notify_add(struct ncx_ring *r, int fd)
+{
+	if (fd < 0)
+		return -EINVAL;
+	for (int i = 0; i < NCX_RING_NOTIFY_MAX; i++)
+		if (atomic_load(&r->notify[i]) == fd + 1)
+			return -EEXIST;
+	for (int i = 0; i < NCX_RING_NOTIFY_MAX; i++) {
+		int free_slot = 0;
+
+		if (atomic_compare_exchange_strong(&r->notify[i], &free_slot, fd + 1))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+void ncx_ring_notify_del(struct ncx_ring *r, int fd)
+{
+	for (int i = 0; i < NCX_RING_NOTIFY_MAX; i++) {
+		int want = fd + 1;
+
+		atomic_compare_exchange_strong(&r->notify[i], &want, 0);
+	}
+	/* LMM(ncx_ring_notify_del:A): see LMM(ring_futex_wake:A). */
+	while (atomic_load_explicit(&r->notifying, memory_order_seq_cst)) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
@@ -433,23 +488,49 @@ static uint64_t head_pos_sc(struct ncx_ring *r)
 	return pos;
 }
 
+/*
+ * Announce a waiter, then look at pos: 1 if there is a finished record (or
+ * writers overtook pos), 0 if there is nothing (sleep until woken), 2 if a
+ * writer is mid-record there (it wakes waiters when it finishes, if it saw
+ * us; if its finish raced with our announcement, only a short nap is safe).
+ */
+static int arm(struct ncx_ring *r, uint64_t pos)
+{
+	/* LMM(ncx_ring_wait:A): see LMM(ring_wake_if:A). */
+	atomic_fetch_add_explicit(&r->waiters, 1, memory_order_seq_cst);
+	if (head_pos_sc(r) == pos)
+		return 0;
+	if (finished_at(r, pos) ||
+	    (int64_t)(atomic_load_explicit(&r->tail, memory_order_relaxed) - pos) > 0)
+		return 1;
+	return 2;
+}
+
+int ncx_ring_wait_arm(struct ncx_ring *r, uint64_t pos)
+{
+	return arm(r, pos);
+}
+
+void ncx_ring_wait_disarm(struct ncx_ring *r)
+{
+	atomic_fetch_sub_explicit(&r->waiters, 1, memory_order_relaxed);
+}
+
 int ncx_ring_wait(struct ncx_ring *r, uint64_t pos, int timeout_ms)
 {
 	uint32_t gen = atomic_load_explicit(&r->wait_gen, memory_order_relaxed);
 	long ms = timeout_ms;
 
-	/* LMM(ncx_ring_wait:A): see LMM(ring_wake_if:A). */
-	atomic_fetch_add_explicit(&r->waiters, 1, memory_order_seq_cst);
-	if (head_pos_sc(r) != pos) {
-		/* Reserved already. Finished (or overtaken): nothing to wait
-		 * for. Else its writer is mid-record; it will wake us when it
-		 * finishes, if it saw us; if it did not (its commit raced with
-		 * our raise), a short nap covers it. */
-		if (finished_at(r, pos) ||
-		    (int64_t)(atomic_load_explicit(&r->tail, memory_order_relaxed) - pos) > 0)
-			ms = 0;
-		else if (ms < 0 || ms > 1)
+	switch (arm(r, pos)) {
+	case 1:
+		ms = 0;
+		break;
+	case 2:
+		if (ms < 0 || ms > 1)
 			ms = 1;
+		break;
+	default:
+		break;
 	}
 	if (ms != 0) {
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };

@@ -43,6 +43,7 @@
 #define NCX_RING_DEFAULT_ORDER 24	/* 16 MiB */
 #define NCX_RING_HDR_BYTES 40		/* per-record header, in the buffer */
 #define NCX_RING_TEXT_MAX 65535		/* also at most (buffer size / 4) - header */
+#define NCX_RING_NOTIFY_MAX 4		/* eventfds a ring can signal (ncx_ring_notify_add()) */
 
 /* Per-record metadata: what a writer gives, what a reader gets back. */
 struct ncx_ring_meta {
@@ -78,8 +79,10 @@ struct ncx_ring {
 	alignas(64) _Atomic uint64_t hint_pos;	/* a full position <= head, < 2^35 bytes behind */
 	_Atomic uint64_t hint_seq;		/* a full seq <= next seq, < 2^32 behind */
 	_Atomic uint64_t refused;		/* writes refused: oldest record unfinished */
-	_Atomic uint32_t waiters;		/* readers in ncx_ring_wait() */
+	_Atomic uint32_t waiters;		/* readers in ncx_ring_wait() or armed */
 	_Atomic uint32_t wait_gen;		/* the futex they sleep on */
+	_Atomic uint32_t notifying;		/* writers writing to notify fds right now */
+	_Atomic int notify[NCX_RING_NOTIFY_MAX];	/* eventfd + 1; 0: free */
 	_Atomic uint64_t *words;		/* the buffer, as 64-bit words */
 	uint64_t size;				/* bytes, a power of two */
 	uint64_t word_mask;			/* size / 8 - 1 */
@@ -177,6 +180,27 @@ int ncx_ring_wait(struct ncx_ring *r, uint64_t pos, int timeout_ms);
 
 /* Wake every reader sleeping in ncx_ring_wait() (e.g. to stop one). */
 void ncx_ring_wake(struct ncx_ring *r);
+
+/*
+ * For a reader that must also poll(2) other fds: register a non-blocking
+ * eventfd (EFD_NONBLOCK) that writers signal (write 1) whenever they would
+ * wake a waiter; up to NCX_RING_NOTIFY_MAX per ring. Returns 0, -ENOSPC,
+ * -EEXIST. ncx_ring_notify_del() returns once no writer can still be
+ * writing to fd, so fd may be closed afterwards.
+ *
+ * Around each poll(2): ncx_ring_wait_arm(r, pos), then poll with the
+ * eventfd among the fds, then ncx_ring_wait_disarm(r) (always, whatever arm
+ * returned), then drain the eventfd. arm returns 0: nothing at pos yet,
+ * sleep as long as you like; 1: a record is finished at pos or writers
+ * overtook it: do not sleep; 2: a writer is in the middle of the record at
+ * pos: sleep 1 ms at most (it signals when it finishes, but a finish that
+ * races with the arm may not). Writers signal only while some reader is
+ * armed or waiting.
+ */
+int ncx_ring_notify_add(struct ncx_ring *r, int fd);
+void ncx_ring_notify_del(struct ncx_ring *r, int fd);
+int ncx_ring_wait_arm(struct ncx_ring *r, uint64_t pos);
+void ncx_ring_wait_disarm(struct ncx_ring *r);
 
 /* Position of the next byte to be reserved, and seq of the next record. */
 uint64_t ncx_ring_head(struct ncx_ring *r);

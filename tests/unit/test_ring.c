@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -616,6 +618,63 @@ static void test_wait(void **state)
 	rm(f);
 }
 
+/* A reader that polls other fds too: an eventfd the writers signal. */
+static void test_notify_fd(void **state)
+{
+	struct fixture *f = mk(1 << 16);
+	struct ncx_ring_meta m = { .level = 6 };
+	int ev = eventfd(0, EFD_NONBLOCK), ev2 = eventfd(0, EFD_NONBLOCK);
+	struct pollfd p = { .fd = ev, .events = POLLIN };
+	uint64_t pos = ncx_ring_head(&f->ring), v;
+
+	assert_true(ev >= 0 && ev2 >= 0);
+	assert_int_equal(ncx_ring_notify_add(&f->ring, ev), 0);
+	assert_int_equal(ncx_ring_notify_add(&f->ring, ev), -EEXIST);
+	/* Not armed: writers signal nothing (and pay nothing). */
+	assert_int_equal(ncx_ring_write(&f->ring, &m, "a", 1, NULL), 0);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	/* Armed at a position with a finished record: 1, do not sleep. */
+	assert_int_equal(ncx_ring_wait_arm(&f->ring, pos), 1);
+	ncx_ring_wait_disarm(&f->ring);
+	/* Armed at the head: 0; the next record signals the eventfd. */
+	pos = ncx_ring_head(&f->ring);
+	assert_int_equal(ncx_ring_wait_arm(&f->ring, pos), 0);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(ncx_ring_write(&f->ring, &m, "b", 1, NULL), 0);
+	assert_int_equal(poll(&p, 1, 0), 1);
+	ncx_ring_wait_disarm(&f->ring);
+	assert_int_equal(read(ev, &v, sizeof(v)), (ssize_t)sizeof(v));
+	/* A writer in the middle of the record at pos: 2 (nap 1 ms at most). */
+	{
+		struct ncx_ring_resv resv;
+
+		pos = ncx_ring_head(&f->ring);
+		assert_int_equal(ncx_ring_reserve(&f->ring, 1, &resv), 0);
+		assert_int_equal(ncx_ring_wait_arm(&f->ring, pos), 2);
+		ncx_ring_fill(&f->ring, &resv, 0, "c", 1);
+		ncx_ring_commit(&f->ring, &resv, &m);
+		assert_int_equal(poll(&p, 1, 0), 1);	/* the finish signalled */
+		ncx_ring_wait_disarm(&f->ring);
+		assert_int_equal(read(ev, &v, sizeof(v)), (ssize_t)sizeof(v));
+	}
+	/* Slots: NCX_RING_NOTIFY_MAX, then -ENOSPC; removed ones are free again. */
+	for (int i = 1; i < NCX_RING_NOTIFY_MAX; i++)
+		assert_int_equal(ncx_ring_notify_add(&f->ring, 100 + i), 0);
+	assert_int_equal(ncx_ring_notify_add(&f->ring, ev2), -ENOSPC);
+	for (int i = 1; i < NCX_RING_NOTIFY_MAX; i++)
+		ncx_ring_notify_del(&f->ring, 100 + i);
+	/* Removed: armed or not, it is never written again. */
+	ncx_ring_notify_del(&f->ring, ev);
+	pos = ncx_ring_head(&f->ring);
+	assert_int_equal(ncx_ring_wait_arm(&f->ring, pos), 0);
+	assert_int_equal(ncx_ring_write(&f->ring, &m, "d", 1, NULL), 0);
+	ncx_ring_wait_disarm(&f->ring);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	close(ev);
+	close(ev2);
+	rm(f);
+}
+
 /* Many wake-ups racing with writers: a waiting reader always gets every
  * record, and never sleeps through one for its whole timeout. */
 struct wait_race {
@@ -690,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_packed_head_edges),
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_wait_races),
+		cmocka_unit_test(test_notify_fd),
 		cmocka_unit_test(test_concurrent_writers_readers),
 		cmocka_unit_test(test_concurrent_big_records),
 	};
