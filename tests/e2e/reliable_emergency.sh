@@ -36,7 +36,7 @@ wait "$send_pid" || fail "ncx send exited $?: $(cat "$T/send.err")"
 cat "$T/send.err"
 grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/send.err" && fail "sanitizer in ncx send"
 
-kill -TERM "$relay_pid"; wait "$relay_pid"
+kill -TERM "$relay_pid"; wait "$relay_pid" || fail "relay exited $?: $(tail -3 "$T/relay.err")"
 kill -TERM "$ncxd_pid"; wait "$ncxd_pid" || fail "ncxd exited $?: $(tail -5 "$T/ncxd.err")"
 cat "$T/relay.err"
 grep -q 'blackout ends' "$T/relay.err" || fail "the sender finished before the blackout ended"

@@ -70,7 +70,7 @@ grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/send.err" && fail "sanitize
 forged=$(grep -oE '\bforged[=: ]+[0-9]+' "$T/send.err" | grep -oE '[0-9]+$' | tail -1)
 [ "${forged:-0}" -ge 40 ] || fail "forged ${forged:-none} in the sender's stats, want >= 40"
 
-kill -TERM "$relay_pid"; wait "$relay_pid"
+kill -TERM "$relay_pid"; wait "$relay_pid" || fail "relay exited $?: $(tail -3 "$T/relay.err")"
 kill -TERM "$ncxd_pid"; wait "$ncxd_pid" || fail "ncxd exited $?: $(tail -5 "$T/ncxd.err")"
 cat "$T/relay.err"
 log=$T/all.log

@@ -71,7 +71,7 @@ done_at=$(date +%s.%N)
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 note "CPU: relay $(cpu "$relay_pid") s, ncxd $(cpu "$ncxd_pid") s"
 # Relay counts (it prints them on SIGTERM), then ncxd writes out and exits.
-kill -TERM "$relay_pid"; wait "$relay_pid"
+kill -TERM "$relay_pid"; wait "$relay_pid" || fail "relay exited $?: $(tail -3 "$T/relay.err")"
 kill -TERM "$ncxd_pid"; wait "$ncxd_pid" || fail "ncxd exited $? on SIGTERM: $(tail -5 "$T/ncxd.err")"
 cat "$T/relay.err"
 grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/ncxd.err" && fail "sanitizer: $(cat "$T/ncxd.err")"
