@@ -7,8 +7,15 @@
  *
  *  - a chained hash table keyed by (address, port), seeded per engine from
  *    getrandom(), so a remote cannot aim its addresses at one bucket;
- *  - an LRU list (head = longest silent), moved on every datagram, so idle
- *    expiry looks only at the head;
+ *  - an LRU list (head = longest silent), so idle expiry looks only at the
+ *    head. A sender is moved to the tail on its first datagram in each
+ *    granule of time (lru_shift: a power of two of µs, idle_us / 64 or
+ *    less, at most ~1 s), not on every one: moving it touches both of its
+ *    neighbours, cache misses with many senders. The list is ordered by
+ *    granule; within one, a sender heard again after being moved may sit
+ *    ahead of one heard last before that, so idle expiry may come up to a
+ *    granule late (1/64 of idle_us, at most ~1 s). The head's own
+ *    deadline is exact;
  *  - a binary min-heap of the senders that have a timer (an open hole, a
  *    pending ack, an open reassembly), keyed by the earliest of them, so a
  *    tick touches only what is due and ncx_rx_next_deadline() is exact.
@@ -151,6 +158,7 @@ struct sender {
 	void *user;
 	uint64_t next, top;
 	uint64_t last_rx;
+	uint64_t lru_gran; /* last_rx >> lru_shift when last moved to the LRU tail */
 	uint64_t deadline;
 	uint64_t hole_since, retx_due, ack_due;
 	struct win *win;
@@ -180,6 +188,7 @@ struct ncx_rx {
 	size_t nbuckets; /* a power of two */
 	size_t nsenders;
 	struct sender *lru_head, *lru_tail;
+	unsigned lru_shift; /* the LRU's granule: 1 << lru_shift µs */
 	struct sender **heap;
 	uint32_t heap_len, heap_cap;
 	size_t held_bytes;
@@ -1243,13 +1252,19 @@ static void lru_append(struct ncx_rx *rx, struct sender *s)
 	rx->lru_tail = s;
 }
 
-/* A datagram came: the sender is the most recently heard. */
+/* A datagram came: the sender is the most recently heard (moved only on
+ * its first datagram in a granule: see the DOC above). */
 static void touch(struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
+	uint64_t g = now >> rx->lru_shift;
+
 	s->last_rx = now;
-	if (rx->lru_tail != s) {
-		lru_unlink(rx, s);
-		lru_append(rx, s);
+	if (g != s->lru_gran) {
+		s->lru_gran = g;
+		if (rx->lru_tail != s) {
+			lru_unlink(rx, s);
+			lru_append(rx, s);
+		}
 	}
 }
 
@@ -1268,6 +1283,7 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 	s->deadline = s->hole_since = s->retx_due = s->ack_due = NONE;
 	s->last_acked = NONE;
 	s->resume = rx->cfg.resume ? rx->cfg.resume(rx->cfg.resume_arg, a) : NONE;
+	s->lru_gran = NONE; /* moved (appended) by the touch that follows */
 	if (rx->nsenders >= rx->nbuckets)
 		table_grow(rx);
 	bucket_insert(rx->buckets, rx->nbuckets, s);
@@ -1465,6 +1481,12 @@ struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, 
 		rx->cfg.window = WIN_MAX_CAP;
 	if (rx->cfg.retx_us == 0)
 		rx->cfg.retx_us = 1; /* a timer must move forward */
+	/* The LRU granule: the largest power of two of µs within idle_us / 64,
+	 * at most 2^20 (~1 s); 1 µs for a tiny idle_us. */
+	while (rx->lru_shift < 20 && (2ULL << rx->lru_shift) <= rx->cfg.idle_us / 64)
+		rx->lru_shift++;
+	if (!rx->cfg.idle_us)
+		rx->lru_shift = 20; /* no expiry: the order matters to nothing */
 	rx->win_cap_max = pow2_at_least(rx->cfg.window);
 	if (rx->win_cap_max < WIN_MIN_CAP)
 		rx->win_cap_max = WIN_MIN_CAP;
