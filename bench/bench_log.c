@@ -10,8 +10,16 @@
  * if the program had that many call sites), because one call site may only
  * log 30,000 records per 300 s: that is the ratelimit, not the cost being
  * measured. The timed runs have no console attached (a console runs on its
- * own thread and would compete for the 2 CPUs); the spam run has a text
- * console writing to /dev/null, the realistic worst case for memory.
+ * own thread and would compete for the 2 CPUs), except the second silenced
+ * run: with a console registered (idle: silenced calls write nothing),
+ * silenced calls trust the ratelimit's cached seconds; without one they
+ * read the clock. The spam run has a text console writing to /dev/null,
+ * the realistic worst case for memory.
+ *
+ * Two more baselines show what two threads can gain on this machine at
+ * all: snprintf(3) of the same message into a private buffer, and the same
+ * plus one atomic add on a shared counter per call (the one shared cache
+ * line every ncx_log record writes: the ring's head).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +43,9 @@ static _Atomic uint32_t sites[MAXT][SITES];
 static FILE *bench_file;
 static _Atomic int go, stop;
 
-enum what { W_NCX, W_FPRINTF, W_SYSLOG, W_SILENCED };
+enum what { W_NCX, W_FPRINTF, W_SYSLOG, W_SILENCED, W_SNPRINTF, W_SHARED };
+
+static _Alignas(64) _Atomic uint64_t shared_count;
 
 struct job {
 	enum what what;
@@ -81,6 +91,18 @@ static void one_call(enum what what, unsigned t, uint64_t i)
 		ncx_log_at(&sites[t][0], __FILE__, __LINE__, NCX_LOG_INFO, FMT, u, "10.1.2.3",
 			   u % 99999, "ok", u % 999999);
 		break;
+	case W_SNPRINTF:
+	case W_SHARED: {
+		char buf[128];
+		/* volatile: the result is used, so the call cannot go away */
+		volatile int n = snprintf(buf, sizeof(buf), FMT, u, "10.1.2.3", u % 99999, "ok",
+					  u % 999999);
+
+		(void)n;
+		if (what == W_SHARED)
+			atomic_fetch_add_explicit(&shared_count, 1, memory_order_relaxed);
+		break;
+	}
 	}
 }
 
@@ -220,6 +242,18 @@ int main(int argc, char **argv)
 	fclose(bench_file);
 	unlink(path);
 
+	const char *names[] = { [W_SNPRINTF] = "snprintf ", [W_SHARED] = "+shared  " };
+
+	for (enum what w = W_SNPRINTF; w <= W_SHARED; w++) {
+		f1 = run(w, 1, calls, &r1, &c1);
+		f2 = run(w, threads, calls, &r2, &c2);
+		printf("%s 1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", names[w], f1,
+		       c1, r1 / 1e6);
+		printf("%s %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
+		       "(%.2fx one thread; projected %.2fx)\n",
+		       names[w], threads, f2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
+	}
+
 	uint64_t sl_calls = calls / 20 ? calls / 20 : 1;
 	double s1 = run(W_SYSLOG, 1, sl_calls, &r1, &c1);
 	double s2 = run(W_SYSLOG, threads, sl_calls, &r2, &c2);
@@ -233,7 +267,19 @@ int main(int argc, char **argv)
 	reset_sites();
 	run(W_SILENCED, 1, NCX_RL_BURST + 10, NULL, NULL);
 	double sil = run(W_SILENCED, 1, calls * 5, NULL, &c1);
-	printf("ncx_log   silenced : %7.1f ns/call wall %7.1f cpu\n", sil, c1);
+	printf("ncx_log   silenced : %7.1f ns/call wall %7.1f cpu  (no console: reads the clock)\n",
+	       sil, c1);
+	{
+		struct ncx_console *idle = ncx_console_file("/dev/null", NCX_LOG_DEBUG, 0);
+
+		ncx_console_register(idle);
+		sil = run(W_SILENCED, 1, calls * 5, NULL, &c1);
+		printf("ncx_log   silenced : %7.1f ns/call wall %7.1f cpu  (a console registered: "
+		       "cached seconds)\n",
+		       sil, c1);
+		ncx_console_unregister(idle);
+		ncx_console_free(idle);
+	}
 
 	if (spam > 0) {
 		struct ncx_console *con = ncx_console_file("/dev/null", NCX_LOG_DEBUG, 0);

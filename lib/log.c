@@ -5,7 +5,8 @@
  *
  *   1. The call site's ratelimit: one load and (usually) one
  *      compare-and-swap on its 4-byte static state (include/ncx/ratelimit.h
- *      decides). A silenced call ends here, before any formatting.
+ *      decides). A silenced call ends here, before any formatting, and
+ *      while a console runs without reading a clock (rl_apply()).
  *   2. Format straight into the thread's line buffer (1 KiB, TLS): the
  *      common conversions here, anything else by vsnprintf.
  *   3. Every complete line becomes one ring record: reserve, copy, commit
@@ -718,10 +719,10 @@ static void rl_notice(int level, enum ncx_rl_verdict v, uint32_t suppressed, con
  * a call: any other verdict is taken again with a fresh reading. So a
  * silence never ends early; it ends late by as much as the cache is stale.
  * To bound that, the cache is used only while a console thread runs, and
- * each thread reads the clock itself on every RL_REFRESH_CALLS-th silenced
- * call in a row. A silence therefore lasts at most S seconds plus the
- * longer of (a) the time since a console thread last woke (100 ms, unless
- * the scheduler keeps it off the CPU longer) and (b) the time the calling
+ * each thread reads the clock itself on the RL_REFRESH_CALLS-th silenced
+ * call since it last read it. A silence therefore ends late by at most the shorter of
+ * (a) the time since a console thread last woke (100 ms, unless the
+ * scheduler keeps it off the CPU longer) and (b) the time the calling
  * thread takes for RL_REFRESH_CALLS - 1 silenced calls; the calls dropped
  * in that extra time are counted like any other and reported at resume.
  */

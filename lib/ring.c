@@ -74,6 +74,17 @@
  *   the reader jumps to tail, counting the bytes it skipped and, from the
  *   next record's seq, the records. The proof is at LMM(ncx_ring_read:C).
  *
+ * Waiting
+ *
+ *   Readers that are not log consoles may sleep instead of polling:
+ *   ncx_ring_wait() (a futex on wait_gen) or, for a reader that also
+ *   polls sockets, an eventfd registered with ncx_ring_notify_add() and
+ *   armed around each poll. A reader announces itself in waiters, then
+ *   looks at head; a writer, after finishing a record, loads waiters and
+ *   wakes only if it is not zero: one plain load per record (on x86), no
+ *   system call unless someone sleeps. Why no wake-up is lost for longer
+ *   than a 1 ms nap: LMM(ring_wake_if:A).
+ *
  * Known limits
  *
  *   - head keeps only 32 bits of seq and of position/8. Widening is exact
