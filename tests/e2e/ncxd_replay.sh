@@ -4,26 +4,7 @@
 # truncates; then JSON for the extended and the legacy capture.
 . "$NCX_TOP/tests/support/e2e.sh"
 
-# start_ncxd NAME ARGS...: ncxd on a free port of 127.0.0.1; sets $port and $pid.
-start_ncxd() {
-	local name=$1 try; shift
-	for try in 1 2 3 4 5; do
-		port=$(free_port)
-		: >"$T/$name.err"
-		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" "$@" 2>"$T/$name.err"
-		pid=$!
-		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
-		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0
-		grep -q 'in use' "$T/$name.err" || fail "ncxd did not start: $(cat "$T/$name.err")"
-	done
-	fail "ncxd: no free port"
-}
-stop_ncxd() {
-	kill -TERM "$pid"
-	wait "$pid"
-	local rc=$?
-	[ "$rc" -eq 0 ] || fail "ncxd exited $rc on SIGTERM: $(tail -5 "$T/$1.err")"
-}
+. "$NCX_TOP/tests/support/ncxd.sh"
 
 tre='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 

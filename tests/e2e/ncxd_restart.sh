@@ -12,28 +12,13 @@
 senders=4
 per=1500
 
-# start_ncxd NAME ARGS...: ncxd on $port (a free one if unset); sets $pid.
-port=
-start_ncxd() {
-	local name=$1 try; shift
-	for try in 1 2 3 4 5; do
-		[ -n "$port" ] || port=$(free_port)
-		: >"$T/$name.err"
-		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" --rate 0 "$@" 2>"$T/$name.err"
-		pid=$!
-		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
-		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0
-		grep -q 'in use' "$T/$name.err" || fail "ncxd did not start: $(cat "$T/$name.err")"
-		# A restart must keep its port: the senders know no other.
-		[ "$name" = run1 ] && port= || sleep 0.5
-	done
-	fail "ncxd could not listen on port $port"
-}
+. "$NCX_TOP/tests/support/ncxd.sh"
 
 # lines: record lines of our senders written so far, all files.
 lines() { cat "$T"/logs/*/*.log 2>/dev/null | grep -c ' restart-test sender=' || true; }
 
-start_ncxd run1 -t 2
+start_ncxd run1 -d "$T/logs" --rate 0 -t 2
+keep_port=1 # every restart keeps the port: the senders know no other
 for k in $(seq "$senders"); do
 	# About 300 lines a second each: the run lasts several seconds, and the
 	# kills land while every sender is busy.
@@ -55,7 +40,7 @@ kill_at() {
 	note "killed ncxd at $(lines) lines"
 	sleep 1.5 # down for a while (no assertion rests on it: senders keep trying)
 	[ "$(lines)" -lt "$total" ] || fail "the run was over before the kill; slow the senders down"
-	start_ncxd "$name" "$@"
+	start_ncxd "$name" -d "$T/logs" --rate 0 "$@"
 }
 kill_at 25 run2 -t 3
 kill_at 60 run3 -t 1
@@ -95,14 +80,14 @@ note "$total lines from $senders senders, two SIGKILLs: each once, in order"
 # a new stream, not resends of the old one. Its lines are written, after a
 # reboot line, none taken for duplicates.
 sp=$(free_port)
-start_ncxd run4 -t 2
+start_ncxd run4 -d "$T/logs" --rate 0 -t 2
 seq 100 | sed 's/^/first-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
 	2>"$T/first.err" || fail "first run: $(tail -3 "$T/first.err")"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 sleep 1.5 # the new run's first record is stamped well after the last one written
 port_keep=$port
-start_ncxd run5 -t 1
+start_ncxd run5 -d "$T/logs" --rate 0 -t 1
 [ "$port" = "$port_keep" ] || fail "port changed"
 seq 100 | sed 's/^/second-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
 	2>"$T/second.err" || fail "second run: $(tail -3 "$T/second.err")"
