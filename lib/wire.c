@@ -116,7 +116,10 @@ enum {
 	SEEN_FRAG = 2,
 	SEEN_EMG = 4,
 	SEEN_RX = 8,
+	SEEN_GONE = 16,
 };
+
+#define GONE_MAX (1ULL << 32) /* the most seqs one placeholder may close */
 
 static int parse_caller(const char *v, size_t len, struct ncx_ext *out)
 {
@@ -159,6 +162,17 @@ static int parse_bool(const char *v, size_t len, bool *out)
 	return 0;
 }
 
+/* "ncgone=n": 1..GONE_MAX; 0 would be a placeholder for nothing. */
+static int parse_gone(const char *v, size_t len, struct ncx_ext *out)
+{
+	uint64_t n;
+
+	if (!parse_u64(v, len, GONE_MAX, &n) || n == 0)
+		return -EBADMSG;
+	out->gone = n;
+	return 0;
+}
+
 /* One ",key=value" field after the flag. */
 static int parse_key(const char *f, size_t len, unsigned *seen, struct ncx_ext *out)
 {
@@ -187,6 +201,9 @@ static int parse_key(const char *f, size_t len, unsigned *seen, struct ncx_ext *
 	} else if (span_eq(f, klen, "ncrx")) {
 		bit = SEEN_RX;
 		rc = parse_bool(v, vlen, &out->reliable);
+	} else if (span_eq(f, klen, "ncgone")) {
+		bit = SEEN_GONE;
+		rc = parse_gone(v, vlen, out);
 	} else {
 		goto unknown;
 	}
@@ -262,6 +279,8 @@ static int parse_header(const char *h, size_t len, struct ncx_ext *out)
 			break;
 		f = comma + 1;
 	}
+	if (out->frag && out->gone)
+		return -EBADMSG; /* a placeholder is never cut into pieces */
 	return field == 4 ? 0 : -EBADMSG;
 }
 
@@ -450,6 +469,10 @@ static void put_header(struct out *o, const struct ncx_ext *rec)
 	}
 	if (rec->emergency)
 		put(o, ",ncemg=1", 8);
+	if (rec->gone) {
+		put(o, ",ncgone=", 8);
+		put_u64(o, rec->gone);
+	}
 	if (rec->reliable)
 		put(o, ",ncrx=1", 7);
 }

@@ -55,6 +55,8 @@ struct ncx_ext {
 	uint32_t frag_total;
 	bool emergency;		 /* ncemg=1: the sender is in emergency mode */
 	bool reliable;		 /* ncrx=1: the sender can take acks and resend */
+	uint64_t gone;		 /* ncgone=<n> (1..2^32): a placeholder, not a record: the
+				  * sender no longer has seqs seq..seq+n-1; 0 if absent */
 	uint16_t unknown_keys;	 /* header keys we did not understand (skipped) */
 	struct ncx_span header;	 /* every byte before ';' (for a fragment: with its ncfrag key) */
 	struct ncx_span body;	 /* every byte after ';' */
@@ -68,9 +70,10 @@ struct ncx_ext {
  * A fragment's body is its slice only; see struct ncx_reasm.
  *
  * Strict where the kernel is exact: the priority must fit facility as a u8
- * (at most 2047); a known key (caller, ncfrag, ncemg, ncrx) with a malformed
- * value, or given twice, is -EBADMSG; so is a fragment whose slice runs past
- * its total. NCX_WIRE_HDR_MAX counts a fragment's ncfrag key too.
+ * (at most 2047); a known key (caller, ncfrag, ncemg, ncrx, ncgone) with a
+ * malformed value, or given twice, is -EBADMSG; so is a fragment whose slice
+ * runs past its total, and an ncgone placeholder cut into fragments (it is
+ * always short). NCX_WIRE_HDR_MAX counts a fragment's ncfrag key too.
  */
 int ncx_ext_parse(const void *buf, size_t len, struct ncx_ext *out);
 
@@ -107,7 +110,7 @@ size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap);
 
 /*
  * Format the header of a record exactly as the kernel does, without the
- * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncrx=1]".
+ * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncgone=n][,ncrx=1]".
  * Only these fields of rec are used (not header/body/frag/unknown_keys); a
  * flag of 0 is written as '-'. Returns the length needed, writing at most
  * cap bytes, no NUL. Like every function here that returns "the length

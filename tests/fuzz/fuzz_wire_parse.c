@@ -111,6 +111,7 @@ static void check_ext(const uint8_t *data, size_t size)
 	CHECK(e.level <= 7);
 	CHECK(e.flag == '-' || e.flag == 'c' || e.flag == '+');
 	CHECK(e.caller_kind == 0 || e.caller_kind == 'T' || e.caller_kind == 'C');
+	CHECK(e.gone <= 1ULL << 32 && !(e.gone && e.frag));
 	if (e.frag) {
 		CHECK(e.frag_off < e.frag_total && e.frag_total <= NCX_WIRE_BODY_MAX);
 		CHECK(e.body.len <= e.frag_total - e.frag_off);
@@ -126,7 +127,7 @@ static void check_ext(const uint8_t *data, size_t size)
 	CHECK(b.facility == e.facility && b.level == e.level && b.flag == e.flag);
 	CHECK(b.seq == e.seq && b.ts_usec == e.ts_usec);
 	CHECK(b.caller_kind == e.caller_kind && b.caller_id == e.caller_id);
-	CHECK(b.emergency == e.emergency && b.reliable == e.reliable);
+	CHECK(b.emergency == e.emergency && b.reliable == e.reliable && b.gone == e.gone);
 	CHECK(!b.frag && b.unknown_keys == 0);
 
 	/* body, text, dictionary: all inside, all accounted for */

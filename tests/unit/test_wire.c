@@ -112,6 +112,15 @@ static void test_parse_keys(void **state)
 	assert_int_equal(parse_str("6,5,100,-,ncrx=0;x", &e), 0);
 	assert_false(e.reliable);
 
+	/* ncgone: a placeholder for n gone seqs, 1..2^32 */
+	assert_int_equal(parse_str("6,5,100,-;x", &e), 0);
+	assert_int_equal(e.gone, 0);
+	assert_int_equal(parse_str("4,5,100,-,ncgone=1,ncrx=1;ncx: gone", &e), 0);
+	assert_int_equal(e.gone, 1);
+	assert_true(e.reliable);
+	assert_int_equal(parse_str("4,5,100,-,ncgone=4294967296;x", &e), 0);
+	assert_true(e.gone == 4294967296ULL);
+
 	assert_int_equal(parse_str("12,387,2785468,-,ncfrag=969/2401;xe9", &e), 0);
 	assert_true(e.frag);
 	assert_int_equal(e.frag_off, 969);
@@ -161,6 +170,13 @@ static void test_parse_errors(void **state)
 		"6,1,0,-,ncfrag=/10;x",
 		"6,1,0,-,ncfrag=8/10;xyz",	/* slice past total */
 		"6,1,0,-,ncfrag=0/10,ncfrag=0/10;x",
+		"6,1,0,-,ncgone=0;x",		/* a placeholder for nothing */
+		"6,1,0,-,ncgone=4294967297;x",	/* more than 2^32 */
+		"6,1,0,-,ncgone=;x",
+		"6,1,0,-,ncgone=+1;x",
+		"6,1,0,-,ncgone=1x;x",
+		"6,1,0,-,ncgone=1,ncgone=1;x",
+		"6,1,0,-,ncgone=1,ncfrag=0/10;x", /* a placeholder in pieces */
 		"[    0.000000] text, 5,0,0,-;x", /* legacy text */
 	};
 	struct ncx_ext e;
@@ -399,6 +415,12 @@ static void test_format_header(void **state)
 	n = ncx_ext_format_header(&r, out, sizeof(out));
 	assert_int_equal(n, strlen("6.4.0,12,387,2785468,c,caller=T123,ncemg=1,ncrx=1"));
 	assert_memory_equal(out, "6.4.0,12,387,2785468,c,caller=T123,ncemg=1,ncrx=1", n);
+	r.gone = 4294967296ULL;
+	n = ncx_ext_format_header(&r, out, sizeof(out));
+	assert_int_equal(n, strlen("6.4.0,12,387,2785468,c,caller=T123,ncemg=1,ncgone=4294967296,ncrx=1"));
+	assert_memory_equal(out, "6.4.0,12,387,2785468,c,caller=T123,ncemg=1,ncgone=4294967296,ncrx=1", n);
+	r.gone = 0;
+	n = ncx_ext_format_header(&r, out, sizeof(out));
 
 	/* cap: the prefix only, length still the full one */
 	memset(out, '#', sizeof(out));
