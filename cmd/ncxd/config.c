@@ -29,9 +29,9 @@ void ncxd_config_default(struct ncxd_config *c)
 	c->burst = 4u << 20;
 	c->rcvbuf = 32 << 20;
 	c->idle_s = 3600;
-	c->max_fds = 512;
-	c->buffers = 256;
-	c->buffer_size = 64 << 10;
+	c->max_fds = 0;	/* from the fd limit at start: NCXD_AUTO_FILES */
+	c->buffers = 0;	/* from NCXD_AUTO_BUFFER_BYTES at start */
+	c->buffer_size = 4 << 10;
 	c->flush_ms = 100;
 }
 

@@ -79,9 +79,11 @@ static void usage(FILE *f)
 		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
 		"      --rcvbuf BYTES       socket receive buffer (default 33554432)\n"
 		"      --idle S             forget a sender silent this long (default 3600; 0 never)\n"
-		"      --max-files N        open log files per worker (default 512)\n"
-		"      --buffers N          write buffers per worker (default 256)\n"
-		"      --buffer-size BYTES  bytes per write buffer (default 65536)\n"
+		"      --max-files N        open log files per worker (default: 16384 in all,\n"
+		"                           or what the fd limit allows, split among the workers)\n"
+		"      --buffers N          write buffers per worker (default: 64 MiB of\n"
+		"                           buffers in all, split among the workers)\n"
+		"      --buffer-size BYTES  bytes per write buffer (default 4096)\n"
 		"      --flush-ms MS        flush buffers at least this often (default 100)\n"
 		"  -c, --config FILE        read settings from FILE: 'option value' lines with the\n"
 		"                           long option names, '#' comments; the command line wins\n"
@@ -324,18 +326,32 @@ static void main_loop(struct ncxd *d, const sigset_t *sigs)
 }
 
 /* Room for every worker's files: raise the soft fd limit to the hard one,
- * and if that is still short, give each worker fewer files (with a word). */
+ * and if that is still short, give each worker fewer files (with a word).
+ * Without --max-files: NCXD_AUTO_FILES in all, or as many as the limit
+ * allows, split among the workers (said only if that is below the default). */
 static void fit_fd_limit(struct ncxd_config *cfg)
 {
 	struct rlimit rl;
 	const rlim_t reserve = 64 + (rlim_t)cfg->nlisten * (rlim_t)cfg->threads;
+	bool automatic = cfg->max_fds == 0;
 
+	if (automatic)
+		cfg->max_fds = (NCXD_AUTO_FILES + cfg->threads - 1) / cfg->threads;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (automatic && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)cfg->max_fds * (rlim_t)cfg->threads + reserve > rl.rlim_cur) {
+		rlim_t per = rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / (rlim_t)cfg->threads : 1;
+
+		cfg->max_fds = per < 1 ? 1 : (int)per;
+		ncx_info("fd limit %llu: %d open files per worker\n",
+			 (unsigned long long)rl.rlim_cur, cfg->max_fds);
+		return;
 	}
 	if (rl.rlim_cur == RLIM_INFINITY ||
 	    (rlim_t)cfg->max_fds * (rlim_t)cfg->threads + reserve <= rl.rlim_cur)
@@ -386,6 +402,12 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 		return EX_CANTCREAT;
 	}
 	fit_fd_limit(cfg);
+	if (cfg->buffers == 0) {
+		/* NCXD_AUTO_BUFFER_BYTES in all, at least 16 buffers a worker. */
+		size_t n = NCXD_AUTO_BUFFER_BYTES / (size_t)cfg->threads / cfg->buffer_size;
+
+		cfg->buffers = n < 16 ? 16 : n > (1u << 20) ? 1 << 20 : (int)n;
+	}
 	d->nworkers = cfg->threads;
 	d->workers = calloc((size_t)d->nworkers, sizeof(*d->workers));
 	if (!d->workers)

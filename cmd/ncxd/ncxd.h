@@ -36,6 +36,11 @@
 #define NCXD_MAX_LISTEN 16
 #define NCXD_MAX_ALLOW 256
 #define NCXD_DEFAULT_PORT 6666
+/* Defaults made at start, for the whole daemon, split among the workers:
+ * open files (or fewer, if the fd limit is lower), and the bytes of write
+ * buffers (reserved, touched only as hosts use them). */
+#define NCXD_AUTO_FILES 16384
+#define NCXD_AUTO_BUFFER_BYTES (64u << 20)
 
 /* ---- allow.c: CIDR lists ---- */
 
@@ -132,8 +137,8 @@ struct ncxd_config {
 	uint64_t rate, burst; /* bytes/s per host; 0 = off */
 	int rcvbuf;
 	uint64_t idle_s;
-	int max_fds;	     /* open files per worker */
-	int buffers;	     /* write buffers per worker */
+	int max_fds;	     /* open files per worker; 0 until start: NCXD_AUTO_FILES */
+	int buffers;	     /* write buffers per worker; 0 until start: NCXD_AUTO_BUFFER_BYTES */
 	size_t buffer_size;  /* bytes each */
 	unsigned flush_ms;
 	/* Set while reading argv, so that a list given there replaces the file's. */

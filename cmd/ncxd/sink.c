@@ -5,9 +5,13 @@
  * least every flush interval (100 ms), when full, and at exit. Bounds:
  *  - open files: an LRU of at most max_fds per worker; the least recently
  *    written file is closed to open another (it opens again when needed);
- *  - buffers: a fixed pool per worker. A host that needs one when the pool
- *    is dry forces the oldest holders to flush and takes the first buffer
- *    freed; if none can be freed the line is dropped and counted (no_buffer);
+ *  - buffers: a fixed pool per worker, one mapping of buffers x buffer_size
+ *    reserved at start. Its pages are touched only as buffers are used, and
+ *    a buffer given back is the next one taken (a stack), so the memory a
+ *    worker really uses follows the number of hosts holding a buffer at
+ *    once, not the pool's size. A host that needs one when the pool is dry
+ *    forces the oldest holders to flush and takes the first buffer freed;
+ *    if none can be freed the line is dropped and counted (no_buffer);
  *  - write errors (disk full, ...): what is buffered stays buffered and is
  *    retried on every flush; what does not fit behind it is dropped and
  *    counted (write_error). Once writing works again, a "dropped" event line
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,13 +85,21 @@ int sink_init(struct sink *s, const struct ncxd_config *cfg)
 	s->line.p = malloc(s->line.cap);
 	if (!s->pool || !s->line.p)
 		return -ENOMEM;
-	/* Allocated up front: the pool's size is the bound, not a hint. */
-	for (int i = 0; i < cfg->buffers; i++) {
-		s->pool[i] = malloc(cfg->buffer_size);
-		if (!s->pool[i])
-			return -ENOMEM;
-		s->nfree++;
+	/* Reserved up front: the pool's size is the bound, not a hint. One
+	 * mapping, not a malloc per buffer, whose headers would touch every
+	 * page at once. */
+	if (cfg->buffers < 1 || cfg->buffer_size > SIZE_MAX / (size_t)cfg->buffers)
+		return -ENOMEM;
+	s->arena_len = (size_t)cfg->buffers * cfg->buffer_size;
+	s->arena = mmap(NULL, s->arena_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->arena == MAP_FAILED) {
+		s->arena = NULL;
+		return -ENOMEM;
 	}
+	/* The first buffers taken are the first in the mapping. */
+	for (int i = cfg->buffers - 1; i >= 0; i--)
+		s->pool[s->nfree++] = s->arena + (size_t)i * cfg->buffer_size;
 	return 0;
 }
 
@@ -497,8 +510,8 @@ void sink_free(struct sink *s)
 		free(h->path);
 		free(h);
 	}
-	for (int i = 0; i < s->nfree; i++)
-		free(s->pool[i]);
+	if (s->arena)
+		munmap(s->arena, s->arena_len);
 	free(s->pool);
 	free(s->line.p);
 	memset(s, 0, sizeof(*s));

@@ -39,7 +39,9 @@ struct sink {
 	struct link all, lru, dirty;
 	size_t nhosts;
 	int nopen;
-	char **pool;
+	char *arena;	/* every buffer: one mapping of buffers x buffer_size */
+	size_t arena_len;
+	char **pool;	/* the free buffers, a stack */
 	int nfree;
 	struct ncxd_line line; /* scratch for one formatted line */
 	struct ncxd_stats total;
