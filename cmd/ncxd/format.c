@@ -48,16 +48,69 @@ void ncxd_line_printf(struct ncxd_line *l, const char *fmt, ...)
 	ncxd_line_put(l, buf, (size_t)n);
 }
 
-void ncxd_format_time(uint64_t real_us, char out[32])
+/* v in decimal, at least width digits, padded in front with pad; returns
+ * the length (at most 20 + width). No printf on the hot path. */
+static size_t put_u64(char *out, uint64_t v, size_t width, char pad)
 {
-	time_t t = (time_t)(real_us / 1000000u);
-	struct tm tm;
+	char tmp[24];
+	size_t n = 0, i;
 
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	while (n < width && n < sizeof(tmp))
+		tmp[n++] = pad;
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* The time as "2026-11-22T01:13:34.123456Z"; returns its length. The part
+ * up to the second is made once per second per thread (gmtime_r and
+ * strftime cost more than the rest of a line): the result is the same. */
+static size_t time_text(uint64_t real_us, char out[32])
+{
+	static _Thread_local int64_t cached_sec = -1;
+	static _Thread_local char cached[24];
+	static _Thread_local size_t cached_len;
+	int64_t sec = (int64_t)(real_us / 1000000u);
 	size_t n;
 
-	gmtime_r(&t, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%06uZ", (unsigned)(real_us % 1000000u));
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	n = cached_len;
+	memcpy(out, cached, n);
+	out[n++] = '.';
+	n += put_u64(out + n, real_us % 1000000u, 6, '0');
+	out[n++] = 'Z';
+	out[n] = 0;
+	return n;
+}
+
+void ncxd_format_time(uint64_t real_us, char out[32])
+{
+	(void)time_text(real_us, out);
+}
+
+/* The kernel's "[%5lu.%06lu] " for a timestamp in µs; returns its length. */
+static size_t ts_text(uint64_t ts_usec, char out[48])
+{
+	size_t n = 0;
+
+	out[n++] = '[';
+	n += put_u64(out + n, ts_usec / 1000000u, 5, ' ');
+	out[n++] = '.';
+	n += put_u64(out + n, ts_usec % 1000000u, 6, '0');
+	out[n++] = ']';
+	out[n++] = ' ';
+	return n;
 }
 
 /* Length of a valid UTF-8 sequence at p (RFC 3629: no overlongs, no
@@ -185,10 +238,10 @@ static void json_head(struct ncxd_line *l, uint64_t real_us, const struct ncx_ad
 static void text_head(struct ncxd_line *l, uint64_t real_us)
 {
 	char t[32];
+	size_t n = time_text(real_us, t);
 
-	ncxd_format_time(real_us, t);
-	ncxd_line_put(l, t, strlen(t));
-	ncxd_line_put(l, " ", 1);
+	t[n++] = ' ';
+	ncxd_line_put(l, t, n);
 }
 
 /* A line always ends in '\n', even when it was cut to fit. */
@@ -224,15 +277,24 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 			const struct ncx_addr *from, const struct ncx_ext *rec)
 {
 	struct ncx_span text, dict;
-	unsigned long long sec = rec->ts_usec / 1000000u, usec = rec->ts_usec % 1000000u;
 
 	ncx_ext_split_body(rec->body, &text, &dict);
 	if (f == NCXD_TEXT) {
-		text_head(l, real_us);
-		ncxd_line_printf(l, "%s [%5llu.%06llu] ", level_names[rec->level & 7], sec, usec);
+		/* "<time> <level> [<ts>] <text> seq=<seq>", without printf */
+		char head[128], tail[32];
+		size_t n = time_text(real_us, head), k = strlen(level_names[rec->level & 7]);
+
+		head[n++] = ' ';
+		memcpy(head + n, level_names[rec->level & 7], k);
+		n += k;
+		head[n++] = ' ';
+		n += ts_text(rec->ts_usec, head + n);
+		ncxd_line_put(l, head, n);
 		/* Escaped on the wire already: one record is one line as it is. */
 		put_wire_text(l, text.p, text.len);
-		ncxd_line_printf(l, " seq=%llu", (unsigned long long)rec->seq);
+		memcpy(tail, " seq=", 5);
+		n = 5 + put_u64(tail + 5, rec->seq, 0, 0);
+		ncxd_line_put(l, tail, n);
 		end_line(l);
 		return;
 	}
@@ -274,13 +336,13 @@ static void put_escaped(struct ncxd_line *l, const char *p, size_t n)
 void ncxd_format_legacy(struct ncxd_line *l, enum ncxd_format f, uint64_t real_us,
 			const struct ncx_addr *from, const struct ncx_legacy *g)
 {
-	unsigned long long sec = g->ts_usec / 1000000u, usec = g->ts_usec % 1000000u;
-
 	if (f == NCXD_TEXT) {
+		char ts[48];
+
 		text_head(l, real_us);
 		/* The kernel's own prefix, as it came. */
 		if (g->has_ts)
-			ncxd_line_printf(l, "[%5llu.%06llu] ", sec, usec);
+			ncxd_line_put(l, ts, ts_text(g->ts_usec, ts));
 		put_escaped(l, g->text.p, g->text.len);
 		end_line(l);
 		return;

@@ -192,6 +192,55 @@ static void test_time(void **state)
 	assert_string_equal(t, "1970-01-01T00:00:00.000000Z");
 	ncxd_format_time(999999, t);
 	assert_string_equal(t, "1970-01-01T00:00:00.999999Z");
+	/* the per-second cache: the next second, back, a new day */
+	ncxd_format_time(T0 + 1000000u, t);
+	assert_string_equal(t, "2026-11-22T01:13:35.123456Z");
+	ncxd_format_time(T0 - 123456u, t);
+	assert_string_equal(t, "2026-11-22T01:13:34.000000Z");
+	ncxd_format_time(T0 + 86400ull * 1000000u, t);
+	assert_string_equal(t, "2026-11-23T01:13:34.123456Z");
+}
+
+/* The hand-made digits agree with printf's "%5llu.%06llu" and "%llu", and
+ * the time with gmtime_r + strftime, over edge and random values. */
+static void test_digits_match_printf(void **state)
+{
+	static const uint64_t edge[] = { 0, 1, 9, 10, 99999, 100000, 999999, 1000000,
+					 99999999999ull, 100000000000ull, UINT64_MAX / 2,
+					 UINT64_MAX - 1, UINT64_MAX };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < 13 + 2000; i++) {
+		uint64_t v;
+		char got[64], want[96], t[32], wt[64];
+		size_t n;
+
+		if (i < 13) {
+			v = edge[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			v = x >> (x % 64);
+		}
+		n = ts_text(v, got);
+		snprintf(want, sizeof(want), "[%5llu.%06llu] ", (unsigned long long)(v / 1000000u),
+			 (unsigned long long)(v % 1000000u));
+		assert_int_equal(n, strlen(want));
+		assert_memory_equal(got, want, n);
+		n = put_u64(got, v, 0, 0);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		assert_int_equal(n, strlen(want));
+		assert_memory_equal(got, want, n);
+		/* times up to year 9999 */
+		uint64_t us = v % (253402300800ull * 1000000u);
+		time_t sec = (time_t)(us / 1000000u);
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		n = strftime(wt, sizeof(wt), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(wt + n, sizeof(wt) - n, ".%06uZ", (unsigned)(us % 1000000u));
+		ncxd_format_time(us, t);
+		assert_string_equal(t, wt);
+	}
 }
 
 static const char rec_wire[] = "6,42,1234567,-;hello\\x09world \\x5c \\xc3\\xa9\n"
@@ -458,6 +507,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validator_rejects), cmocka_unit_test(test_time),
+		cmocka_unit_test(test_digits_match_printf),
 		cmocka_unit_test(test_text_record),	  cmocka_unit_test(test_text_raw_bytes),
 		cmocka_unit_test(test_json_record),
 		cmocka_unit_test(test_legacy),		  cmocka_unit_test(test_events),
