@@ -74,10 +74,18 @@
  *  - The fingerprint covers the timestamp and the first 64 bytes of the
  *    text (not the dictionary, which may differ between the kernel's path
  *    and `ncx forward`'s: sysdata msgid is per target).
- *  - Responses: an ack of new progress at most once per ack_us; missing
- *    seqs are listed only in the retransmission requests (every retx_us,
- *    lowest first, only within the window); an ncemg datagram is acked at
- *    once unless the same ack went out less than ack_us ago.
+ *  - Responses: an ack of new progress at most once per ack_us, or due at
+ *    once when window / 2 records were delivered since the last ack (a
+ *    sender capped near the window would stall on the timer); missing seqs
+ *    are listed only in the retransmission requests (every retx_us, lowest
+ *    first, only within the window, in up to NCX_RX_RESPONSES_MAX datagrams
+ *    per round, each with the same ack); an ncemg datagram is acked at once
+ *    unless the same ack went out less than ack_us ago.
+ *  - Placeholders (ncgone=n at seq, reliable senders only): held in the
+ *    window like a record when ahead of next, never asked for (nor is
+ *    anything in its range), and when next reaches it, freed and its range
+ *    closed: held records in it delivered, the rest lost gaps. Entirely
+ *    below next: a duplicate. It never starts a new boot.
  *  - A reliable sender's hole with nothing held (everything behind it was
  *    dropped for the window or memory) times out reliable_hole_us after
  *    the last progress, and is then reported whole.
@@ -189,6 +197,7 @@ struct ncx_rx {
 	size_t nsenders;
 	struct sender *lru_head, *lru_tail;
 	unsigned lru_shift; /* the LRU's granule: 1 << lru_shift µs */
+	uint64_t ack_soon;  /* records delivered since the last ack that make one due now */
 	struct sender **heap;
 	uint32_t heap_len, heap_cap;
 	size_t held_bytes;
@@ -591,14 +600,24 @@ static struct held *held_new(const struct ncx_ext *rec, uint16_t fp, uint64_t no
 
 /* ---- delivery, gaps, history ------------------------------------------- */
 
-/* Reliable senders get an ack of new progress, at most once per ack_us. */
+/*
+ * Reliable senders get an ack of new progress, at most once per ack_us, or
+ * at once when ack_soon records were delivered since the last one: a
+ * sender whose unacked records are capped near the window would otherwise
+ * wait for the timer with nothing to send.
+ */
 static void progress(struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
 	uint64_t due;
 
 	s->advanced = true;
-	if (!s->reliable || s->ack_due != NONE)
+	if (!s->reliable)
 		return;
+	if (s->ack_due != NONE) {
+		if (s->ack_due > now && s->next - s->last_acked > rx->ack_soon)
+			s->ack_due = now;
+		return;
+	}
 	due = s->resp_any ? sat_add(s->last_resp_us, rx->cfg.ack_us) : now;
 	s->ack_due = due > now ? due : now;
 }
@@ -636,25 +655,34 @@ static void deliver(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *r
 	progress(rx, s, now);
 }
 
-static void deliver_held(struct ncx_rx *rx, struct sender *s, struct held *h, uint64_t now)
+/* Take h, held at seq, out of the window and free it. */
+static void unhold(struct ncx_rx *rx, struct sender *s, uint64_t seq, struct held *h)
 {
 	struct win *w = s->win;
 
-	deliver(rx, s, &h->rec, h->fp, h->rx_us, now);
-	w->slot[(s->next - 1) & (w->cap - 1)] = NULL;
+	w->slot[seq & (w->cap - 1)] = NULL;
 	w->count--;
 	mem_sub(rx, s, h->size);
 	free(h);
 	win_release_if_empty(rx, s);
 }
 
-/* Deliver every held record that continues the stream. */
-static void drain(struct ncx_rx *rx, struct sender *s, uint64_t now)
+/*
+ * The held entry at next: a record is delivered; a sender's placeholder
+ * (ncgone) is freed. Returns how far the stream must be closed now: next,
+ * or the end of the placeholder's range.
+ */
+static uint64_t take_held(struct ncx_rx *rx, struct sender *s, struct held *h, uint64_t now)
 {
-	struct held *h;
+	uint64_t seq = s->next, gone = h->rec.gone;
 
-	while ((h = win_get(s, s->next)))
-		deliver_held(rx, s, h, now);
+	if (gone) {
+		unhold(rx, s, seq, h);
+		return sat_add(seq, gone);
+	}
+	deliver(rx, s, &h->rec, h->fp, h->rx_us, now);
+	unhold(rx, s, seq, h);
+	return s->next;
 }
 
 /* Report first..last (first == next) as never to be delivered. */
@@ -689,22 +717,32 @@ static uint64_t next_held(const struct sender *s, uint64_t from, uint64_t limit)
 	return limit;
 }
 
-/* Close everything below target: held records delivered, the rest as gaps;
- * then deliver whatever continues from there. */
+/* Close everything below target: held records delivered, the rest as gaps
+ * (a placeholder taken on the way extends target over its range); then
+ * deliver whatever continues from there. */
 static void advance_to(struct ncx_rx *rx, struct sender *s, uint64_t target, uint64_t now)
 {
-	while (s->next < target) {
+	for (;;) {
 		struct held *h = win_get(s, s->next);
 
 		if (h) {
-			deliver_held(rx, s, h, now);
+			uint64_t end = take_held(rx, s, h, now);
+
+			target = end > target ? end : target;
 			continue;
 		}
+		if (s->next >= target)
+			break;
 		gap(rx, s, s->next, next_held(s, s->next + 1, target) - 1, now);
 	}
-	drain(rx, s, now);
 	if (s->top < s->next)
 		s->top = s->next;
+}
+
+/* Deliver every held record that continues the stream. */
+static void drain(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	advance_to(rx, s, s->next, now);
 }
 
 /* The head hole's age starts at the earliest held arrival, or now. */
@@ -833,17 +871,37 @@ static void note_ack(const struct ncx_rx *rx, struct sender *s, uint64_t acked, 
 	s->nmarks++;
 }
 
-/* Append " <seq>" for each missing seq in the window, while it fits. */
-static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_t *asked)
+/* The end of what may be asked for: the window, or top if nearer. */
+static uint64_t ask_end(const struct ncx_rx *rx, const struct sender *s)
 {
-	uint64_t end = s->top - s->next > rx->cfg.window ? s->next + rx->cfg.window : s->top;
-	char num[20];
+	return s->top - s->next > rx->cfg.window ? s->next + rx->cfg.window : s->top;
+}
 
-	for (uint64_t q = s->next; q < end; q++) {
+/*
+ * Append " <seq>" for each missing seq from *from up to end, while it fits;
+ * *from is left at the first seq not looked at. A held placeholder stands
+ * for its whole range: nothing in it is asked for.
+ */
+static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_t *from,
+			  uint64_t end, uint64_t *asked)
+{
+	char num[20];
+	uint64_t q;
+
+	for (q = *from; q < end; q++) {
+		const struct held *h = win_get(s, q);
 		size_t k;
 
-		if (win_get(s, q))
+		if (h) {
+			uint64_t last = h->rec.gone ? sat_add(q, h->rec.gone - 1) : q;
+
+			if (last >= end - 1) {
+				q = end;
+				break;
+			}
+			q = last;
 			continue;
+		}
 		k = u64_dec(q, num);
 		if (n + 1 + k > NCX_RX_RESPONSE_MAX)
 			break;
@@ -852,30 +910,39 @@ static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_
 		n += k;
 		(*asked)++;
 	}
+	*from = q;
 	return n;
 }
 
-/* "ncrx<acked>", plus the missing seqs if ask. Only to reliable senders,
- * and only once something can be acked. */
+/*
+ * "ncrx<acked>", plus the missing seqs if ask: as many datagrams as they
+ * need, NCX_RX_RESPONSES_MAX at most per call (per round), each with the
+ * same ack. Only to reliable senders, and only once something can be acked.
+ */
 static void respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now)
 {
 	struct ncx_rx_event ev;
-	uint64_t acked, asked = 0;
-	size_t n = 4;
+	uint64_t acked, asked = 0, from, end;
+	unsigned sent = 0;
 
 	if (!s->reliable || !s->has_stream || s->starting || s->next == 0)
 		return;
 	acked = s->next - 1;
-	memcpy(rx->resp, "ncrx", 4);
-	n += u64_dec(acked, rx->resp + n);
-	if (ask)
-		n = put_missing(rx, s, n, &asked);
-	COUNT(rx, s, responses, 1);
+	from = s->next;
+	end = ask ? ask_end(rx, s) : from;
+	do {
+		size_t n = 4;
+
+		memcpy(rx->resp, "ncrx", 4);
+		n += u64_dec(acked, rx->resp + n);
+		n = put_missing(rx, s, n, &from, end, &asked);
+		COUNT(rx, s, responses, 1);
+		ev_init(&ev, NCX_RX_RESPONSE, s, NULL, now);
+		ev.response.p = rx->resp;
+		ev.response.len = n;
+		rx->emit(rx->arg, &ev);
+	} while (from < end && ++sent < NCX_RX_RESPONSES_MAX);
 	COUNT(rx, s, retx_requested, asked);
-	ev_init(&ev, NCX_RX_RESPONSE, s, NULL, now);
-	ev.response.p = rx->resp;
-	ev.response.len = n;
-	rx->emit(rx->arg, &ev);
 	s->resp_any = true;
 	s->last_resp_us = now;
 	s->last_acked = acked;
@@ -1072,6 +1139,39 @@ static void start_record(struct ncx_rx *rx, struct sender *s, const struct ncx_e
 		return;
 	}
 	hold(rx, s, rec, fp, now);
+}
+
+/*
+ * A reliable sender's placeholder (ncgone=n at seq): it no longer has
+ * seq..seq+n-1. Where that reaches next, the range is closed at once: what
+ * is held in it is delivered, the rest is a lost gap. Further ahead it is
+ * held like a record and closes its range when next gets there. It is never
+ * delivered itself (the gap says what its text says), and never a new boot.
+ */
+static void handle_gone(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+			uint64_t now)
+{
+	uint64_t seq = rec->seq, end = sat_add(seq, rec->gone);
+
+	if (!s->has_stream)
+		stream_first(rx, s, seq, now);
+	if (s->starting)
+		start_end(rx, s, now); /* what it says settles where the stream is */
+	if (end <= s->next) {
+		drop_seq(rx, s, NCX_DROP_DUPLICATE, seq, now);
+		return;
+	}
+	if (seq <= s->next) {
+		advance_to(rx, s, end, now);
+		return;
+	}
+	if (seq - s->next >= rx->cfg.window) {
+		if (s->top <= seq)
+			s->top = seq + 1;
+		drop_seq(rx, s, NCX_DROP_WINDOW, seq, now); /* asked for again later */
+		return;
+	}
+	hold(rx, s, rec, 0, now);
 }
 
 /* One whole record (a datagram, or a reassembled one). */
@@ -1487,6 +1587,7 @@ struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, 
 		rx->lru_shift++;
 	if (!rx->cfg.idle_us)
 		rx->lru_shift = 20; /* no expiry: the order matters to nothing */
+	rx->ack_soon = rx->cfg.window / 2 ? rx->cfg.window / 2 : 1;
 	rx->win_cap_max = pow2_at_least(rx->cfg.window);
 	if (rx->win_cap_max < WIN_MIN_CAP)
 		rx->win_cap_max = WIN_MIN_CAP;
@@ -1549,6 +1650,8 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 		COUNT(rx, s, emergency, 1);
 	if (rec->frag) {
 		handle_frag(rx, s, rec, now);
+	} else if (rec->gone && s->reliable) {
+		handle_gone(rx, s, rec, now); /* from a stock sender it is just text */
 	} else {
 		record_fp(rec, &fp);
 		handle_record(rx, s, rec, fp, now);
@@ -1631,6 +1734,48 @@ void ncx_rx_flush(struct ncx_rx *rx, uint64_t now_us)
 {
 	for (struct sender *s = rx->lru_head; s; s = s->lru_next) {
 		sender_flush(rx, s, now_us);
+		settle(rx, s, now_us);
+	}
+}
+
+/* Free what a sender holds (records behind its holes, reassemblies), with
+ * no event: the hole closes unreported. */
+static void sender_discard(struct ncx_rx *rx, struct sender *s)
+{
+	struct win *w = s->win;
+
+	for (uint32_t i = 0; w && i < w->cap; i++) {
+		if (!w->slot[i])
+			continue;
+		mem_sub(rx, s, w->slot[i]->size);
+		free(w->slot[i]);
+		w->slot[i] = NULL;
+	}
+	if (w) {
+		w->count = 0;
+		win_release_if_empty(rx, s);
+	}
+	while (s->frags) {
+		struct frag *f = s->frags;
+
+		frag_unlink(s, f);
+		frag_free(rx, s, f);
+	}
+	if (s->has_stream)
+		s->top = s->next;
+}
+
+void ncx_rx_flush_resumable(struct ncx_rx *rx, uint64_t now_us)
+{
+	for (struct sender *s = rx->lru_head; s; s = s->lru_next) {
+		if (!s->reliable) {
+			sender_flush(rx, s, now_us);
+		} else {
+			/* What continues the stream, then nothing more. */
+			if (s->starting)
+				start_end(rx, s, now_us);
+			sender_discard(rx, s);
+		}
 		settle(rx, s, now_us);
 	}
 }

@@ -23,6 +23,18 @@
  * expires). A sender is reliable once a datagram of its says ncrx=1; only
  * those ever get a response.
  *
+ * A reliable sender that no longer has seqs it was asked for says so with a
+ * placeholder: an extended datagram at seq s with ncgone=n (wire.h). It is
+ * not a record: s..s+n-1 close as one lost GAP (records held inside the
+ * range, from another path, are delivered) as soon as next reaches s, so
+ * nothing behind it waits for the hole timeout. From a stock sender the key
+ * means nothing and the datagram is an ordinary record.
+ *
+ * Responses: an ack of new progress at most once per ack_us, or at once
+ * when half the window was delivered since the last ack; every retx_us
+ * while a hole is open, the missing seqs in the window, lowest first, in up
+ * to NCX_RX_RESPONSES_MAX datagrams of at most NCX_RX_RESPONSE_MAX bytes.
+ *
  * Reboot or duplicate, for seq < next: the engine keeps a 16-bit fingerprint
  * of (timestamp, text) for each of the last NCX_RX_HISTORY records it
  * delivered. Within that reach, a matching fingerprint is a duplicate and a
@@ -52,6 +64,7 @@
 
 #define NCX_RX_HISTORY 64 /* delivered records remembered for duplicate/reboot checks */
 #define NCX_RX_RESPONSE_MAX 1000 /* a response datagram is at most this long */
+#define NCX_RX_RESPONSES_MAX 8	 /* response datagrams per sender per retransmission round */
 
 struct ncx_rx_config {
 	uint32_t window;	   /* records held per sender behind a hole; default 4096 */
@@ -159,7 +172,7 @@ struct ncx_rx;
 /* NULL cfg means the defaults. Returns NULL on allocation failure. */
 struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, void *arg);
 
-/* Frees everything; emits nothing (call ncx_rx_flush() first to drain). */
+/* Frees everything; emits nothing (call a flush first to drain). */
 void ncx_rx_free(struct ncx_rx *rx);
 
 /* One datagram from `from` at now_us. Never fails: bad input is counted and
@@ -177,6 +190,17 @@ uint64_t ncx_rx_next_deadline(const struct ncx_rx *rx);
 /* Close every open hole now (as gaps) and deliver everything held, for
  * every sender: used at shutdown so nothing received goes unwritten. */
 void ncx_rx_flush(struct ncx_rx *rx, uint64_t now_us);
+
+/*
+ * The same for a receiver that resumes where it stopped (cfg.resume: ncxd),
+ * except for reliable senders: their held records behind a hole, and open
+ * reassemblies, are freed without delivery, gap or DROP event. The sender
+ * never had them acked and still holds them: it resends them to the next
+ * run, which resumes at the first seq not written, so they are written
+ * then, in order, instead of now after a gap that was never a loss. What
+ * continues a stream is delivered as ever. Stock senders as ncx_rx_flush().
+ */
+void ncx_rx_flush_resumable(struct ncx_rx *rx, uint64_t now_us);
 
 void ncx_rx_stats(const struct ncx_rx *rx, struct ncx_rx_stats *out);
 

@@ -6,8 +6,8 @@
  * times 7), then a sequence of operations, each:
  *
  *   op    1 byte: bits 0-1 the sender (4 addresses, one more than the
- *         engine may keep), bit 2 tick after feeding, bit 3 flush after,
- *         bits 4-7 a time scale
+ *         engine may keep), bit 2 tick after feeding, bit 3 flush after
+ *         (ncx_rx_flush_resumable() if step is odd), bits 4-7 a time scale
  *   step  1 byte: the clock advances by step << scale microseconds
  *   len   2 bytes, little endian (cut to what is left)
  *   data  len bytes: the datagram
@@ -207,8 +207,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ncx_rx_tick(rx, now);
 			CHECK(ncx_rx_next_deadline(rx) > now);
 		}
-		if (op & 8)
-			ncx_rx_flush(rx, now);
+		if (op & 8) {
+			if (step & 1)
+				ncx_rx_flush_resumable(rx, now);
+			else
+				ncx_rx_flush(rx, now);
+		}
 		ncx_rx_stats(rx, &stats);
 		CHECK(stats.held_bytes <= cfg.engine_bytes);
 		CHECK(stats.senders <= cfg.max_senders);

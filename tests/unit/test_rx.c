@@ -1319,6 +1319,189 @@ static void test_flush(void **state)
 	ncx_rx_free(rx);
 }
 
+/* flush_resumable: a reliable sender's held records stay unwritten (it
+ * resends them to the next run), with no gap; stock senders as flush. */
+static void test_flush_resumable(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	static const uint64_t want[] = { 0, 0, 1, 3, 4 };
+	struct ncx_rx_stats st;
+
+	feed_s(rx, 0, 0);
+	feed_s(rx, 4, 0);
+	feed_s(rx, 3, 0);
+	feed_k(rx, 2, 0, ",ncrx=1", "r0", 0);
+	feed_k(rx, 2, 1, ",ncrx=1", "r1", 0);
+	feed_k(rx, 2, 3, ",ncrx=1", "r3", 0);
+	feed_k(rx, 2, 5, ",ncrx=1,ncfrag=0/10", "r5", 0); /* half a record */
+	ncx_rx_flush_resumable(rx, 5);
+	assert_records(want, 5);
+	assert_int_equal(count(&C, NCX_RX_GAP), 1); /* the stock sender's 1..2 */
+	assert_false(nth(&C, NCX_RX_GAP, 0)->lost);
+	assert_int_equal(count_drops(&C, NCX_DROP_FRAGS), 0);
+	ncx_rx_stats(rx, &st);
+	assert_int_equal(st.held_bytes, 0);
+	assert_int_equal(st.lost, 0);
+	ncx_rx_free(rx);
+}
+
+/* ---- ncgone placeholders ---------------------------------------------- */
+
+static void feed_gone(struct ncx_rx *rx, uint64_t seq, uint64_t n, uint64_t now)
+{
+	char keys[64];
+
+	snprintf(keys, sizeof(keys), ",ncgone=%llu,ncrx=1", (unsigned long long)n);
+	feed_k(rx, 1, seq, keys, "ncx: records were lost by the sender", now);
+}
+
+/* At next: the range closes at once as a lost gap; what is held behind
+ * comes out; the ack moves past; nothing in it is asked for again. */
+static void test_gone_at_next(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	static const uint64_t want[] = { 0, 1, 5, 6 };
+	const struct ev *g;
+
+	feed_r(rx, 0, 0);
+	feed_r(rx, 1, 0);
+	ncx_rx_tick(rx, 0);
+	feed_r(rx, 5, 1 * MS);
+	feed_r(rx, 6, 1 * MS);
+	ncx_rx_tick(rx, 101 * MS);
+	assert_string_equal(C.ev[C.n - 1].text, "ncrx1 2 3 4");
+	feed_gone(rx, 2, 3, 102 * MS);
+	assert_records(want, 4);
+	assert_int_equal(count(&C, NCX_RX_GAP), 1);
+	g = nth(&C, NCX_RX_GAP, 0);
+	assert_int_equal(g->first, 2);
+	assert_int_equal(g->last, 4);
+	assert_true(g->lost);
+	ncx_rx_tick(rx, 201 * MS);
+	assert_string_equal(C.ev[C.n - 1].text, "ncrx6");
+	/* again (a duplicate placeholder): nothing but a duplicate drop */
+	reset(&C);
+	feed_gone(rx, 2, 3, 300 * MS);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	ncx_rx_free(rx);
+}
+
+/* Ahead of next: held, not asked for, closed when next gets there; records
+ * held inside its range are delivered, not lost. */
+static void test_gone_ahead(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	static const uint64_t want[] = { 0, 1, 2, 4, 6, 7 };
+
+	feed_r(rx, 0, 0);
+	feed_r(rx, 2, 0);
+	feed_r(rx, 4, 0); /* inside the placeholder's range: the other path's copy */
+	feed_r(rx, 7, 0);
+	feed_gone(rx, 3, 3, 0); /* 3..5 */
+	ncx_rx_tick(rx, 0);
+	ncx_rx_tick(rx, 100 * MS);
+	assert_string_equal(C.ev[C.n - 1].text, "ncrx0 1 6");
+	feed_r(rx, 1, 110 * MS);
+	feed_r(rx, 6, 110 * MS);
+	assert_records(want, 6);
+	assert_int_equal(count(&C, NCX_RX_GAP), 2);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 0)->first, 3);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 0)->last, 3);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 1)->first, 5);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 1)->last, 5);
+	assert_true(nth(&C, NCX_RX_GAP, 1)->lost);
+	ncx_rx_free(rx);
+}
+
+/* A stock sender's ncgone is only text: delivered as a record. */
+static void test_gone_stock(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+
+	feed_s(rx, 0, 0);
+	feed_k(rx, 1, 1, ",ncgone=5", "text", 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	ncx_rx_free(rx);
+}
+
+/* A retransmission round asks in several datagrams, at most
+ * NCX_RX_RESPONSES_MAX, each within the limit, each seq once, in order. */
+static void test_responses_per_round(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	uint64_t base = 1000000000000ULL, expect = base + 1, v;
+	struct ncx_rx_stats st;
+
+	feed_r(rx, base, 0);
+	feed_r(rx, base + 4000, 0);
+	ncx_rx_tick(rx, 0);
+	reset(&C);
+	ncx_rx_tick(rx, 100 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), NCX_RX_RESPONSES_MAX);
+	for (size_t i = 0; i < NCX_RX_RESPONSES_MAX; i++) {
+		const struct ev *r = nth(&C, NCX_RX_RESPONSE, i);
+		char *p, *end;
+
+		assert_true(r->text_len <= NCX_RX_RESPONSE_MAX);
+		v = strtoull(r->text + 4, &end, 10);
+		assert_true(v == base);
+		for (p = end; *p; p = end) {
+			v = strtoull(p + 1, &end, 10);
+			assert_true(v == expect);
+			expect++;
+		}
+	}
+	ncx_rx_stats(rx, &st);
+	assert_true(st.retx_requested == expect - base - 1);
+	assert_true(expect - base > 7 * 70); /* ~70 of these per datagram */
+	/* a small hole: one datagram */
+	feed_r(rx, base + 3, 150 * MS);
+	reset(&C);
+	ncx_rx_tick(rx, 200 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), NCX_RX_RESPONSES_MAX);
+	ncx_rx_free(rx);
+
+	rx = mk(&cfg);
+	feed_r(rx, 0, 0);
+	feed_r(rx, 3, 0);
+	ncx_rx_tick(rx, 0);
+	reset(&C);
+	ncx_rx_tick(rx, 100 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
+	assert_response(0, "ncrx0 1 2");
+	ncx_rx_free(rx);
+}
+
+/* Half a window delivered since the last ack: the next ack is due at once,
+ * not at the ack timer. */
+static void test_ack_soon(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+
+	cfg.window = 64;
+	rx = mk(&cfg);
+	feed_r(rx, 0, 0);
+	ncx_rx_tick(rx, 0);
+	assert_response(0, "ncrx0");
+	for (uint64_t q = 1; q < 32; q++)
+		feed_r(rx, q, 1 * MS);
+	assert_int_equal(ncx_rx_next_deadline(rx), 100 * MS);
+	feed_r(rx, 32, 2 * MS); /* the 32nd since the ack: half the window */
+	assert_int_equal(ncx_rx_next_deadline(rx), 2 * MS);
+	ncx_rx_tick(rx, 2 * MS);
+	assert_response(1, "ncrx32");
+	ncx_rx_free(rx);
+}
+
 static void count_sender(void *arg, const struct ncx_addr *from, void *user,
 			 const struct ncx_rx_stats *st)
 {
@@ -1646,6 +1829,12 @@ int main(void)
 		cmocka_unit_test(test_legacy),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_flush_resumable),
+		cmocka_unit_test(test_gone_at_next),
+		cmocka_unit_test(test_gone_ahead),
+		cmocka_unit_test(test_gone_stock),
+		cmocka_unit_test(test_responses_per_round),
+		cmocka_unit_test(test_ack_soon),
 		cmocka_unit_test(test_stats_per_sender),
 		cmocka_unit_test(test_next_deadline_many),
 		cmocka_unit_test(test_resume_default_off),
