@@ -480,7 +480,9 @@ static void drain(struct wstate *s)
 			;
 	s->mono_us = ncx_now_us();
 	s->real_us = real_now_us();
-	ncx_rx_flush(s->rx, s->mono_us);
+	/* Reliable senders keep what is held behind a hole: the next run resumes
+	 * at the first unwritten seq and gets it resent (rx.h). */
+	ncx_rx_flush_resumable(s->rx, s->mono_us);
 	sink_finish(&s->sink, s->real_us);
 }
 
