@@ -379,18 +379,29 @@ void ncx_ring_fill(struct ncx_ring *r, const struct ncx_ring_resv *resv, size_t 
 		atomic_store_explicit(w, v, memory_order_relaxed);
 		s++, p++, len--;
 	}
-	while (len >= 8) {
+	/* Whole words: walk the word index (it wraps with the buffer). */
+	_Atomic uint64_t *words = r->words;
+	uint64_t i = p >> 3, mask = r->word_mask;
+
+	for (; len >= 8; s += 8, len -= 8, i++) {
 		uint64_t v;
 
 		memcpy(&v, s, 8);
-		atomic_store_explicit(word_at(r, p), v, memory_order_relaxed);
-		s += 8, p += 8, len -= 8;
+		atomic_store_explicit(&words[i & mask], v, memory_order_relaxed);
 	}
 	if (len) {
 		uint64_t v = 0;
 
-		memcpy(&v, s, len);
-		atomic_store_explicit(word_at(r, p), v, memory_order_relaxed);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (s - (const unsigned char *)text >= 8) {
+			/* The last 8 bytes of the text, shifted down: one load
+			 * instead of a byte loop, never reading outside it. */
+			memcpy(&v, s + len - 8, 8);
+			v >>= (8 - len) * 8;
+		} else
+#endif
+			memcpy(&v, s, len);
+		atomic_store_explicit(&words[i & mask], v, memory_order_relaxed);
 	}
 }
 

@@ -333,6 +333,53 @@ static void test_discard(void **state)
 	rm(f);
 }
 
+/*
+ * Fills of every length, in one piece and split in two at every point, on
+ * a small ring so that records also run over the buffer's end: the text
+ * reads back exactly, and the next record is intact (a fill never writes
+ * past its reservation). Each piece is its own allocation of exactly its
+ * size, so a fill that read past its text would show under ASan.
+ */
+static void test_fill_pieces(void **state)
+{
+	struct fixture *f = mk(4096);
+	struct ncx_ring_reader rd;
+	struct ncx_ring_rec rec;
+	struct ncx_ring_meta m = meta(7, 7, 7);
+	char src[64], got[64];
+
+	for (size_t k = 0; k < sizeof(src); k++)
+		src[k] = (char)('A' + k % 53);
+	ncx_ring_reader_init(&f->ring, &rd, NCX_RING_NEWEST);
+	for (size_t len = 0; len <= 48; len++) {
+		for (size_t cut = 0; cut <= len; cut++) {
+			struct ncx_ring_resv resv;
+			char *a = malloc(cut ? cut : 1), *b = malloc(len - cut ? len - cut : 1);
+
+			assert_non_null(a);
+			assert_non_null(b);
+			memcpy(a, src, cut);
+			memcpy(b, src + cut, len - cut);
+			assert_int_equal(ncx_ring_reserve(&f->ring, len, &resv), 0);
+			ncx_ring_fill(&f->ring, &resv, 0, a, cut);
+			ncx_ring_fill(&f->ring, &resv, cut, b, len - cut);
+			ncx_ring_commit(&f->ring, &resv, &m);
+			assert_int_equal(ncx_ring_write(&f->ring, &m, "next!", 5, NULL), 0);
+			assert_int_equal(ncx_ring_read(&f->ring, &rd, &rec, got, sizeof(got)), 1);
+			assert_int_equal(rec.text_len, len);
+			assert_memory_equal(got, src, len);
+			assert_int_equal(rec.lost_records, 0);
+			assert_int_equal(ncx_ring_read(&f->ring, &rd, &rec, got, sizeof(got)), 1);
+			assert_int_equal(rec.text_len, 5);
+			assert_memory_equal(got, "next!", 5);
+			free(a);
+			free(b);
+		}
+	}
+	assert_true(ncx_ring_head(&f->ring) > 4 * 4096);	/* it did wrap, several times */
+	rm(f);
+}
+
 /* The oldest record still being written pins the ring: writes are refused, never wait. */
 static void test_unfinished_oldest_refuses(void **state)
 {
@@ -745,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_slow_reader_exact_loss),
 		cmocka_unit_test(test_newest_and_oldest_start),
 		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_fill_pieces),
 		cmocka_unit_test(test_unfinished_oldest_refuses),
 		cmocka_unit_test(test_packed_head_edges),
 		cmocka_unit_test(test_wait),
