@@ -564,6 +564,106 @@ static void test_format_matches_printf(void **state)
 	cap_free(fmt_cap);
 }
 
+/*
+ * The formatter's own paths, against snprintf: literal runs that start and
+ * end at every offset of a 16-byte block (the literal scan looks at 16
+ * bytes at once), numbers at every decimal length (their length is worked
+ * out before the digits are written), and padding of every width, also
+ * where the line has less than 16 bytes left (padding is stored in 8-byte
+ * moves when there is room for them).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static __attribute__((format(printf, 2, 3))) void check_one(const char *prefix, const char *fmt,
+							    ...)
+{
+	static _Atomic uint32_t rl;	/* one site of its own, reset per call: never limited */
+	char want[1200];
+	size_t plen = strlen(prefix);
+	va_list ap, aq;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	memcpy(want, prefix, plen);
+	n = vsnprintf(want + plen, sizeof(want) - plen, fmt, aq);
+	va_end(aq);
+	assert_true(n >= 0 && (size_t)n + plen < sizeof(want));
+	atomic_store(&rl, 0);
+	if (plen)
+		ncx_log_at(&rl, __FILE__, __LINE__, NCX_LOG_INFO, "%s", prefix);
+	atomic_store(&rl, 0);
+	ncx_vlog_at(&rl, __FILE__, __LINE__, NCX_LOG_INFO, fmt, ap);
+	va_end(ap);
+	atomic_store(&rl, 0);
+	ncx_log_at(&rl, __FILE__, __LINE__, NCX_LOG_INFO, "\n");
+	assert_int_equal(ncx_log_flush(), 0);
+	assert_int_equal(fmt_cap->n, fmt_checked + 1);
+	assert_string_equal(cap_text(fmt_cap, fmt_checked), want);
+	fmt_checked++;
+	pthread_mutex_lock(&fmt_cap->mu);
+	if (fmt_cap->n == CAP_MAX - 1)
+		fmt_cap->n = fmt_checked = 0;
+	pthread_mutex_unlock(&fmt_cap->mu);
+}
+
+static void test_format_edges(void **state)
+{
+	static const char lit[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	/* 16-aligned, so offsets below are offsets within a 16-byte block. */
+	static _Alignas(16) char fmt[128];
+	char pre[1100];
+
+	fmt_cap = cap_new(NCX_LOG_DEBUG, 0);
+	fmt_checked = 0;
+	for (size_t off = 0; off < 18; off++) {
+		for (size_t len = 0; len < 40; len++) {
+			/* [off] literal of len, a conversion, a literal of len, the end */
+			memset(fmt, 0, sizeof(fmt));
+			memcpy(fmt + off, lit, len);
+			memcpy(fmt + off + len, "%d", 2);
+			memcpy(fmt + off + len + 2, lit + 1, len);
+			check_one("", fmt + off, (int)(off * 100 + len));
+			/* ... and a literal that ends the format right at its NUL */
+			fmt[off + len] = 0;
+			check_one("", fmt + off, 0);
+		}
+	}
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		uint64_t vs[3] = { p - 1, p, p + 1 };
+
+		for (int i = 0; i < 3; i++) {
+			uint64_t v = vs[i];
+
+			check_one("", "[%u][%5u][%-12u][%012u][%.3u][%d][%x]", (unsigned)v,
+				  (unsigned)v, (unsigned)v, (unsigned)v, (unsigned)v, (int)v,
+				  (unsigned)v);
+			check_one("", "[%llu][%25llu][%-21lld][%020llu]", (unsigned long long)v,
+				  (unsigned long long)v, (long long)v, (unsigned long long)v);
+		}
+	}
+	check_one("", "[%u][%u][%u]", 0u, 4294967295u, 4294967294u);
+	memset(pre, 'p', sizeof(pre));
+	for (int w = 0; w < 40; w++) {
+		check_one("", "[%*u][%-*u][%0*u][%*s][%-*s]|", w, 7u, w, 7u, w, 7u, w, "s", w, "s");
+		/* At the end of the line: what the line has left is just enough
+		 * (or a few bytes more) for the padded number and the newline. */
+		for (int e = 0; e < 3; e++) {
+			size_t plen = (size_t)(NCX_LOG_LINE_MAX - (w + 3) - e);
+
+			pre[plen] = 0;
+			check_one(pre, "%*u|", w + 1, 5u);
+			check_one(pre, "%-*u|", w + 1, 5u);
+			check_one(pre + 1, "%0*d|", w + 2, -5);	/* one byte longer */
+			check_one(pre, "%*s|", w + 1, "x");
+			pre[plen] = 'p';
+		}
+	}
+	ncx_console_unregister(&fmt_cap->con);
+	cap_free(fmt_cap);
+}
+#pragma GCC diagnostic pop
+
 /* ---- consoles ---- */
 
 static void test_level_filter_and_alldata(void **state)
@@ -655,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_format_text_exact),
 		cmocka_unit_test(test_format_ext_exact),
 		cmocka_unit_test_setup_teardown(test_format_matches_printf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_write_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_filter_and_alldata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_starts_at_oldest, setup, teardown),
