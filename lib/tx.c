@@ -15,7 +15,13 @@
  *              the moment they are sent.
  *     emg      emergency mode, the next round's time and the interval.
  *     emg_floor seqs below it were found gone in an emergency round and
- *              are not tried again (gone is forever: the ring only moves on).
+ *              are not tried again (gone is forever: the ring only moves on);
+ *              each round sends a placeholder for [ack_next, emg_floor).
+ *     progress_us, probe_last_us, probes
+ *              the last ack progress, the last tail probe, and the probes
+ *              since that progress (the probe interval's backoff).
+ *     gone_window_us, gone_used
+ *              the placeholder budget: NCX_TX_GONE_BURST per emg_first_us.
  *   checkpoints
  *              a FIFO of n slots (n a power of two), appended in seq order:
  *              one per block of NCX_TX_STRIDE seqs that saw a first send,
@@ -39,7 +45,8 @@
  *   - checkpoint seqs strictly increase in FIFO order, each in a block of
  *     its own; sent > the last checkpoint's seq.
  *   - ack_next only grows (between ncx_tx_start() calls).
- *   - a resend goes only to a target with ack_next <= seq < sent.
+ *   - a resend goes only to a target with ack_next <= seq < sent; so does a
+ *     placeholder's range.
  *
  * Pacing counts datagrams on the wire: `datagrams` in ncx_tx_may_send()
  * and ncx_tx_sent() is per target, and a first send costs that many tokens
@@ -60,6 +67,7 @@
 #define REQ_MAX (RESP_MAX / 2)		/* " n" per request at the least */
 #define MICRO 1000000ULL
 #define NONE UINT64_MAX
+#define GONE_MAX (1ULL << 32)		/* the most seqs one placeholder closes (wire.h) */
 
 struct checkpoint {
 	uint64_t seq;		/* first seq sent in its block */
@@ -71,8 +79,13 @@ struct target {
 	uint64_t ack_next;
 	uint64_t emg_floor;
 	bool emg;
+	bool acked_any;		/* acked something in this stream */
 	uint64_t emg_next_us;
 	uint64_t emg_interval_us;
+	uint64_t progress_us, probe_last_us;
+	unsigned probes;
+	uint64_t gone_window_us;
+	uint32_t gone_used;	/* placeholders sent since gone_window_us */
 };
 
 struct ncx_tx {
@@ -82,6 +95,7 @@ struct ncx_tx {
 	bool first_gone;	/* ... and the ring no longer has it */
 	bool hold_done;		/* the start hold is over (or was never on) */
 	uint64_t hold_until, start_next_us;
+	uint64_t last_sent_us;	/* the last first send */
 	struct target tg[NCX_TX_TARGETS_MAX];
 	struct checkpoint *cp;
 	uint64_t cp_mask;
@@ -103,6 +117,9 @@ void ncx_tx_config_default(struct ncx_tx_config *cfg)
 	cfg->emg_burst = 64;
 	cfg->max_pps = 0;
 	cfg->start_hold_us = 5 * MICRO;
+	cfg->probe_us = 250000;
+	cfg->max_inflight = 4096;
+	cfg->gone = NULL;
 }
 
 struct ncx_tx *ncx_tx_new(const struct ncx_tx_config *cfg)
@@ -142,6 +159,7 @@ void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq)
 	tx->first_gone = false;
 	tx->hold_done = !tx->cfg.start_hold_us;
 	tx->cp_count = 0;
+	tx->last_sent_us = 0;
 	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
 		memset(&tx->tg[t], 0, sizeof(tx->tg[t]));
 		tx->tg[t].ack_next = first_seq;
@@ -269,6 +287,21 @@ static void refill(struct ncx_tx *tx, uint64_t now_us)
 	tx->tokens_us = now_us;
 }
 
+/* Has a target that acks max_inflight records unacked? (tx.h) */
+static bool inflight_full(const struct ncx_tx *tx)
+{
+	if (!tx->cfg.max_inflight)
+		return false;
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {
+		const struct target *g = &tx->tg[t];
+
+		if (g->acked_any && !g->emg && g->ack_next < tx->sent &&
+		    tx->sent - g->ack_next >= tx->cfg.max_inflight)
+			return true;
+	}
+	return false;
+}
+
 bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us)
 {
 	int64_t need = (int64_t)datagrams * tx->cfg.ntargets * (int64_t)MICRO;
@@ -276,6 +309,10 @@ bool ncx_tx_may_send(struct ncx_tx *tx, unsigned datagrams, uint64_t now_us)
 
 	if (holding(tx, now_us))
 		return false;	/* the first record must reach every target first */
+	if (inflight_full(tx)) {
+		tx->st.capped++;
+		return false;	/* it waits in the ring for acks */
+	}
 	if (!tx->cfg.max_pps)
 		return true;
 	refill(tx, now_us);
@@ -324,6 +361,7 @@ void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned data
 		tx->start_next_us = now_us + start_retry_us(tx);
 	}
 	tx->sent = seq + 1;
+	tx->last_sent_us = now_us;
 	tx->st.sent++;
 	tx->st.datagrams += (uint64_t)datagrams * tx->cfg.ntargets;
 }
@@ -331,10 +369,13 @@ void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned data
 /* ---- resends ------------------------------------------------------------ */
 
 enum resend_result { RS_SENT, RS_GONE, RS_FAILED, RS_PACED };
+enum resend_kind { RK_REQUEST, RK_EMERGENCY, RK_PROBE };
 
-static enum resend_result resend_one(struct ncx_tx *tx, unsigned t, uint64_t seq, bool emergency,
-				     uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
+static enum resend_result resend_one(struct ncx_tx *tx, unsigned t, uint64_t seq,
+				     enum resend_kind kind, uint64_t now_us, ncx_tx_resend_fn resend,
+				     void *arg)
 {
+	bool emergency = kind != RK_REQUEST;	/* a probe wants its ack at once too */
 	const struct checkpoint *c = cp_cover(tx, seq);
 	int n;
 
@@ -353,11 +394,56 @@ static enum resend_result resend_one(struct ncx_tx *tx, unsigned t, uint64_t seq
 	}
 	resend_paid(tx, n);
 	tx->st.datagrams += (uint64_t)n;
-	if (emergency)
+	if (kind == RK_EMERGENCY)
 		tx->st.emg_resent++;
+	else if (kind == RK_PROBE)
+		tx->st.probes++;
 	else
 		tx->st.resent++;
 	return RS_SENT;
+}
+
+/*
+ * The end of the run of seqs from s on that tx knows are gone without
+ * asking the driver: no checkpoint covers them (a skipped block, or older
+ * than every live checkpoint). s itself if it is covered.
+ */
+static uint64_t known_gone_end(const struct ncx_tx *tx, uint64_t s)
+{
+	uint64_t idx, next;
+
+	if (s >= tx->sent)
+		return tx->sent;
+	next = first_sent_from(tx, s, &idx);
+	return next == NONE || next > tx->sent ? tx->sent : next;
+}
+
+/* A placeholder for first..end-1 to target t, within the budget (tx.h). */
+static void send_gone(struct ncx_tx *tx, unsigned t, uint64_t first, uint64_t end,
+		      uint64_t now_us, void *arg)
+{
+	struct target *g = &tx->tg[t];
+	int n;
+
+	if (!tx->cfg.gone || first >= end)
+		return;
+	if (now_us < g->gone_window_us || now_us - g->gone_window_us >= tx->cfg.emg_first_us) {
+		g->gone_window_us = now_us;
+		g->gone_used = 0;
+	}
+	if (g->gone_used >= NCX_TX_GONE_BURST) {
+		tx->st.gone_limited++;
+		return;
+	}
+	if (!resend_token(tx, now_us))
+		return;
+	n = tx->cfg.gone(arg, t, first, end - first > GONE_MAX ? GONE_MAX : end - first);
+	if (n <= 0)
+		return;
+	g->gone_used++;
+	resend_paid(tx, n);
+	tx->st.datagrams += (uint64_t)n;
+	tx->st.placeholders++;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -408,11 +494,14 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void ack_to(struct target *g, uint64_t acked)
+static void ack_to(struct target *g, uint64_t acked, uint64_t now_us)
 {
 	if (acked == UINT64_MAX || acked + 1 <= g->ack_next)
 		return;		/* stale or reordered: acks never move back */
 	g->ack_next = acked + 1;
+	g->acked_any = true;
+	g->progress_us = now_us;
+	g->probes = 0;
 	if (g->emg_floor < g->ack_next)
 		g->emg_floor = g->ack_next;
 	g->emg = false;		/* any progress ends emergency mode */
@@ -431,16 +520,37 @@ int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, 
 	}
 	tx->st.responses++;
 	g = &tx->tg[t];
-	ack_to(g, acked);
+	ack_to(g, acked, now_us);
 	/* Sorted and unique: each seq once per response, oldest first. */
 	qsort(req, (size_t)n, sizeof(req[0]), cmp_u64);
 	for (int i = 0; i < n; i++) {
+		uint64_t first, end;
+
 		if (i && req[i] == req[i - 1])
 			continue;
 		if (req[i] < g->ack_next || req[i] >= tx->sent)
 			continue;
 		/* Paced or failed: skipped; the receiver asks again. */
-		(void)resend_one(tx, t, req[i], false, now_us, resend, arg);
+		first = req[i];
+		if (resend_one(tx, t, first, RK_REQUEST, now_us, resend, arg) != RS_GONE)
+			continue;
+		/* One placeholder for the run: what is known gone without asking,
+		 * and the next requests while they are gone too. */
+		end = known_gone_end(tx, first + 1);
+		while (i + 1 < n && req[i + 1] <= end) {
+			uint64_t q = req[++i];
+
+			if (q < end) {		/* inside the run already */
+				if (q != req[i - 1])
+					tx->st.gone++;
+				continue;
+			}
+			if (q >= tx->sent ||
+			    resend_one(tx, t, q, RK_REQUEST, now_us, resend, arg) != RS_GONE)
+				break;		/* the run ends before q */
+			end = known_gone_end(tx, q + 1);
+		}
+		send_gone(tx, t, first, end, now_us, arg);
 	}
 	return 0;
 }
@@ -482,18 +592,20 @@ static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
 
 	if (!target_up(tx, g)) {
 		/* It has acked nothing: whatever it gets first starts its stream. */
-		if (resend_one(tx, t, tx->first, true, now_us, resend, arg) == RS_GONE)
+		if (resend_one(tx, t, tx->first, RK_EMERGENCY, now_us, resend, arg) == RS_GONE)
 			tx->first_gone = true;
 		return;
 	}
 	while (done < tx->cfg.emg_burst && tries--) {
-		uint64_t idx;
+		uint64_t idx, from = s;
 		enum resend_result r;
 
 		s = first_sent_from(tx, s, &idx);
+		if (gone_run && s != from)	/* skipped: never sent, so gone */
+			g->emg_floor = s == NONE || s > tx->sent ? tx->sent : s;
 		if (s == NONE || s >= tx->sent)
 			break;
-		r = resend_one(tx, t, s, true, now_us, resend, arg);
+		r = resend_one(tx, t, s, RK_EMERGENCY, now_us, resend, arg);
 		if (r == RS_PACED)
 			break;
 		if (r == RS_GONE && gone_run)
@@ -504,6 +616,9 @@ static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
 			done++;
 		s++;
 	}
+	/* The receiver waits for the gone ones at its head: say so. */
+	if (g->emg_floor > g->ack_next)
+		send_gone(tx, t, g->ack_next, g->emg_floor, now_us, arg);
 }
 
 /* During the start hold: the first record again to the targets without it. */
@@ -513,9 +628,42 @@ static void start_retry(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn res
 		return;
 	for (unsigned t = 0; t < tx->cfg.ntargets && !tx->first_gone; t++)
 		if (!target_up(tx, &tx->tg[t]) &&
-		    resend_one(tx, t, tx->first, true, now_us, resend, arg) == RS_GONE)
+		    resend_one(tx, t, tx->first, RK_EMERGENCY, now_us, resend, arg) == RS_GONE)
 			tx->first_gone = true;
 	tx->start_next_us = now_us + start_retry_us(tx);
+}
+
+/* ---- the tail probe ----------------------------------------------------- */
+
+/* When target g is due a tail probe (tx.h), or NONE. */
+static uint64_t probe_due(const struct ncx_tx *tx, const struct target *g)
+{
+	uint64_t base = g->progress_us, iv = tx->cfg.probe_us;
+
+	if (!iv || g->emg || g->ack_next >= tx->sent || !target_up(tx, g))
+		return NONE;
+	if (tx->last_sent_us > base)
+		base = tx->last_sent_us;
+	if (g->probe_last_us > base)
+		base = g->probe_last_us;
+	for (unsigned i = 0; i < g->probes && iv < tx->cfg.emg_max_us; i++)
+		iv *= 2;
+	if (iv > tx->cfg.emg_max_us && tx->cfg.emg_max_us >= tx->cfg.probe_us)
+		iv = tx->cfg.emg_max_us;
+	return base + iv;
+}
+
+/* The newest unacked record again; if it is gone, a placeholder for it. */
+static void probe(struct ncx_tx *tx, unsigned t, uint64_t now_us, ncx_tx_resend_fn resend,
+		  void *arg)
+{
+	struct target *g = &tx->tg[t];
+	uint64_t s = tx->sent - 1;
+
+	g->probe_last_us = now_us;
+	g->probes++;
+	if (resend_one(tx, t, s, RK_PROBE, now_us, resend, arg) == RS_GONE)
+		send_gone(tx, t, s, tx->sent, now_us, arg);
 }
 
 void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, void *arg)
@@ -525,8 +673,11 @@ void ncx_tx_tick(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn resend, vo
 		struct target *g = &tx->tg[t];
 
 		if (!g->emg) {
-			if (!emergency_due(tx, g, now_us))
+			if (!emergency_due(tx, g, now_us)) {
+				if (probe_due(tx, g) <= now_us)
+					probe(tx, t, now_us, resend, arg);
 				continue;
+			}
 			g->emg = true;
 			g->emg_next_us = now_us;
 			g->emg_interval_us = 0;
@@ -561,11 +712,13 @@ uint64_t ncx_tx_next_deadline(const struct ncx_tx *tx)
 		if (g->emg) {
 			d = g->emg_next_us;
 		} else {
-			uint64_t t0 = oldest_unacked_time(tx, g);
+			uint64_t t0 = oldest_unacked_time(tx, g), p = probe_due(tx, g);
 
-			if (t0 == NONE)
+			d = t0 == NONE ? NONE : t0 + tx->cfg.emergency_us + 1;
+			if (p < d)
+				d = p;
+			if (d == NONE)
 				continue;
-			d = t0 + tx->cfg.emergency_us + 1;
 		}
 		if (d < next)
 			next = d;

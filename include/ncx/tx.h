@@ -37,6 +37,28 @@
  * driver can find seq s by starting at the checkpoint and reading forward
  * at most NCX_TX_STRIDE - 1 records.
  *
+ * Gone records: a requested seq the sender no longer has (the ring
+ * overwrote it, or it was never there: a /dev/kmsg overrun) is answered
+ * with a placeholder through cfg.gone, for the whole run of consecutive
+ * gone seqs from it (the requested ones, and those tx knows are gone
+ * without asking the driver: no checkpoint covers them). The receiver
+ * closes the run as a lost gap and stops asking. An emergency round that
+ * starts in a run of gone seqs sends one for that run. At most
+ * NCX_TX_GONE_BURST placeholders per target per emg_first_us.
+ *
+ * Tail probe: a target with unacked records that has seen no ack progress
+ * and no first send for probe_us gets the newest unacked record again
+ * (ncemg=1, so the receiver acks at once even if it has it): a lost last
+ * record, or a lost last ack, costs one probe instead of emergency_us. The
+ * interval doubles with each probe without progress, up to emg_max_us.
+ *
+ * In flight: first sends wait while a target that has acked something in
+ * this stream, and is not in emergency mode, has max_inflight records
+ * unacked. A receiver holds a window of records behind a hole (rx.h,
+ * 4096 by default) and drops what is further ahead; sending further ahead
+ * than that under loss only wastes datagrams. A target that never acks
+ * (down, a stock receiver) does not hold the others back.
+ *
  * Pacing: max_pps caps datagrams per second (a token bucket of one second's
  * worth); ncx_tx_may_send() says whether a first send may go now. Resends
  * that find no token are skipped (the receiver asks again).
@@ -62,7 +84,16 @@ struct ncx_tx_config {
 	uint32_t emg_burst;	 /* records per emergency round; default 64 */
 	uint32_t max_pps;	 /* datagrams per second, all targets together; 0 = no cap */
 	uint64_t start_hold_us;	 /* the stream-start hold (above); default 5 s; 0: none */
+	uint64_t probe_us;	 /* the tail probe (above); default 250 ms; 0: none */
+	uint32_t max_inflight;	 /* unacked records per target before first sends
+				  * wait; default 4096, the receiver's window; 0: no cap */
+	/* Send a placeholder for gone seqs first..first+count-1 (count at most
+	 * 2^32) to target; arg is what ncx_tx_response() or ncx_tx_tick() got.
+	 * Returns datagrams sent (1), or <= 0 if none went. NULL: never. */
+	int (*gone)(void *arg, unsigned target, uint64_t first, uint64_t count);
 };
+
+#define NCX_TX_GONE_BURST 2048 /* placeholders per target per emg_first_us */
 
 void ncx_tx_config_default(struct ncx_tx_config *cfg);
 
@@ -83,6 +114,10 @@ struct ncx_tx_stats {
 	uint64_t malformed;	/* responses that did not parse */
 	uint64_t paced;		/* resends skipped for want of a token */
 	uint64_t emergencies;	/* times a target entered emergency mode */
+	uint64_t placeholders;	/* ncgone placeholders sent */
+	uint64_t gone_limited;	/* placeholders not sent: NCX_TX_GONE_BURST reached */
+	uint64_t probes;	/* tail probes sent */
+	uint64_t capped;	/* times first sends waited for max_inflight */
 };
 
 struct ncx_tx;

@@ -14,7 +14,8 @@
  * Checked: the return is 0 or -EBADMSG, -EBADMSG for anything over 1000
  * bytes; acks never move back; a resend only ever asks for a seq that was
  * sent, above what that target acked, with the cookie of its block's
- * checkpoint; each response resends a seq at most once.
+ * checkpoint; each response resends a seq at most once; a placeholder
+ * (ncgone) covers only seqs above the ack that the sender does not have.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -69,6 +70,24 @@ static int on_resend(void *arg, unsigned target, uint64_t seq, uint64_t cookie, 
 	return seq % 7 == 3 ? 0 : 1 + (int)(seq % 3);	/* and some are gone */
 }
 
+/* Does the "driver" above have seq? */
+static bool has(const struct ctx *c, uint64_t seq)
+{
+	return seq >= c->live && seq < SENT_END && !(seq >= 50 && seq < 60) && seq % 7 != 3;
+}
+
+static int on_gone(void *arg, unsigned target, uint64_t first, uint64_t count)
+{
+	struct ctx *c = arg;
+
+	CHECK(target < 2);
+	CHECK(count >= 1 && count <= SENT_END);
+	CHECK(first >= c->acked_next[target] && first + count <= SENT_END);
+	for (uint64_t q = first; q < first + count; q++)
+		CHECK(!has(c, q));
+	return 1;
+}
+
 static uint64_t ack_next(const struct ncx_tx *tx, unsigned t)
 {
 	return SENT_END - ncx_tx_unacked(tx, t);
@@ -86,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.checkpoints = (size && data[0] & 0x40) ? 16 : 4;
 	c.live = cfg.checkpoints == 4 ? 48 : 0;
 	cfg.emg_burst = 3;
+	cfg.gone = on_gone;
 	cfg.max_pps = (size && data[0] & 0x80) ? 50 : 0;
 	c.tx = ncx_tx_new(&cfg);
 	CHECK(c.tx);

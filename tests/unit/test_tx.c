@@ -33,6 +33,9 @@ struct rec {
 	size_t ngone;
 	int fail;		/* returned instead, if non-zero */
 	int dgrams;		/* datagrams per resend; 0 means 1 */
+	bool all_gone;		/* every seq is gone */
+	struct call ph[4096];	/* placeholders: target, seq (first), cookie (count) */
+	size_t nph;
 };
 
 static int on_resend(void *arg, unsigned target, uint64_t seq, uint64_t cookie, bool emergency)
@@ -46,7 +49,23 @@ static int on_resend(void *arg, unsigned target, uint64_t seq, uint64_t cookie, 
 	for (size_t i = 0; i < r->ngone; i++)
 		if (r->gone[i] == seq)
 			return 0;
+	if (r->all_gone)
+		return 0;
 	return r->dgrams ? r->dgrams : 1;
+}
+
+static int on_gone(void *arg, unsigned target, uint64_t first, uint64_t n)
+{
+	struct rec *r = arg;
+
+	assert_true(r->nph < sizeof(r->ph) / sizeof(r->ph[0]));
+	r->ph[r->nph++] = (struct call){ target, first, n, false };
+	return 1;
+}
+
+static void with_gone(struct ncx_tx_config *cfg)
+{
+	cfg->gone = on_gone;
 }
 
 static struct ncx_tx *mk(unsigned ntargets, void (*tweak)(struct ncx_tx_config *))
@@ -57,6 +76,7 @@ static struct ncx_tx *mk(unsigned ntargets, void (*tweak)(struct ncx_tx_config *
 	ncx_tx_config_default(&cfg);
 	cfg.ntargets = ntargets;
 	cfg.start_hold_us = 0;	/* the start hold has tests of its own */
+	cfg.probe_us = 0;	/* so has the tail probe */
 	if (tweak)
 		tweak(&cfg);
 	tx = ncx_tx_new(&cfg);
@@ -685,6 +705,174 @@ static void test_start_special(void **state)
 	ncx_tx_free(tx);
 }
 
+/* ---- placeholders ------------------------------------------------------- */
+
+/* A run of gone seqs is one placeholder: the requested ones the driver
+ * says are gone, and the ones no checkpoint covers. */
+static void test_gone_placeholder_runs(void **state)
+{
+	struct ncx_tx *tx = mk(1, with_gone);
+	struct rec r = { .gone = { 5, 6, 7 }, .ngone = 3 };
+
+	(void)state;
+	send_range(tx, 0, 4, 0);
+	send_range(tx, 8, 9, 0);
+	send_range(tx, 40, 44, 0);	/* 10..39 never existed (a kmsg overrun) */
+	assert_int_equal(respond(tx, 0, "ncrx4 5 6 7 9 20 35 41", 1, &r), 0);
+	assert_int_equal(r.nph, 2);
+	assert_int_equal(r.ph[0].seq, 5);
+	assert_int_equal(r.ph[0].cookie, 3);	/* 5..7 */
+	assert_int_equal(r.ph[1].seq, 20);
+	assert_int_equal(r.ph[1].cookie, 20);	/* 20..39: through 35, not asked */
+	assert_int_equal(r.n, 3 + 2);		/* 5, 6, 7 asked; 9, 41 resent */
+	assert_int_equal(r.c[3].seq, 9);
+	assert_int_equal(r.c[4].seq, 41);
+	assert_int_equal(stats(tx).placeholders, 2);
+	assert_int_equal(stats(tx).gone, 5);
+	assert_int_equal(stats(tx).datagrams, 12 + 2 + 2);
+	/* A seq the driver calls gone between two sent ones: one seq. */
+	r.n = r.nph = 0;
+	r.gone[0] = 9;
+	r.ngone = 1;
+	assert_int_equal(respond(tx, 0, "ncrx4 9", 2, &r), 0);
+	assert_int_equal(r.nph, 1);
+	assert_int_equal(r.ph[0].seq, 9);
+	assert_int_equal(r.ph[0].cookie, 1);
+	ncx_tx_free(tx);
+}
+
+/* At most NCX_TX_GONE_BURST placeholders per target per emg_first_us. */
+static void test_gone_budget(void **state)
+{
+	struct ncx_tx *tx = mk(1, with_gone);
+	struct rec r = { .all_gone = true };
+	char buf[1000];
+	unsigned sent = 0;
+
+	(void)state;
+	send_range(tx, 0, 10000, 0);
+	/* Every other seq: no two requests make one run. */
+	for (int k = 0; sent < NCX_TX_GONE_BURST + 100; k++) {
+		int n = snprintf(buf, sizeof(buf), "ncrx0");
+
+		for (int j = 0; j < 70; j++, sent++)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %u", 2 + 2 * sent);
+		r.n = 0;
+		assert_int_equal(respond(tx, 0, buf, 1 * MS, &r), 0);
+	}
+	assert_int_equal(r.nph, NCX_TX_GONE_BURST);
+	assert_int_equal(stats(tx).placeholders, NCX_TX_GONE_BURST);
+	assert_int_equal(stats(tx).gone_limited, sent - NCX_TX_GONE_BURST);
+	/* the next interval: a new budget */
+	assert_int_equal(respond(tx, 0, "ncrx0 9999", 101 * MS, &r), 0);
+	assert_int_equal(r.nph, NCX_TX_GONE_BURST + 1);
+	assert_int_equal(r.ph[r.nph - 1].seq, 9999);
+	ncx_tx_free(tx);
+}
+
+/* An emergency round that finds the head gone sends a placeholder for it. */
+static void test_gone_emergency(void **state)
+{
+	struct ncx_tx *tx = mk(1, with_gone);
+	struct rec r = { .gone = { 0, 1 }, .ngone = 2 };
+
+	(void)state;
+	send_range(tx, 0, 9, 0);
+	ncx_tx_tick(tx, 11 * SEC, on_resend, &r);
+	assert_int_equal(r.nph, 1);
+	assert_int_equal(r.ph[0].seq, 0);
+	assert_int_equal(r.ph[0].cookie, 2);
+	/* the next round too (it may have been lost), without asking again */
+	r.n = 0;
+	ncx_tx_tick(tx, ncx_tx_next_deadline(tx), on_resend, &r);
+	assert_int_equal(r.nph, 2);
+	assert_int_equal(r.c[0].seq, 2);
+	ncx_tx_free(tx);
+}
+
+/* ---- the tail probe ------------------------------------------------------ */
+
+static void probe250(struct ncx_tx_config *cfg)
+{
+	cfg->probe_us = 250 * MS;
+	cfg->gone = on_gone;
+}
+
+static void test_probe(void **state)
+{
+	struct ncx_tx *tx = mk(1, probe250);
+	struct rec r = { 0 };
+
+	(void)state;
+	send_range(tx, 0, 9, 0);
+	assert_int_equal(respond(tx, 0, "ncrx5", 10 * MS, &r), 0);
+	assert_int_equal(ncx_tx_next_deadline(tx), 260 * MS);
+	ncx_tx_tick(tx, 259 * MS, on_resend, &r);
+	assert_int_equal(r.n, 0);
+	ncx_tx_tick(tx, 260 * MS, on_resend, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.c[0].seq, 9);	/* the newest unacked */
+	assert_true(r.c[0].emergency);		/* acked at once */
+	assert_int_equal(stats(tx).probes, 1);
+	assert_int_equal(stats(tx).emg_resent, 0);
+	/* backing off: 500 ms, then 1 s (emg_max_us), then 1 s */
+	assert_int_equal(ncx_tx_next_deadline(tx), 760 * MS);
+	ncx_tx_tick(tx, 760 * MS, on_resend, &r);
+	assert_int_equal(ncx_tx_next_deadline(tx), 1760 * MS);
+	ncx_tx_tick(tx, 1760 * MS, on_resend, &r);
+	assert_int_equal(ncx_tx_next_deadline(tx), 2760 * MS);
+	assert_int_equal(r.n, 3);
+	/* a first send puts it off; progress resets the interval */
+	send_range(tx, 10, 10, 2 * SEC);
+	assert_int_equal(ncx_tx_next_deadline(tx), 3 * SEC);
+	assert_int_equal(respond(tx, 0, "ncrx8", 2100 * MS, &r), 0);
+	assert_int_equal(ncx_tx_next_deadline(tx), 2350 * MS);
+	/* everything acked: nothing to probe */
+	assert_int_equal(respond(tx, 0, "ncrx10", 2200 * MS, &r), 0);
+	assert_int_equal(ncx_tx_next_deadline(tx), UINT64_MAX);
+	/* a newest record that is gone: a placeholder for it */
+	send_range(tx, 11, 11, 3 * SEC);
+	r.n = 0;
+	r.gone[0] = 11;
+	r.ngone = 1;
+	ncx_tx_tick(tx, 3250 * MS, on_resend, &r);
+	assert_int_equal(r.nph, 1);
+	assert_int_equal(r.ph[0].seq, 11);
+	assert_int_equal(r.ph[0].cookie, 1);
+	ncx_tx_free(tx);
+}
+
+/* ---- records in flight ---------------------------------------------------- */
+
+static void inflight8(struct ncx_tx_config *cfg)
+{
+	cfg->max_inflight = 8;
+}
+
+static void test_inflight_cap(void **state)
+{
+	struct ncx_tx *tx = mk(2, inflight8);
+	struct rec r = { 0 };
+
+	(void)state;
+	/* nobody has acked: no cap (a target that never acks holds nothing back) */
+	send_range(tx, 0, 9, 0);
+	assert_true(ncx_tx_may_send(tx, 1, 0));
+	assert_int_equal(respond(tx, 0, "ncrx5", 1, &r), 0);
+	assert_true(ncx_tx_may_send(tx, 1, 1));	/* 4 unacked by target 0 */
+	send_range(tx, 10, 13, 2);
+	assert_false(ncx_tx_may_send(tx, 1, 2));	/* 6..13: 8 */
+	assert_int_equal(stats(tx).capped, 1);
+	assert_int_equal(respond(tx, 0, "ncrx6", 3, &r), 0);
+	assert_true(ncx_tx_may_send(tx, 1, 3));
+	send_range(tx, 14, 14, 3);
+	assert_false(ncx_tx_may_send(tx, 1, 3));
+	/* target 0 in emergency mode: it holds nothing back either */
+	ncx_tx_tick(tx, 11 * SEC, on_resend, &r);
+	assert_true(ncx_tx_may_send(tx, 1, 11 * SEC));
+	ncx_tx_free(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +894,11 @@ int main(void)
 		cmocka_unit_test(test_start_hold),
 		cmocka_unit_test(test_start_hold_expires),
 		cmocka_unit_test(test_start_special),
+		cmocka_unit_test(test_gone_placeholder_runs),
+		cmocka_unit_test(test_gone_budget),
+		cmocka_unit_test(test_gone_emergency),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_inflight_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
