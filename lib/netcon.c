@@ -38,7 +38,8 @@
  * gone if writers overwrote the checkpoint (tail passed it), if anything
  * was lost on the way (a discarded record counts too: rare, and erring on
  * the side of "gone" never sends a wrong record), or if the walk passes
- * the seq. Gone records are summed up in one log record per second at
+ * the seq. tx then has a placeholder sent for the run the seq belongs to
+ * (ncgone: send_gone()), so the receiver stops waiting for it. Gone records are summed up in one log record per second at
  * most, when the ring is the log core's; those notices are ordinary
  * records, sent like any other, and never trigger notices of their own
  * beyond that one-per-second summary.
@@ -302,6 +303,28 @@ static int resend(void *arg, unsigned t, uint64_t seq, uint64_t cookie, bool eme
 gone:
 	note_gone(nc, t, seq);
 	return 0;
+}
+
+/*
+ * tx's gone callback: a placeholder for first..first+count-1 (tx.h). Level
+ * warning, timestamp 0 (it is no record of ours, and a receiver must not
+ * read the sender's clock from it), the text says what happened for a
+ * receiver that shows it as a record.
+ */
+static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
+{
+	struct ncx_netcon *nc = arg;
+	char d[256];
+	int n = snprintf(d, sizeof(d),
+			 "4,%llu,0,-,ncgone=%llu,ncrx=1;ncx: %llu records (seq %llu..%llu) were "
+			 "lost by the sender before they could be sent\n",
+			 (unsigned long long)first, (unsigned long long)count,
+			 (unsigned long long)count, (unsigned long long)first,
+			 (unsigned long long)(first + count - 1));
+
+	if (n <= 0 || (size_t)n >= sizeof(d))
+		return 0;
+	return send_to(nc, t, d, (size_t)n) ? 0 : 1;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -636,6 +659,7 @@ int ncx_netcon_start(struct ncx_netcon **out, const struct ncx_netcon_config *cf
 	nc->log_ring = ring == ncx_log_ring();
 	tc = cfg->tx;
 	tc.ntargets = cfg->ntargets;
+	tc.gone = send_gone;
 	nc->tx = ncx_tx_new(&tc);
 	nc->text = malloc(NCX_RING_TEXT_MAX);
 	nc->out = malloc(OUT_CAP);

@@ -180,6 +180,7 @@ static void config1(struct ncx_netcon_config *cfg, const struct ncx_addr *target
 	cfg->ntargets = 1;
 	cfg->from_oldest = true;
 	cfg->tx.start_hold_us = 0;	/* test_start_hold has it on */
+	cfg->tx.probe_us = 0;		/* test_probe has it on: exact datagram counts */
 }
 
 /* What netconsole would send for a record of ours, with the ncrx key. */
@@ -485,6 +486,53 @@ static void test_gone(void **state)
 	answer(fd, nc, "127.0.0.1", "ncrx0 1");
 	EVENTUALLY(nc, st.tx.gone == 1 && st.tx.responses == 1);
 	assert_int_equal(stats(nc).tx.resent, 0);
+	/* The answer: a placeholder for seq 1 (after whatever else came). */
+	for (int i = 0;; i++) {
+		char buf[1100];
+		struct ncx_ext e;
+		size_t len;
+
+		assert_true(i < 1000);
+		rx_ext(fd, buf, sizeof(buf), &e, &len);
+		if (!e.gone)
+			continue;
+		assert_int_equal(e.seq, 1);
+		assert_int_equal(e.gone, 1);
+		assert_true(e.reliable);
+		assert_false(e.frag);
+		assert_non_null(memmem(e.body.p, e.body.len, "1 records (seq 1..1) were lost", 30));
+		break;
+	}
+	assert_int_equal(stats(nc).tx.placeholders, 1);
+	ncx_netcon_stop(nc);
+	close(fd);
+}
+
+/* A lost last record: the tail probe sends it again, ncemg=1, unasked. */
+static void test_probe(void **state)
+{
+	struct ncx_netcon_config cfg;
+	struct ncx_netcon *nc;
+	struct ncx_addr at;
+	int fd;
+
+	(void)state;
+	ring_fresh(sizeof(ring_mem));
+	fd = rx_socket("127.0.0.1", &at);
+	config1(&cfg, &at);
+	cfg.tx.probe_us = 20000;
+	nc = start(&cfg, &alldata);
+	log_str("first");
+	rx_until_seq(fd, 0);
+	answer(fd, nc, "127.0.0.1", "ncrx0");
+	EVENTUALLY(nc, st.acked == 0);
+	log_str("last"); /* "lost": the receiver says nothing */
+	assert_false(rx_until_seq(fd, 1));
+	assert_true(rx_until_seq(fd, 1)); /* the probe */
+	EVENTUALLY(nc, st.tx.probes >= 1);
+	assert_int_equal(stats(nc).tx.emg_resent, 0);
+	answer(fd, nc, "127.0.0.1", "ncrx1");
+	EVENTUALLY(nc, st.acked == 1 && st.unacked == 0);
 	ncx_netcon_stop(nc);
 	close(fd);
 }
@@ -684,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_forged),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_gone),
+		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_emergency),
 		cmocka_unit_test(test_threshold_numbering),
 		cmocka_unit_test(test_pacing),
