@@ -1000,11 +1000,9 @@ static __attribute__((format(printf, 2, 0))) void format_line(int level, const c
  * rules this follows exactly), and the count is saturated or goes up by one.
  * false: take the whole path.
  */
-static inline bool dropped_fast(_Atomic uint32_t *rl)
+static inline bool dropped_fast(_Atomic uint32_t *rl, uint32_t old)
 {
-	uint32_t old = atomic_load_explicit(rl, memory_order_relaxed);
-
-	if (!(old & NCX_RL_SILENT) || T.rl_skip >= RL_REFRESH_CALLS - 1 ||
+	if (T.rl_skip >= RL_REFRESH_CALLS - 1 ||
 	    !atomic_load_explicit(&G.keepers, memory_order_relaxed))
 		return false;
 	if ((uint16_t)(atomic_load_explicit(&G.rl_now, memory_order_relaxed) - ncx_rl_stamp(old)) >=
@@ -1018,10 +1016,48 @@ static inline bool dropped_fast(_Atomic uint32_t *rl)
 	return true;
 }
 
+/*
+ * The common case of a call that passes, inline: the site is in an open
+ * window (not silent, at least one call counted, fewer than the burst) and
+ * by a fresh reading of the clock the window is not over, so the count
+ * goes up by one: exactly what ncx_rl_step() gives for it (same state,
+ * same verdict), without its generality. false: take the whole path.
+ */
+static inline bool passed_fast(_Atomic uint32_t *rl, uint32_t old)
+{
+	uint32_t count = ncx_rl_count(old);
+
+	if (atomic_load_explicit(&G.state, memory_order_acquire) != ST_READY || count == 0 ||
+	    count >= G.rl.burst)
+		return false;
+	T.rl_skip = 0;		/* as rl_apply(): this thread read the clock */
+	if ((uint16_t)(now_sec() - ncx_rl_stamp(old)) >= G.rl.silence)
+		return false;	/* the window is over: a new one, the whole path */
+	/* old + 1 = ncx_rl_make(stamp, 0, count + 1), as count < burst <= NCX_RL_COUNT_MAX. */
+	return atomic_compare_exchange_strong_explicit(rl, &old, old + 1, memory_order_relaxed,
+						       memory_order_relaxed);
+}
+
+/* The ratelimit's verdict on a call: the two common cases inline, then
+ * the whole path. true: log it. */
+static inline __attribute__((always_inline)) bool admit(_Atomic uint32_t *rl, const char *file,
+						      int line, int level)
+{
+	uint32_t old = atomic_load_explicit(rl, memory_order_relaxed);
+
+	if (!(old & NCX_RL_SILENT)) {
+		if (passed_fast(rl, old))
+			return true;
+	} else if (dropped_fast(rl, old)) {
+		return false;
+	}
+	return pass(rl, file, line, level);
+}
+
 void ncx_vlog_at(_Atomic uint32_t *rl, const char *file, int line, int level, const char *fmt,
 		 va_list ap)
 {
-	if (!dropped_fast(rl) && pass(rl, file, line, level))
+	if (admit(rl, file, line, level))
 		format_line(level, fmt, ap);
 }
 
@@ -1030,7 +1066,7 @@ void ncx_log_at(_Atomic uint32_t *rl, const char *file, int line, int level, con
 {
 	va_list ap;
 
-	if (dropped_fast(rl) || !pass(rl, file, line, level))
+	if (!admit(rl, file, line, level))
 		return;
 	va_start(ap, fmt);
 	format_line(level, fmt, ap);

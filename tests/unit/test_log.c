@@ -375,6 +375,41 @@ static uint64_t suppressed_now(void)
 	return st.suppressed;
 }
 
+/* A call site of its own (the sites' states outlive a test). */
+static void window_site(int i)
+{
+	ncx_info("window %d\n", i);
+}
+
+/*
+ * A window that ends without the site falling silent: the next call opens
+ * a new one (a full burst again), by the clock, not by the old count. The
+ * common passing call is decided inline (passed_fast()); this is the case
+ * where it must hand over.
+ */
+static void test_ratelimit_window_ends(void **state)
+{
+	struct cap *c = cap_new(NCX_LOG_DEBUG, 0);
+
+	for (int i = 0; i < 3; i++)	/* burst 5: 4 calls in all, the window not used up */
+		window_site(i);
+	atomic_fetch_add(&fake_now, UINT64_C(9) * 1000000);
+	window_site(3);			/* 9 s: the same window */
+	atomic_fetch_add(&fake_now, UINT64_C(1) * 1000000);
+	for (int i = 10; i < 15; i++)	/* 10 s: a new window, 5 more pass */
+		window_site(i);
+	window_site(15);		/* the 6th of the new window: limited */
+	assert_int_equal(ncx_log_flush(), 0);
+	assert_int_equal(c->n, 10);
+	for (size_t i = 0; i < 9; i++)
+		assert_int_equal(c->r[i].rec.kind, NCX_LOG_REC_MSG);
+	assert_string_equal(cap_text(c, 3), "window 3");
+	assert_string_equal(cap_text(c, 8), "window 14");
+	assert_int_equal(c->r[9].rec.kind, NCX_LOG_REC_RL_LIMIT);
+	ncx_console_unregister(&c->con);
+	cap_free(c);
+}
+
 static void test_ratelimit_cached_clock(void **state)
 {
 	struct cap *c = cap_new(NCX_LOG_DEBUG, 0);	/* a console thread: the cache is used */
@@ -750,6 +785,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thread_exit_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_hexdumps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_records, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_ratelimit_window_ends, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_same_decoration, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_cached_clock, setup_small, teardown),
 		cmocka_unit_test(test_format_text_exact),
