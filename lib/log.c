@@ -636,15 +636,18 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 		case 'i': {
 			int64_t v;
 
-			switch (lmod) {
-			case 'H': v = (signed char)va_arg(ap, int); break;
-			case 'h': v = (short)va_arg(ap, int); break;
-			case 0: v = va_arg(ap, int); break;
-			case 'l': v = va_arg(ap, long); break;
-			case 'L': v = va_arg(ap, long long); break;
-			case 'z': v = va_arg(ap, ssize_t); break;
-			case 'j': v = va_arg(ap, intmax_t); break;
-			default: v = va_arg(ap, ptrdiff_t); break;
+			if (!lmod) {	/* the rule */
+				v = va_arg(ap, int);
+			} else {
+				switch (lmod) {
+				case 'H': v = (signed char)va_arg(ap, int); break;
+				case 'h': v = (short)va_arg(ap, int); break;
+				case 'l': v = va_arg(ap, long); break;
+				case 'L': v = va_arg(ap, long long); break;
+				case 'z': v = va_arg(ap, ssize_t); break;
+				case 'j': v = va_arg(ap, intmax_t); break;
+				default: v = va_arg(ap, ptrdiff_t); break;
+				}
 			}
 			neg = v < 0;
 			ok = fo_int(&o, &sp, neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, neg, 10,
@@ -653,17 +656,24 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 		}
 		case 'u': case 'x': case 'X': case 'o': {
 			c = f[-1];
-			switch (lmod) {
-			case 'H': u = (unsigned char)va_arg(ap, unsigned); break;
-			case 'h': u = (unsigned short)va_arg(ap, unsigned); break;
-			case 0: u = va_arg(ap, unsigned); break;
-			case 'l': u = va_arg(ap, unsigned long); break;
-			case 'L': u = va_arg(ap, unsigned long long); break;
-			case 'z': u = va_arg(ap, size_t); break;
-			case 'j': u = va_arg(ap, uintmax_t); break;
-			default: u = (uint64_t)va_arg(ap, ptrdiff_t); break;
+			if (!lmod) {	/* the rule */
+				u = va_arg(ap, unsigned);
+			} else {
+				switch (lmod) {
+				case 'H': u = (unsigned char)va_arg(ap, unsigned); break;
+				case 'h': u = (unsigned short)va_arg(ap, unsigned); break;
+				case 'l': u = va_arg(ap, unsigned long); break;
+				case 'L': u = va_arg(ap, unsigned long long); break;
+				case 'z': u = va_arg(ap, size_t); break;
+				case 'j': u = va_arg(ap, uintmax_t); break;
+				default: u = (uint64_t)va_arg(ap, ptrdiff_t); break;
+				}
 			}
-			ok = fo_int(&o, &sp, u, false, c == 'u' ? 10 : c == 'o' ? 8 : 16, c == 'X');
+			/* Decimal on a path of its own: fo_int() made for base 10. */
+			if (c == 'u')
+				ok = fo_int(&o, &sp, u, false, 10, false);
+			else
+				ok = fo_int(&o, &sp, u, false, c == 'o' ? 8 : 16, c == 'X');
 			break;
 		}
 		case 'c':
