@@ -11,7 +11,10 @@
  *    worker really uses follows the number of hosts holding a buffer at
  *    once, not the pool's size. A host that needs one when the pool is dry
  *    forces the oldest holders to flush and takes the first buffer freed;
- *    if none can be freed the line is dropped and counted (no_buffer);
+ *    if none can be freed the line is dropped and counted (no_buffer). A
+ *    host holds one buffer, written when full; only while its file cannot
+ *    be written does it take more, up to SINK_HOST_BYTES, written with one
+ *    writev once it can;
  *  - write errors (disk full, ...): what is buffered stays buffered and is
  *    retried on every flush; what does not fit behind it is dropped and
  *    counted (write_error). Once writing works again, a "dropped" event line
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +101,11 @@ int sink_init(struct sink *s, const struct ncxd_config *cfg)
 		s->arena = NULL;
 		return -ENOMEM;
 	}
+	s->host_bufs = (int)(SINK_HOST_BYTES / cfg->buffer_size);
+	if (s->host_bufs < 1)
+		s->host_bufs = 1;
+	if (s->host_bufs > SINK_HOST_BUFS)
+		s->host_bufs = SINK_HOST_BUFS;
 	/* The first buffers taken are the first in the mapping. */
 	for (int i = cfg->buffers - 1; i >= 0; i--)
 		s->pool[s->nfree++] = s->arena + (size_t)i * cfg->buffer_size;
@@ -176,13 +185,22 @@ static void host_written(struct sink_host *h)
 		ncxd_state_put(h->slot, h->pos, h->pos_ts, (uint64_t)time(NULL));
 }
 
-/* Write the whole buffer. On failure what was not written stays. */
+/* Buffers beyond the first go back to the pool (h holds nothing beyond it). */
+static void trim_buffers(struct sink *s, struct sink_host *h)
+{
+	while (h->nbuf > 1)
+		s->pool[s->nfree++] = h->buf[--h->nbuf];
+}
+
+/* Write everything buffered, in one write (or one writev when it spans
+ * buffers). On failure what was not written stays. */
 static int host_flush(struct sink *s, struct sink_host *h)
 {
-	size_t off = 0;
+	const size_t cap = s->cfg->buffer_size;
 	int rc;
 
-	if (h->len == 0) {
+	if (h->len == h->head) {
+		h->len = h->head = 0;
 		host_written(h);
 		return 0;
 	}
@@ -190,26 +208,36 @@ static int host_flush(struct sink *s, struct sink_host *h)
 		log_failure(h, "cannot open", -rc);
 		return rc;
 	}
-	while (off < h->len) {
-		ssize_t w = write(h->fd, h->buf + off, h->len - off);
+	while (h->head < h->len) {
+		struct iovec iov[SINK_HOST_BUFS];
+		int k = 0;
+		ssize_t w;
 
+		for (size_t pos = h->head; pos < h->len; k++) {
+			size_t off = pos % cap, n = cap - off;
+
+			if (n > h->len - pos)
+				n = h->len - pos;
+			iov[k] = (struct iovec){ .iov_base = h->buf[pos / cap] + off, .iov_len = n };
+			pos += n;
+		}
+		w = k == 1 ? write(h->fd, iov[0].iov_base, iov[0].iov_len) : writev(h->fd, iov, k);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			rc = w < 0 ? -errno : -EIO;
-			memmove(h->buf, h->buf + off, h->len - off);
-			h->len -= off;
 			log_failure(h, "cannot write", -rc);
 			/* Not a full disk: the file may be gone bad; open it afresh next time. */
 			if (rc != -ENOSPC && rc != -EDQUOT)
 				host_close(s, h);
 			return rc;
 		}
-		off += (size_t)w;
+		h->head += (size_t)w;
 		s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 		h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 	}
-	h->len = 0;
+	h->len = h->head = 0;
+	trim_buffers(s, h);
 	if (h->failing)
 		ncx_info("writing %s works again\n", h->path);
 	h->failing = false;
@@ -219,10 +247,10 @@ static int host_flush(struct sink *s, struct sink_host *h)
 
 static void release_buffer(struct sink *s, struct sink_host *h)
 {
-	if (!h->buf || h->len)
+	if (!h->nbuf || h->len)
 		return;
-	s->pool[s->nfree++] = h->buf;
-	h->buf = NULL;
+	while (h->nbuf > 0)
+		s->pool[s->nfree++] = h->buf[--h->nbuf];
 	list_del(&h->dirty);
 }
 
@@ -241,8 +269,9 @@ static bool acquire_buffer(struct sink *s, struct sink_host *h)
 	}
 	if (s->nfree == 0)
 		return false;
-	h->buf = s->pool[--s->nfree];
-	h->len = 0;
+	h->buf[0] = s->pool[--s->nfree];
+	h->nbuf = 1;
+	h->len = h->head = 0;
 	list_add_tail(&s->dirty, &h->dirty);
 	return true;
 }
@@ -281,16 +310,24 @@ static int host_path(struct sink *s, struct sink_host *h, uint64_t real_us)
 /* Append one line; false if it had to be dropped (the caller counts). */
 static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const char *p, size_t n)
 {
-	size_t cap = s->cfg->buffer_size;
+	const size_t cap = s->cfg->buffer_size;
 
 	if (host_path(s, h, real_us) < 0)
 		return false;
-	if (!h->buf && !acquire_buffer(s, h))
+	if (!h->nbuf && !acquire_buffer(s, h))
 		return false;
-	/* While failing, only the periodic flush retries: no write per line. */
-	if (h->len + n > cap && (h->failing || host_flush(s, h) < 0))
-		return false;
-	if (n > cap) {
+	if (h->len + n > (size_t)h->nbuf * cap) {
+		/* Full: write it out. While failing, only the periodic flush
+		 * retries (no write per line): hold more, within the bound. */
+		if (h->failing || host_flush(s, h) < 0) {
+			while (h->len + n > (size_t)h->nbuf * cap && h->nbuf < s->host_bufs &&
+			       s->nfree > 0)
+				h->buf[h->nbuf++] = s->pool[--s->nfree];
+			if (h->len + n > (size_t)h->nbuf * cap)
+				return false;
+		}
+	}
+	if (n > cap && h->len == 0 && !h->failing) {
 		/* Longer than a whole buffer: straight to the file (buffer is empty now). */
 		ssize_t w;
 
@@ -307,8 +344,17 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 		}
 		return w == (ssize_t)n;
 	}
-	memcpy(h->buf + h->len, p, n);
-	h->len += n;
+	/* Into the buffers, across a boundary if it must (written as one). */
+	while (n) {
+		size_t off = h->len % cap, k = cap - off;
+
+		if (k > n)
+			k = n;
+		memcpy(h->buf[h->len / cap] + off, p, k);
+		h->len += k;
+		p += k;
+		n -= k;
+	}
 	return true;
 }
 
@@ -361,7 +407,7 @@ static void put_record(struct sink *s, struct sink_host *h, uint64_t real_us, ui
 	/* Events owed go first: they happened before this record. */
 	put_pending(s, h, real_us, true);
 	if (!put(s, h, real_us, s->line.p, s->line.len))
-		count_drop(s, h, h->buf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
+		count_drop(s, h, h->nbuf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
 }
 
 void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
@@ -387,7 +433,7 @@ void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const str
 	put_pending(s, h, real_us, false);
 	/* Events are not rate-limited: they are few and they are the news. */
 	if (!put_event(s, h, real_us, ev))
-		count_drop(s, h, h->buf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
+		count_drop(s, h, h->nbuf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
 }
 
 void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n)
@@ -467,16 +513,17 @@ static void host_final(struct sink *s, struct sink_host *h, uint64_t real_us)
 	if (h->supp_records || owes(h))
 		put_pending(s, h, real_us, true);
 	flush_host(s, h, real_us);
-	if (h->buf && h->len) {
+	if (h->nbuf && h->len > h->head) {
+		const size_t cap = s->cfg->buffer_size;
 		size_t lines = 0;
 
-		for (size_t i = 0; i < h->len; i++)
-			lines += h->buf[i] == '\n';
+		for (size_t i = h->head; i < h->len; i++)
+			lines += h->buf[i / cap][i % cap] == '\n';
 		ncx_err("%s: %zu lines (%zu bytes) could not be written and are lost\n", h->path,
-			 lines, h->len);
+			 lines, h->len - h->head);
 		h->st.drop[NCXD_D_WRITE_ERROR] += lines;
 		s->total.drop[NCXD_D_WRITE_ERROR] += lines;
-		h->len = 0;
+		h->len = h->head = 0;
 	}
 	release_buffer(s, h);
 	host_close(s, h);
@@ -503,7 +550,7 @@ void sink_free(struct sink *s)
 		struct sink_host *h = container_of(s->all.next, struct sink_host, all);
 
 		/* sink_finish wrote what could be; a buffer still held is given back. */
-		h->len = 0;
+		h->len = h->head = 0;
 		release_buffer(s, h);
 		host_close(s, h);
 		list_del(&h->all);

@@ -7,6 +7,11 @@
 
 #include "ncxd.h"
 
+/* What one host may hold buffered while its file cannot be written (a full
+ * disk): up to this many bytes of pool buffers, at least one buffer. */
+#define SINK_HOST_BYTES (64u << 10)
+#define SINK_HOST_BUFS 16
+
 struct link {
 	struct link *prev, *next;
 };
@@ -18,8 +23,13 @@ struct sink_host {
 	char *path;	/* the file, DIR included; NULL until the first line */
 	int64_t path_sec; /* the second path was expanded for */
 	struct link all, lru, dirty;
-	char *buf;	/* from the pool, NULL when none is held */
-	size_t len;
+	/* Buffered bytes [head, len) of a stream cut in pool buffers: buf[i]
+	 * holds bytes [i x buffer_size, (i + 1) x buffer_size). One buffer
+	 * normally; more (up to SINK_HOST_BYTES) only while the file cannot be
+	 * written. head: bytes a partial write took already. */
+	char *buf[SINK_HOST_BUFS];
+	int nbuf;
+	size_t head, len;
 	struct ncxd_bucket bucket;
 	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
 	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
@@ -43,6 +53,7 @@ struct sink {
 	size_t arena_len;
 	char **pool;	/* the free buffers, a stack */
 	int nfree;
+	int host_bufs;	/* buffers one host may hold: SINK_HOST_BYTES, 1..SINK_HOST_BUFS */
 	struct ncxd_line line; /* scratch for one formatted line */
 	struct ncxd_stats total;
 };

@@ -86,7 +86,7 @@ static void record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64
 static char *slurp(const char *rel)
 {
 	char path[256];
-	static char buf[1 << 16];
+	static char buf[1 << 20];
 	FILE *f;
 	size_t n;
 
@@ -227,6 +227,57 @@ static void test_write_error(void **state)
 	sink_free(&s);
 }
 
+/* While its file cannot be written a host holds more than one buffer, up to
+ * SINK_HOST_BYTES; once it can, every line goes out once, in order, whole
+ * across the buffers' boundaries, and the extra buffers go back. */
+static void test_write_error_grows(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+	char blocker[128], want[64];
+	FILE *f;
+	int n = 0;
+
+	config(&c, "%h/x.log");
+	c.buffers = 20;
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(s.host_bufs, 16);
+	assert_int_equal(ncx_addr_parse("10.0.0.4:6665", 1, &a), 0);
+	snprintf(blocker, sizeof(blocker), "%s/10.0.0.4", dir);
+	f = fopen(blocker, "w");
+	assert_non_null(f);
+	fclose(f);
+	h = sink_host_new(&s, &a, -1);
+	/* ~50 bytes a line: 64 KiB hold over 1,000 lines; send until one drops. */
+	while (s.total.drop[NCXD_D_WRITE_ERROR] == 0) {
+		record(&s, h, DAY0, (uint64_t)n++);
+		if (n % 100 == 0)
+			sink_flush_all(&s, DAY0);
+		assert_true(h->nbuf <= 16);
+	}
+	assert_int_equal(h->nbuf, 16);
+	assert_int_equal(s.nfree, 4);
+	assert_true(n > 1000);
+	assert_true(h->len <= SINK_HOST_BYTES && h->len > SINK_HOST_BYTES - 100);
+	unlink(blocker);
+	sink_flush_all(&s, DAY0);
+	assert_int_equal(s.nfree, 20);
+	sink_finish(&s, DAY0);
+	const char *t = slurp("10.0.0.4/x.log");
+
+	assert_non_null(t);
+	assert_int_equal(count(t, " seq="), n - 1);
+	for (int seq = 0; seq < n - 1; seq++) {
+		snprintf(want, sizeof(want), "] rec %d seq=%d\n", seq, seq);
+		t = strstr(t, want);
+		assert_non_null(t); /* whole, in order */
+	}
+	assert_non_null(strstr(t, " ncx: dropped records=1 reason=write_error\n"));
+	sink_free(&s);
+}
+
 /* The rate limit: the suppressed count is written when a record passes. */
 static void test_suppressed(void **state)
 {
@@ -318,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_day, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_error_grows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
