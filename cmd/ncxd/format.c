@@ -49,21 +49,37 @@ void ncxd_line_printf(struct ncxd_line *l, const char *fmt, ...)
 }
 
 /* v in decimal, at least width digits, padded in front with pad; returns
- * the length (at most 20 + width). No printf on the hot path. */
+ * the length (at most 20 + width). No printf on the hot path; two digits
+ * per division. */
 static size_t put_u64(char *out, uint64_t v, size_t width, char pad)
 {
+	static const char d2[] =
+		"0001020304050607080910111213141516171819"
+		"2021222324252627282930313233343536373839"
+		"4041424344454647484950515253545556575859"
+		"6061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 	char tmp[24];
-	size_t n = 0, i;
+	size_t n = sizeof(tmp), len;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && n < sizeof(tmp));
-	while (n < width && n < sizeof(tmp))
-		tmp[n++] = pad;
-	for (i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		tmp[--n] = d2[2 * r + 1];
+		tmp[--n] = d2[2 * r];
+	}
+	if (v >= 10) {
+		tmp[--n] = d2[2 * v + 1];
+		tmp[--n] = d2[2 * v];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	while (sizeof(tmp) - n < width && n > 0)
+		tmp[--n] = pad;
+	len = sizeof(tmp) - n;
+	memcpy(out, tmp + n, len);
+	return len;
 }
 
 /* The time as "2026-11-22T01:13:34.123456Z"; returns its length. The part
