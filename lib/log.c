@@ -625,13 +625,23 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 					return -1;
 			}
 		}
-		switch (*f) {
-		case 'h': lmod = f[1] == 'h' ? (f++, 'H') : 'h'; f++; break;
-		case 'l': lmod = f[1] == 'l' ? (f++, 'L') : 'l'; f++; break;
-		case 'z': case 'j': case 't': lmod = *f++; break;
-		default: break;
-		}
+		/* One switch for the length modifier and the conversion: a
+		 * modifier (at most one: "hh" and "ll" count as one) comes
+		 * back here for the conversion after it. */
+	conv:
 		switch (*f++) {
+		case 'h':
+		case 'l':
+			if (lmod)
+				return -1;
+			c = f[-1];
+			lmod = *f == c ? (f++, c == 'h' ? 'H' : 'L') : c;
+			goto conv;
+		case 'z': case 'j': case 't':
+			if (lmod)
+				return -1;
+			lmod = f[-1];
+			goto conv;
 		case 'd':
 		case 'i': {
 			int64_t v;

@@ -678,6 +678,15 @@ static void test_format_edges(void **state)
 		}
 	}
 	check_one("", "[%u][%u][%u]", 0u, 4294967295u, 4294967294u);
+	{
+		/* Length modifiers that do not go together: printf's business
+		 * (the fast path must hand them over, not pick one). */
+		static const char *const odd[] = { "[%hld]", "[%lhd]", "[%zld]", "[%hhhd]",
+						   "[%lllu]", "[%jzd]", "[%tlu]", "[%lz]" };
+
+		for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+			check_one("", odd[i], 5L, 6L);
+	}
 	memset(pre, 'p', sizeof(pre));
 	for (int w = 0; w < 40; w++) {
 		check_one("", "[%*u][%-*u][%0*u][%*s][%-*s]|", w, 7u, w, 7u, w, 7u, w, "s", w, "s");
