@@ -510,13 +510,14 @@ static inline bool fo_num(const char **f, int *v)
 }
 
 /*
- * Where the literal text at f ends: the first '%' or NUL. A table lookup
- * per byte was the largest single item of a call (~230 of ~1,800
- * instructions for the benchmark's message); with SSE2, 16 bytes are
- * looked at at once. The loads are aligned, so they never cross a page
- * and never fault, but they may read up to 15 bytes past the format's NUL
- * (as glibc's own string functions do). The sanitizers would flag those
- * bytes, so their builds keep the byte loop.
+ * Where the literal text at f ends (the first '%' or NUL), and where a %s
+ * argument ends. A table lookup per byte was the largest single item of a
+ * call (~230 of ~1,800 instructions for the benchmark's message), and a
+ * %s was copied a byte at a time; with SSE2, 16 bytes are looked at at
+ * once. The loads are aligned, so they never cross a page and never
+ * fault, but they may read up to 15 bytes past the string's NUL (as
+ * glibc's own string functions do); nothing past the NUL is ever used.
+ * The sanitizers would flag those bytes, so their builds keep byte loops.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define FMT_SCAN_BYTES 1
@@ -530,6 +531,39 @@ static inline bool fo_num(const char **f, int *v)
 #include <emmintrin.h>
 #endif
 
+/*
+ * The first byte at or after f that is NUL or stop (stop may be NUL too:
+ * then it is the end of the string).
+ */
+static inline const char *scan_to(const char *f, char stop)
+{
+#if defined(FMT_SCAN_BYTES) || !defined(__SSE2__)
+	while (*f && *f != stop)
+		f++;
+	return f;
+#else
+	uintptr_t a = (uintptr_t)f & ~(uintptr_t)15;
+	const __m128i st = _mm_set1_epi8(stop), nul = _mm_setzero_si128();
+	__m128i w = _mm_load_si128((const __m128i *)a);
+	/* Hits before f are shifted out. */
+	unsigned m = (unsigned)_mm_movemask_epi8(
+			     _mm_or_si128(_mm_cmpeq_epi8(w, st), _mm_cmpeq_epi8(w, nul))) >>
+		     ((uintptr_t)f & 15);
+
+	if (m)
+		return f + __builtin_ctz(m);
+	for (;;) {
+		a += 16;
+		w = _mm_load_si128((const __m128i *)a);
+		m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(w, st), _mm_cmpeq_epi8(w, nul)));
+		if (m)
+			return (const char *)a + __builtin_ctz(m);
+	}
+#endif
+}
+
+/* Where the literal text at f ends: the first '%' or NUL. */
 static inline const char *lit_end(const char *f)
 {
 #if defined(FMT_SCAN_BYTES) || !defined(__SSE2__)
@@ -540,24 +574,7 @@ static inline const char *lit_end(const char *f)
 		f++;
 	return f;
 #else
-	uintptr_t a = (uintptr_t)f & ~(uintptr_t)15;
-	const __m128i pct = _mm_set1_epi8('%'), nul = _mm_setzero_si128();
-	__m128i w = _mm_load_si128((const __m128i *)a);
-	/* Hits before f are shifted out. */
-	unsigned m = (unsigned)_mm_movemask_epi8(
-			     _mm_or_si128(_mm_cmpeq_epi8(w, pct), _mm_cmpeq_epi8(w, nul))) >>
-		     ((uintptr_t)f & 15);
-
-	if (m)
-		return f + __builtin_ctz(m);
-	for (;;) {
-		a += 16;
-		w = _mm_load_si128((const __m128i *)a);
-		m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(w, pct), _mm_cmpeq_epi8(w, nul)));
-		if (m)
-			return (const char *)a + __builtin_ctz(m);
-	}
+	return scan_to(f, '%');
 #endif
 }
 
@@ -701,15 +718,14 @@ static int fast_format(char *out, size_t cap, const char *f, va_list ap)
 			if (!str)
 				return -1;	/* glibc's "(null)" rules: leave them to it */
 			if (sp.width == 0 && sp.prec < 0) {
-				/* The common case: copy while looking for the end. */
-				char *p = o.p, *e = o.end, ch;
+				/* The common case: find the end as the literal
+				 * runs are found, then one short copy. */
+				size_t n = (size_t)(scan_to(str, 0) - str);
 
-				while ((ch = *str++) != 0) {
-					if (p == e)
-						return -1;
-					*p++ = ch;
-				}
-				o.p = p;
+				if (!fo_room(&o, n))
+					return -1;
+				fo_copy(o.p, str, n);
+				o.p += n;
 				ok = true;
 				break;
 			}

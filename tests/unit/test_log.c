@@ -664,6 +664,15 @@ static void test_format_edges(void **state)
 			check_one("", fmt + off, 0);
 		}
 	}
+	/* %s arguments that start and end anywhere in a 16-byte block */
+	for (size_t off = 0; off < 18; off++) {
+		for (size_t len = 0; len < 40; len++) {
+			memset(fmt, 0, sizeof(fmt));
+			memcpy(fmt + off, lit, len);
+			check_one("", "<%s>", fmt + off);
+			check_one("", "%s|%s", fmt + off, lit + len);
+		}
+	}
 	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
 		uint64_t vs[3] = { p - 1, p, p + 1 };
 
