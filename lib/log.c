@@ -447,6 +447,18 @@ static inline __attribute__((always_inline)) bool fo_int(struct fo *o, const str
 	 * the output, its length known first; anything else via d[]. */
 	bool direct = base == 10 && v <= UINT32_MAX;
 
+	if (direct && sp->width == 0 && sp->prec < 0) {
+		/* The most common of all: a plain %d or %u. */
+		n = dec_len32((uint32_t)v);
+		if (!fo_room(o, n + neg))
+			return false;
+		/* (room for n >= 1 bytes: the sign's byte is always ours) */
+		*o->p = '-';
+		o->p += neg;
+		digits_rev(o->p + n, v, 10, false);
+		o->p += n;
+		return true;
+	}
 	if (sp->prec == 0 && v == 0)
 		n = 0;
 	else if (direct)
