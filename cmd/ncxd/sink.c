@@ -1,8 +1,11 @@
 /*
  * sink: per-host files.
  *
- * Every line goes into the host's write buffer; buffers go to the files at
- * least every flush interval (100 ms), when full, and at exit. Bounds:
+ * Every line goes into the host's write buffer; a buffer goes to its file
+ * one flush interval (100 ms) after its oldest line went in, when full, and
+ * at exit. So no line waits longer than the interval, and a host sending
+ * ten lines a second gets about one write per two lines, not one per line
+ * as a flush of every buffer every interval would give it. Bounds:
  *  - open files: an LRU of at most max_fds per worker; the least recently
  *    written file is closed to open another (it opens again when needed);
  *  - buffers: a fixed pool per worker, one mapping of buffers x buffer_size
@@ -272,6 +275,7 @@ static bool acquire_buffer(struct sink *s, struct sink_host *h)
 	h->buf[0] = s->pool[--s->nfree];
 	h->nbuf = 1;
 	h->len = h->head = 0;
+	h->since_us = s->mono_us;
 	list_add_tail(&s->dirty, &h->dirty);
 	return true;
 }
@@ -343,6 +347,12 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 			s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 		}
 		return w == (ssize_t)n;
+	}
+	if (h->len == 0 && s->dirty.prev != &h->dirty) {
+		/* The first line in an empty buffer: its interval starts now. */
+		h->since_us = s->mono_us;
+		list_del(&h->dirty);
+		list_add_tail(&s->dirty, &h->dirty);
 	}
 	/* Into the buffers, across a boundary if it must (written as one). */
 	while (n) {
@@ -481,6 +491,34 @@ void sink_flush_all(struct sink *s, uint64_t real_us)
 		flush_host(s, container_of(l, struct sink_host, dirty), real_us);
 		l = next;
 	}
+}
+
+void sink_flush_due(struct sink *s, uint64_t real_us)
+{
+	const uint64_t iv = (uint64_t)s->cfg->flush_ms * 1000u;
+
+	/* A host that fails goes to the tail with since_us = now: the loop
+	 * stops when it comes round (iv > 0). */
+	while (!list_empty(&s->dirty)) {
+		struct sink_host *h = container_of(s->dirty.next, struct sink_host, dirty);
+
+		if (h->since_us + iv > s->mono_us)
+			break;
+		if (sink_flush_host(s, h, real_us) == 0)
+			continue; /* written; its buffer is back in the pool */
+		/* Failing: again one interval from now, after the others. */
+		h->since_us = s->mono_us;
+		list_del(&h->dirty);
+		list_add_tail(&s->dirty, &h->dirty);
+	}
+}
+
+uint64_t sink_next_due(const struct sink *s)
+{
+	if (list_empty(&s->dirty))
+		return UINT64_MAX;
+	return container_of(s->dirty.next, struct sink_host, dirty)->since_us +
+	       (uint64_t)s->cfg->flush_ms * 1000u;
 }
 
 void sink_reopen(struct sink *s, uint64_t real_us)

@@ -30,6 +30,7 @@ struct sink_host {
 	char *buf[SINK_HOST_BUFS];
 	int nbuf;
 	size_t head, len;
+	uint64_t since_us; /* monotonic: when the oldest line still buffered went in */
 	struct ncxd_bucket bucket;
 	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
 	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
@@ -46,8 +47,10 @@ struct sink_host {
 
 struct sink {
 	const struct ncxd_config *cfg;
+	/* dirty: the hosts holding a buffer, oldest line first (since_us) */
 	struct link all, lru, dirty;
 	size_t nhosts;
+	uint64_t mono_us; /* now, monotonic: the caller keeps it current */
 	int nopen;
 	char *arena;	/* every buffer: one mapping of buffers x buffer_size */
 	size_t arena_len;
@@ -79,8 +82,14 @@ void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_
 /* Everything h has buffered, and the events it owes, to its file: 0, or
  * -errno with what was not written still buffered. */
 int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us);
-/* The periodic flush: every buffer to its file, idle buffers back to the pool. */
+/* Every buffer to its file, idle buffers back to the pool. */
 void sink_flush_all(struct sink *s, uint64_t real_us);
+/* The periodic flush: each buffer whose oldest line went in flush_ms ago or
+ * more (at s->mono_us) to its file; one that fails is tried again flush_ms
+ * later. */
+void sink_flush_due(struct sink *s, uint64_t real_us);
+/* When sink_flush_due() next has work (monotonic µs); UINT64_MAX: none. */
+uint64_t sink_next_due(const struct sink *s);
 /* SIGHUP: flush, then close every file; the next write opens it again. */
 void sink_reopen(struct sink *s, uint64_t real_us);
 

@@ -334,7 +334,7 @@ static int receive_batch(struct wstate *s, int idx)
 	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
-	s->mono_us = ncx_now_us();
+	s->mono_us = s->sink.mono_us = ncx_now_us();
 	s->real_us = real_now_us();
 	s->cur_fd = fd;
 	for (int i = 0; i < n; i++) {
@@ -434,12 +434,17 @@ static void publish(struct wstate *s, unsigned gen)
 	pthread_mutex_unlock(&s->w->lock);
 }
 
-static int poll_timeout(struct wstate *s, uint64_t next_flush)
+static int poll_timeout(struct wstate *s)
 {
 	uint64_t now = ncx_now_us(), due = ncx_rx_next_deadline(s->rx);
+	uint64_t flush = sink_next_due(&s->sink);
 
-	if (next_flush < due)
-		due = next_flush;
+	if (flush < due)
+		due = flush;
+	/* At least every flush interval anyway: stop, reopen and metrics
+	 * requests are seen there. */
+	if (due > now + (uint64_t)s->cfg->flush_ms * 1000u)
+		due = now + (uint64_t)s->cfg->flush_ms * 1000u;
 	if (due <= now)
 		return 0;
 	return (int)((due - now + 999) / 1000);
@@ -450,15 +455,13 @@ static void serve(struct wstate *s)
 	struct ncxd *d = s->w->d;
 	struct pollfd pfd[NCXD_MAX_LISTEN];
 	unsigned reopen_seen = atomic_load(&d->reopen_gen), metrics_seen = 0;
-	uint64_t flush_us = (uint64_t)s->cfg->flush_ms * 1000u;
-	uint64_t next_flush = ncx_now_us() + flush_us;
 
 	int got = 0; /* datagrams the last round read */
 
 	for (int i = 0; i < s->w->nfds; i++)
 		pfd[i] = (struct pollfd){ .fd = s->w->fds[i], .events = POLLIN };
 	while (!atomic_load(&d->stop)) {
-		int timeout = poll_timeout(s, next_flush);
+		int timeout = poll_timeout(s);
 
 		if (got > 0 && got < BATCH && timeout > 0) {
 			/* Traffic, but light: let more queue (WAIT_US), then read every socket. */
@@ -481,7 +484,7 @@ static void serve(struct wstate *s)
 				if (n < BATCH)
 					break;
 			}
-		s->mono_us = ncx_now_us();
+		s->mono_us = s->sink.mono_us = ncx_now_us();
 		s->real_us = real_now_us();
 		ncx_rx_tick(s->rx, s->mono_us);
 		unsigned g = atomic_load(&d->reopen_gen);
@@ -490,10 +493,8 @@ static void serve(struct wstate *s)
 			reopen_seen = g;
 			sink_reopen(&s->sink, s->real_us);
 		}
-		if (s->mono_us >= next_flush) {
-			sink_flush_all(&s->sink, s->real_us);
-			next_flush = s->mono_us + flush_us;
-		}
+		/* Each buffer flush_ms after its oldest line went in. */
+		sink_flush_due(&s->sink, s->real_us);
 		g = atomic_load(&d->metrics_gen);
 		if (g != metrics_seen) {
 			metrics_seen = g;
@@ -508,7 +509,7 @@ static void drain(struct wstate *s)
 	for (int i = 0; i < s->w->nfds; i++)
 		for (int k = 0; k < 100000 && receive_batch(s, i) > 0; k++)
 			;
-	s->mono_us = ncx_now_us();
+	s->mono_us = s->sink.mono_us = ncx_now_us();
 	s->real_us = real_now_us();
 	/* Reliable senders keep what is held behind a hole: the next run resumes
 	 * at the first unwritten seq and gets it resent (rx.h). */

@@ -278,6 +278,56 @@ static void test_write_error_grows(void **state)
 	sink_free(&s);
 }
 
+/* A buffer is written flush_ms after its oldest line went in: not sooner,
+ * not later; lines that came after it go with it. */
+static void test_flush_due(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a, b;
+	struct sink_host *ha, *hb;
+	const uint64_t ms = 1000;
+
+	config(&c, "%h.log");
+	c.flush_ms = 100;
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.5:6665", 1, &a), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.6:6665", 1, &b), 0);
+	ha = sink_host_new(&s, &a, -1);
+	hb = sink_host_new(&s, &b, -1);
+	assert_int_equal(sink_next_due(&s), UINT64_MAX);
+	s.mono_us = 1000 * ms;
+	record(&s, ha, DAY0, 0);
+	s.mono_us = 1050 * ms;
+	record(&s, hb, DAY0, 0);
+	s.mono_us = 1080 * ms;
+	record(&s, ha, DAY0, 1); /* rides with seq 0 */
+	assert_int_equal(sink_next_due(&s), 1100 * ms);
+	s.mono_us = 1100 * ms - 1;
+	sink_flush_due(&s, DAY0);
+	assert_null(slurp("10.0.0.5.log"));
+	s.mono_us = 1100 * ms;
+	sink_flush_due(&s, DAY0);
+	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 2);
+	assert_null(slurp("10.0.0.6.log"));
+	assert_int_equal(sink_next_due(&s), 1150 * ms);
+	s.mono_us = 1120 * ms;
+	record(&s, hb, DAY0, 1);
+	record(&s, ha, DAY0, 2); /* a new interval for a: due at 1220 */
+	s.mono_us = 1150 * ms;
+	sink_flush_due(&s, DAY0);
+	assert_int_equal(count(slurp("10.0.0.6.log"), " seq="), 2);
+	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 2);
+	assert_int_equal(sink_next_due(&s), 1220 * ms);
+	s.mono_us = 1220 * ms;
+	sink_flush_due(&s, DAY0);
+	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 3);
+	assert_int_equal(sink_next_due(&s), UINT64_MAX);
+	assert_int_equal(s.nfree, 2);
+	sink_finish(&s, DAY0);
+	sink_free(&s);
+}
+
 /* The rate limit: the suppressed count is written when a record passes. */
 static void test_suppressed(void **state)
 {
@@ -370,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_day, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_grows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
