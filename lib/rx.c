@@ -184,6 +184,7 @@ struct sender {
 	} marks[ACK_MARKS]; /* acks sent, oldest first, younger than the hole timeout */
 	uint64_t stable_ack;
 	size_t held_bytes;
+	uint64_t asked_end; /* one past the last seq asked for in the last round */
 };
 
 struct ncx_rx {
@@ -914,15 +915,43 @@ static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_
 	return n;
 }
 
+/* Response datagrams "ncrx<acked>[ <seq>]*" for the missing seqs in
+ * [*from, end), while *sent < NCX_RX_RESPONSES_MAX; at least one if none
+ * went yet (the ack). */
+static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint64_t end,
+		      uint64_t *asked, unsigned *sent, uint64_t now)
+{
+	struct ncx_rx_event ev;
+
+	while (*sent < NCX_RX_RESPONSES_MAX && (*from < end || !*sent)) {
+		size_t n = 4;
+
+		memcpy(rx->resp, "ncrx", 4);
+		n += u64_dec(s->next - 1, rx->resp + n);
+		n = put_missing(rx, s, n, from, end, asked);
+		COUNT(rx, s, responses, 1);
+		ev_init(&ev, NCX_RX_RESPONSE, s, NULL, now);
+		ev.response.p = rx->resp;
+		ev.response.len = n;
+		rx->emit(rx->arg, &ev);
+		++*sent;
+	}
+}
+
 /*
  * "ncrx<acked>", plus the missing seqs if ask: as many datagrams as they
  * need, NCX_RX_RESPONSES_MAX at most per call (per round), each with the
- * same ack. Only to reliable senders, and only once something can be acked.
+ * same ack. When all that is missing fits in one datagram (the last holes,
+ * which decide when the last record arrives), the seqs already asked for
+ * in the round before (their request or their resend was lost) are asked
+ * for once more in a second one: under heavy loss the last holes close in
+ * about half the rounds. Never more, so that many senders recovering at
+ * once cannot flood the path with resends. Only to reliable senders, and
+ * only once something can be acked.
  */
 static void respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now)
 {
-	struct ncx_rx_event ev;
-	uint64_t acked, asked = 0, from, end;
+	uint64_t acked, asked = 0, from, end, again;
 	unsigned sent = 0;
 
 	if (!s->reliable || !s->has_stream || s->starting || s->next == 0)
@@ -930,18 +959,15 @@ static void respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now)
 	acked = s->next - 1;
 	from = s->next;
 	end = ask ? ask_end(rx, s) : from;
-	do {
-		size_t n = 4;
+	emit_asks(rx, s, &from, end, &asked, &sent, now);
+	if (ask) {
+		unsigned one = NCX_RX_RESPONSES_MAX - 1;
 
-		memcpy(rx->resp, "ncrx", 4);
-		n += u64_dec(acked, rx->resp + n);
-		n = put_missing(rx, s, n, &from, end, &asked);
-		COUNT(rx, s, responses, 1);
-		ev_init(&ev, NCX_RX_RESPONSE, s, NULL, now);
-		ev.response.p = rx->resp;
-		ev.response.len = n;
-		rx->emit(rx->arg, &ev);
-	} while (from < end && ++sent < NCX_RX_RESPONSES_MAX);
+		again = s->next;
+		if (sent == 1 && from == end)
+			emit_asks(rx, s, &again, min64(end, s->asked_end), &asked, &one, now);
+		s->asked_end = from;
+	}
 	COUNT(rx, s, retx_requested, asked);
 	s->resp_any = true;
 	s->last_resp_us = now;
@@ -974,6 +1000,7 @@ static void stream_start(const struct ncx_rx *rx, struct sender *s, uint64_t seq
 	s->nmarks = 0;
 	s->has_stable = false;
 	s->last_acked = NONE;
+	s->asked_end = 0;
 }
 
 /*

@@ -461,17 +461,20 @@ static void test_reliable_retx_then_lost(void **state)
 	ncx_rx_tick(rx, 110 * MS);
 	assert_int_equal(count(&C, NCX_RX_RESPONSE), 2);
 	assert_response(1, "ncrx2 3 4 6");
-	/* asked again every retx_us */
+	/* asked again every retx_us, twice now (asked before: a loss) */
 	assert_int_equal(ncx_rx_next_deadline(rx), 210 * MS);
 	ncx_rx_tick(rx, 210 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 4);
 	assert_response(2, "ncrx2 3 4 6");
+	assert_response(3, "ncrx2 3 4 6");
 	/* 3 comes: progress; still asking for the rest */
 	feed_r(rx, 3, 250 * MS);
 	assert_int_equal(nth(&C, NCX_RX_RECORD, 3)->seq, 3);
 	ncx_rx_tick(rx, 310 * MS);
-	assert_response(3, "ncrx3 4 6");
+	assert_response(4, "ncrx3 4 6");
+	assert_response(5, "ncrx3 4 6");
 	ncx_rx_stats(rx, &st);
-	assert_int_equal(st.retx_requested, 3 + 3 + 2);
+	assert_int_equal(st.retx_requested, 3 + 6 + 4);
 	/* then it gives up: 30 s after the earliest record held behind it */
 	for (uint64_t t = 410 * MS; t < 10 * MS + 30 * SEC; t += 100 * MS)
 		ncx_rx_tick(rx, t);
@@ -1477,6 +1480,13 @@ static void test_responses_per_round(void **state)
 	ncx_rx_tick(rx, 100 * MS);
 	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
 	assert_response(0, "ncrx0 1 2");
+	/* still missing a round later: asked twice; a new hole once */
+	feed_r(rx, 5, 150 * MS);
+	reset(&C);
+	ncx_rx_tick(rx, 200 * MS);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 2);
+	assert_response(0, "ncrx0 1 2 4");
+	assert_response(1, "ncrx0 1 2");
 	ncx_rx_free(rx);
 }
 
