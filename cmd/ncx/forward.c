@@ -656,11 +656,13 @@ static void log_stats(struct forward *f)
 		 (unsigned long long)f->unparsed, (unsigned long long)f->refused,
 		 (unsigned long long)s->dropped, (unsigned long long)s->gaps);
 	ncx_info("sent %llu records in %llu datagrams; resent %llu on request, %llu in emergency "
-		 "(%llu emergencies), %llu gone; %llu responses, %llu malformed, %llu forged; "
-		 "%llu send errors; %llu lost in the ring\n",
+		 "(%llu emergencies), %llu as tail probes, %llu gone (%llu placeholders sent); "
+		 "%llu responses, %llu malformed, %llu forged; %llu send errors; %llu lost in the "
+		 "ring\n",
 		 (unsigned long long)st.tx.sent, (unsigned long long)st.tx.datagrams,
 		 (unsigned long long)st.tx.resent, (unsigned long long)st.tx.emg_resent,
-		 (unsigned long long)st.tx.emergencies, (unsigned long long)st.tx.gone,
+		 (unsigned long long)st.tx.emergencies, (unsigned long long)st.tx.probes,
+		 (unsigned long long)st.tx.gone, (unsigned long long)st.tx.placeholders,
 		 (unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
 		 (unsigned long long)st.forged, (unsigned long long)st.send_errors,
 		 (unsigned long long)st.ring_lost);

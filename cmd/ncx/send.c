@@ -255,13 +255,16 @@ static void print_stats(struct sender *s)
 	ncx_netcon_get_stats(s->nc, &st);
 	fprintf(stderr,
 		"ncx send: %llu records logged; sent %llu in %llu datagrams; resent %llu, "
-		"emergency resends %llu (%llu emergencies), gone %llu, paced %llu; "
+		"emergency resends %llu (%llu emergencies), tail probes %llu, gone %llu "
+		"(placeholders %llu), paced %llu, waits for acks %llu; "
 		"responses %llu, malformed %llu, forged %llu; send errors %llu, ring lost %llu; "
 		"acked up to seq ",
 		(unsigned long long)s->logged, (unsigned long long)st.tx.sent,
 		(unsigned long long)st.tx.datagrams, (unsigned long long)st.tx.resent,
 		(unsigned long long)st.tx.emg_resent, (unsigned long long)st.tx.emergencies,
-		(unsigned long long)st.tx.gone, (unsigned long long)st.tx.paced,
+		(unsigned long long)st.tx.probes, (unsigned long long)st.tx.gone,
+		(unsigned long long)st.tx.placeholders, (unsigned long long)st.tx.paced,
+		(unsigned long long)st.tx.capped,
 		(unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
 		(unsigned long long)st.forged, (unsigned long long)st.send_errors,
 		(unsigned long long)st.ring_lost);
