@@ -224,7 +224,9 @@ static int run(struct listener *l)
 		ncx_rx_tick(l->rx, ncx_now_us());
 		fflush(l->out);
 	}
-	/* Whatever was received is printed before we go. */
+	/* Whatever was received is printed before we go, a reliable sender's
+	 * records behind a hole too: a next run resumes nothing (no
+	 * ncx_rx_flush_resumable()), so nobody would ask for them again. */
 	ncx_rx_flush(l->rx, ncx_now_us());
 	fflush(l->out);
 	free(bufs);
