@@ -224,6 +224,38 @@ unknown:
  * Parse a header (the bytes before ';'). Fills every field but body; the
  * header span is set to h/len.
  */
+/*
+ * The four fixed fields of the common header ("prio,seq,ts,flag"), in one
+ * pass with no call per field. Returns where the flag ends, or NULL when the
+ * header does not start the common way (a release prefix, a 20-digit
+ * number, anything odd): parse_header's general walk then decides.
+ */
+static const char *parse_fixed(const char *p, const char *end, struct ncx_ext *out)
+{
+	uint64_t v[3];
+
+	for (int i = 0; i < 3; i++) {
+		const char *start = p;
+		uint64_t x = 0;
+
+		while (p < end && is_digit(*p) && p - start < 19)
+			x = x * 10 + (uint64_t)(*p++ - '0');
+		if (p == start || p == end || *p != ',')
+			return NULL;
+		v[i] = x;
+		p++;
+	}
+	if (v[0] > (255u << 3 | 7) || p == end || (*p != '-' && *p != 'c' && *p != '+') ||
+	    (p + 1 != end && p[1] != ','))
+		return NULL;
+	out->facility = (uint8_t)(v[0] >> 3);
+	out->level = (uint8_t)(v[0] & 7);
+	out->seq = v[1];
+	out->ts_usec = v[2];
+	out->flag = *p;
+	return p + 1;
+}
+
 static int parse_header(const char *h, size_t len, struct ncx_ext *out)
 {
 	const char *end = h + len, *f = h;
@@ -238,6 +270,14 @@ static int parse_header(const char *h, size_t len, struct ncx_ext *out)
 	if (len > NCX_WIRE_HDR_MAX)
 		return -EBADMSG;
 
+	const char *rest = parse_fixed(h, end, out);
+
+	if (rest == end)
+		return 0;
+	if (rest) {
+		f = rest + 1;
+		field = 4;
+	}
 	/* Walk comma-separated fields; field counts the fixed ones consumed. */
 	for (;;) {
 		const char *comma = memchr(f, ',', (size_t)(end - f));
