@@ -6,7 +6,9 @@
  * goes into emergency mode when acks stall, as a reliable sender does. At
  * the end every record must have been delivered exactly once, in order,
  * with no gap. A second run does the same for stock senders whose only
- * trouble is reordering: every record in order, no gap.
+ * trouble is reordering: every record in order, no gap. A third gives the
+ * senders records they never had (as a /dev/kmsg overrun does), answered
+ * with ncgone placeholders: those, and only those, come out as lost gaps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,8 +143,9 @@ struct sender {
 	int64_t acked;		/* highest seq acked, -1 for none */
 	uint64_t acked_at;	/* when acked last moved */
 	uint64_t emg_at;	/* last emergency resend */
-	uint64_t delivered;	/* RECORD events seen */
+	uint64_t delivered;	/* RECORD events seen, and seqs in gaps of gone ones */
 	uint64_t resent;
+	uint64_t gone_mod, gone_run; /* seq % mod >= mod - run: never had it */
 };
 
 struct sim {
@@ -150,7 +153,7 @@ struct sim {
 	struct sender s[NSEND];
 	int nsend;
 	struct ncx_rx *rx;
-	uint64_t gaps, reboots, responses, bad;
+	uint64_t gaps, reboots, responses, bad, gone_gaps, placeholders;
 	uint64_t now;
 };
 
@@ -219,6 +222,27 @@ static void send_record(int who, uint64_t seq, bool emergency)
 	assert_int_equal(ncx_ext_fragment(rec, (size_t)n + s->body_len[seq], to_net, &ctx), 0);
 }
 
+static bool gone_seq(const struct sender *s, uint64_t q)
+{
+	return s->gone_mod && q % s->gone_mod >= s->gone_mod - s->gone_run;
+}
+
+/* A placeholder for the run of gone seqs from first on. */
+static void send_gone(int who, uint64_t first)
+{
+	struct sender *s = &SIM.s[who];
+	uint64_t end = first;
+	char d[128];
+	int n;
+
+	while (end < s->n && gone_seq(s, end))
+		end++;
+	n = snprintf(d, sizeof(d), "4,%llu,0,-,ncgone=%llu,ncrx=1;ncx: gone\n",
+		     (unsigned long long)first, (unsigned long long)(end - first));
+	net_send(&SIM.net, 1, who, d, (size_t)n, SIM.now);
+	SIM.placeholders++;
+}
+
 /* "ncrx<acked>[ <seq>]*": take the ack, resend what is asked. */
 static void on_response(int who, const char *p, size_t len)
 {
@@ -241,7 +265,10 @@ static void on_response(int who, const char *p, size_t len)
 		v = strtoull(q + 1, &end, 10);
 		assert_true(end > q + 1);
 		if ((int64_t)v > s->acked && v < s->sent) {
-			send_record(who, v, false);
+			if (gone_seq(s, v))
+				send_gone(who, v);
+			else
+				send_record(who, v, false);
 			s->resent++;
 		}
 	}
@@ -258,8 +285,13 @@ static void emergency(int who)
 	if (SIM.now - s->acked_at < 300 * MS || SIM.now - s->emg_at < 100 * MS)
 		return;
 	s->emg_at = SIM.now;
-	for (uint64_t q = (uint64_t)(s->acked + 1); q < s->sent && q < (uint64_t)(s->acked + 33); q++)
-		send_record(who, q, true);
+	for (uint64_t q = (uint64_t)(s->acked + 1); q < s->sent && q < (uint64_t)(s->acked + 33); q++) {
+		if (!gone_seq(s, q)) {
+			send_record(who, q, true);
+		} else if (q == (uint64_t)(s->acked + 1)) {
+			send_gone(who, q); /* the head is gone: say so */
+		}
+	}
 }
 
 static void on_event(void *arg, const struct ncx_rx_event *ev)
@@ -283,6 +315,15 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		s->delivered++;
 		break;
 	case NCX_RX_GAP:
+		/* Only what the sender never had, in place, as lost. */
+		if (s->gone_mod && ev->gap.lost && ev->gap.first == s->delivered) {
+			for (uint64_t q = ev->gap.first; q <= ev->gap.last; q++)
+				if (!gone_seq(s, q))
+					SIM.bad++;
+			s->delivered = ev->gap.last + 1;
+			SIM.gone_gaps++;
+			break;
+		}
 		SIM.gaps++;
 		break;
 	case NCX_RX_REBOOT:
@@ -399,7 +440,9 @@ static void sim_run(uint64_t gap_us, uint64_t limit_us, bool clean_start)
 			struct sender *s = &SIM.s[(SIM.now / gap_us + (uint64_t)i) % (uint64_t)SIM.nsend];
 
 			if (s->sent < s->n) {
-				send_record((int)(s - SIM.s), s->sent++, false);
+				if (!gone_seq(s, s->sent)) /* a gone one is never sent */
+					send_record((int)(s - SIM.s), s->sent, false);
+				s->sent++;
 				left--;
 				break;
 			}
@@ -489,6 +532,39 @@ static void test_reliable_heavy_loss(void **state)
 	assert_true(emg > 0); /* some tails were lost, and came back this way */
 }
 
+/* Records the senders never had (three of every 500, the last three
+ * included: a lost tail that only emergency mode reveals) answered with
+ * placeholders: each closes as a lost gap at once, never a record. */
+static void test_reliable_gone(void **state)
+{
+	struct ncx_rx_stats st;
+
+	sim_setup(NSEND, true, 10000, 0x90e5eedULL, 0);
+	for (int i = 0; i < NSEND; i++) {
+		SIM.s[i].gone_mod = 500;
+		SIM.s[i].gone_run = 3;
+	}
+	SIM.net.loss = 100;
+	SIM.net.dup = 50;
+	SIM.net.delay = 500;
+	SIM.net.jitter = 3 * MS;
+	sim_run(20, 120ULL * 1000 * MS, true);
+	ncx_rx_stats(SIM.rx, &st);
+	for (int i = 0; i < NSEND; i++) {
+		assert_int_equal(SIM.s[i].delivered, 10000);
+		assert_int_equal(SIM.s[i].acked, 9999);
+	}
+	assert_int_equal(SIM.bad, 0);
+	assert_int_equal(SIM.gaps, 0);
+	assert_int_equal(SIM.reboots, 0);
+	assert_int_equal(st.records, NSEND * (10000 - 20 * 3));
+	assert_int_equal(st.lost, NSEND * 20 * 3);
+	assert_true(SIM.gone_gaps >= NSEND * 20);
+	assert_true(SIM.placeholders > 0);
+	assert_int_equal(st.held_bytes, 0);
+	sim_teardown();
+}
+
 static void test_stock_reordered(void **state)
 {
 	struct ncx_rx_stats st;
@@ -516,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reliable_lossy),
 		cmocka_unit_test(test_reliable_heavy_loss),
+		cmocka_unit_test(test_reliable_gone),
 		cmocka_unit_test(test_stock_reordered),
 	};
 
