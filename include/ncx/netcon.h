@@ -12,6 +12,10 @@
  * does not advance); if writers lap it, the console learns the exact loss
  * from the ring and logs it, and the receiver sees the hole.
  *
+ * A record a receiver asks for that the ring no longer holds (or never
+ * held: a seq render skipped over) is answered with an ncgone placeholder
+ * for its run (tx.h, wire.h), so the receiver stops waiting for it.
+ *
  * Only responses from a configured target's exact address and port are
  * accepted; anything else arriving on the socket is counted (forged) and
  * ignored, so nobody can make the console send anywhere else or resend
@@ -50,7 +54,7 @@ struct ncx_netcon_config {
 	unsigned ntargets;
 	uint16_t src_port;	/* 0: an ephemeral port (the same for both families) */
 	bool from_oldest;	/* start at the ring's oldest record, not the next one */
-	struct ncx_tx_config tx; /* ntargets is filled in from above */
+	struct ncx_tx_config tx; /* ntargets and gone are filled in by netcon */
 };
 
 /* Defaults: no targets, ephemeral port, from the next record, tx defaults. */
