@@ -462,6 +462,23 @@ static int hex_val(char c)
 	return -1;
 }
 
+long ncx_hex_decode(const char *in, size_t len, void *out, size_t cap)
+{
+	unsigned char *o = out;
+
+	if (len % 2 || len / 2 > cap)
+		return -1;
+	/* Forward, one byte out per two in: decoding in place is safe. */
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_val(in[i]), lo = hex_val(in[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		o[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	return (long)(len / 2);
+}
+
 size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap)
 {
 	size_t i = 0, n = 0;

@@ -21,34 +21,12 @@
 
 #include "ncx.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one line of hex in place; returns the byte count or -1. */
-static ssize_t unhex(char *line, size_t len)
+static long unhex(char *line, size_t len)
 {
-	size_t n = 0;
-
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	if (len % 2)
-		return -1;
-	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval((unsigned char)line[i]), lo = hexval((unsigned char)line[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		line[n++] = (char)(hi << 4 | lo);
-	}
-	return (ssize_t)n;
+	return ncx_hex_decode(line, len, line, len);
 }
 
 static void pace(long rate, uint64_t start, uint64_t sent)
@@ -81,7 +59,7 @@ static int send_file(const char *path, int fd, const struct sockaddr_storage *to
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		ssize_t n = unhex(line, (size_t)len);
+		long n = unhex(line, (size_t)len);
 
 		if (n < 0 || n > NCX_WIRE_DGRAM_MAX) {
 			cmd_err("replay", "%s:%zu: not a line of hex", path, lineno);

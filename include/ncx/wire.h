@@ -109,6 +109,14 @@ size_t ncx_escape(const void *in, size_t len, char *out, size_t cap);
 size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap);
 
 /*
+ * Hex text to bytes, two digits (either case) a byte: the form recorded
+ * datagrams are kept in (one per line, as in tests/data and for `ncx
+ * replay`). Returns the byte count, or -1 if len is odd, a character is not
+ * a hex digit, or the bytes do not fit in cap. out may equal in.
+ */
+long ncx_hex_decode(const char *in, size_t len, void *out, size_t cap);
+
+/*
  * Format the header of a record exactly as the kernel does, without the
  * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncgone=n][,ncrx=1]".
  * Only these fields of rec are used (not header/body/frag/unknown_keys); a

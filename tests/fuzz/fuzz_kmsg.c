@@ -18,13 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                                  \
-		}                                                                 \
-	} while (0)
+#include "fuzz_check.h"
 
 static void state_round_trip(const uint8_t *data, size_t size)
 {

@@ -4,18 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hexfile.h"
+#include <ncx/wire.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "hexfile.h"
 
 /* Decode one line (without its newline) into a new datagram. */
 static int decode_line(const char *line, size_t len, struct ncx_hexfile_dgram *d)
@@ -27,15 +18,10 @@ static int decode_line(const char *line, size_t len, struct ncx_hexfile_dgram *d
 	d->p = malloc(len / 2 + 1);
 	if (!d->p)
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval((unsigned char)line[i]), lo = hexval((unsigned char)line[i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			free(d->p);
-			d->p = NULL;
-			return -EINVAL;
-		}
-		d->p[i / 2] = (unsigned char)(hi << 4 | lo);
+	if (ncx_hex_decode(line, len, d->p, len / 2) < 0) {
+		free(d->p);
+		d->p = NULL;
+		return -EINVAL;
 	}
 	d->len = len / 2;
 	d->p[d->len] = 0;

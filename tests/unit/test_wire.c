@@ -938,9 +938,29 @@ static void test_legacy_dropped(void **state)
 	assert_false(l.dropped_notice);
 }
 
+/* The capture format: two hex digits a byte, either case; anything else,
+ * an odd length or too small an output is refused; in place works. */
+static void test_hex_decode(void **state)
+{
+	char buf[16] = "00ff7Fa5";
+	unsigned char out[4];
+
+	(void)state;
+	assert_int_equal(ncx_hex_decode("00ff7Fa5", 8, out, sizeof(out)), 4);
+	assert_memory_equal(out, "\x00\xff\x7f\xa5", 4);
+	assert_int_equal(ncx_hex_decode("", 0, out, 0), 0);
+	assert_int_equal(ncx_hex_decode("0", 1, out, sizeof(out)), -1);
+	assert_int_equal(ncx_hex_decode("0g", 2, out, sizeof(out)), -1);
+	assert_int_equal(ncx_hex_decode(" 0", 2, out, sizeof(out)), -1);
+	assert_int_equal(ncx_hex_decode("00ff7Fa5", 8, out, 3), -1);
+	assert_int_equal(ncx_hex_decode(buf, 8, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "\x00\xff\x7f\xa5", 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex_decode),
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_release),
 		cmocka_unit_test(test_parse_keys),
