@@ -6,23 +6,10 @@
 # must show the emergency.
 . "$NCX_TOP/tests/support/e2e.sh"
 
-for try in 1 2 3 4 5; do
-	port=$(free_port)
-	: >"$T/ncxd.err"
-	bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" -t 1 2>"$T/ncxd.err"
-	ncxd_pid=$!
-	wait_for 30 bash -c "grep -q 'ready:' '$T/ncxd.err' || ! kill -0 $ncxd_pid 2>/dev/null"
-	grep -q 'ready:' "$T/ncxd.err" && break
-	grep -q 'in use' "$T/ncxd.err" || fail "ncxd did not start: $(cat "$T/ncxd.err")"
-done
-for try in 1 2 3 4 5; do
-	rport=$(free_port)
-	bg "$NCX_MAIN_BIN/ncx-relay" -l "127.0.0.1:$rport" -t "127.0.0.1:$port" --blackout 0:15 \
-		2>"$T/relay.err"
-	relay_pid=$!
-	wait_udp_bound "$rport" && kill -0 "$relay_pid" 2>/dev/null && break
-done
-kill -0 "$relay_pid" 2>/dev/null || fail "relay did not start: $(cat "$T/relay.err")"
+. "$NCX_TOP/tests/support/ncxd.sh"
+start_ncxd ncxd -d "$T/logs" -t 1
+ncxd_pid=$pid
+start_relay --blackout 0:15
 
 # 300 records: 200 at once, 100 more 5 s later (still dark), so the emergency
 # resends must cover records of different ages. The sender is the ASan build:

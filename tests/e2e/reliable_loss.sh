@@ -22,25 +22,12 @@ note "loss $loss, reorder $reorder, dup $dup both ways; $senders senders x $per 
 
 # ncxd on a free port ($port, $ncxd_pid). --rate 0: the test floods on purpose,
 # and every relayed sender shares 127.0.0.1.
-for try in 1 2 3 4 5; do
-	port=$(free_port)
-	: >"$T/ncxd.err"
-	bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" -t 2 --rate 0 2>"$T/ncxd.err"
-	ncxd_pid=$!
-	wait_for 30 bash -c "grep -q 'ready:' '$T/ncxd.err' || ! kill -0 $ncxd_pid 2>/dev/null"
-	grep -q 'ready:' "$T/ncxd.err" && break
-	grep -q 'in use' "$T/ncxd.err" || fail "ncxd did not start: $(cat "$T/ncxd.err")"
-done
+. "$NCX_TOP/tests/support/ncxd.sh"
+start_ncxd ncxd -d "$T/logs" -t 2 --rate 0
+ncxd_pid=$pid
 
 # The relay, on another free port ($rport, $relay_pid).
-for try in 1 2 3 4 5; do
-	rport=$(free_port)
-	bg "$NCX_MAIN_BIN/ncx-relay" -l "127.0.0.1:$rport" -t "127.0.0.1:$port" --seed "$seed" \
-		--loss "$loss" --reorder "$reorder" --dup "$dup" 2>"$T/relay.err"
-	relay_pid=$!
-	wait_udp_bound "$rport" && kill -0 "$relay_pid" 2>/dev/null && break
-done
-kill -0 "$relay_pid" 2>/dev/null || fail "relay did not start: $(cat "$T/relay.err")"
+start_relay --seed "$seed" --loss "$loss" --reorder "$reorder" --dup "$dup"
 
 # Inputs first (one awk), so the senders start together and send at full speed.
 # Record text: "s<ID> n<N> <padding>", ~100 bytes.

@@ -53,3 +53,17 @@ check_hosts() {
 		for (d in next_seq) if (next_seq[d] != want) { print d ": " next_seq[d] " records, want " want; exit 1 }
 	}' "$@"
 }
+# start_relay ARGS...: ncx-relay (a lossy network, ARGS say how) from a free
+# port of 127.0.0.1 ($rport) to ncxd's $port, stderr in $T/relay.err; sets
+# $relay_pid.
+start_relay() {
+	local try
+	for try in 1 2 3 4 5; do
+		rport=$(free_port)
+		bg "$NCX_MAIN_BIN/ncx-relay" -l "127.0.0.1:$rport" -t "127.0.0.1:$port" "$@" \
+			2>"$T/relay.err"
+		relay_pid=$!
+		wait_udp_bound "$rport" && kill -0 "$relay_pid" 2>/dev/null && return 0
+	done
+	fail "relay did not start: $(cat "$T/relay.err")"
+}
