@@ -462,6 +462,14 @@ static int hex_val(char c)
 	return -1;
 }
 
+const char *ncx_level_name(unsigned level)
+{
+	static const char *const names[8] = { "emerg", "alert",	 "crit", "err",
+					      "warn",  "notice", "info", "debug" };
+
+	return names[level & 7];
+}
+
 long ncx_hex_decode(const char *in, size_t len, void *out, size_t cap)
 {
 	unsigned char *o = out;

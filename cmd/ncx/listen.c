@@ -43,13 +43,6 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
-static const char *level_name(unsigned level)
-{
-	static const char *const names[8] = { "emerg", "alert", "crit", "err",
-					      "warn", "notice", "info", "debug" };
-	return names[level & 7];
-}
-
 static void print_from(struct listener *l, const struct ncx_addr *from)
 {
 	char a[NCX_ADDR_TEXT_MAX];
@@ -80,7 +73,7 @@ static void print_record(struct listener *l, const struct ncx_ext *r)
 
 	ncx_ext_split_body(r->body, &text, &dict);
 	fprintf(l->out, " seq=%llu %s [%5llu.%06llu] ", (unsigned long long)r->seq,
-		level_name(r->level), (unsigned long long)(r->ts_usec / 1000000),
+		ncx_level_name(r->level), (unsigned long long)(r->ts_usec / 1000000),
 		(unsigned long long)(r->ts_usec % 1000000));
 	/* Extended text is escaped on the wire already: print it as it came. */
 	fwrite(text.p, 1, text.len, l->out);

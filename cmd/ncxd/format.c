@@ -9,9 +9,6 @@
 
 #include "ncxd.h"
 
-static const char *const level_names[8] = { "emerg", "alert", "crit", "err",
-					    "warn",  "notice", "info", "debug" };
-
 void ncxd_line_put(struct ncxd_line *l, const void *p, size_t n)
 {
 	size_t room = l->cap - l->len;
@@ -298,10 +295,11 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 	if (f == NCXD_TEXT) {
 		/* "<time> <level> [<ts>] <text> seq=<seq>", without printf */
 		char head[128], tail[32];
-		size_t n = time_text(real_us, head), k = strlen(level_names[rec->level & 7]);
+		const char *level = ncx_level_name(rec->level);
+		size_t n = time_text(real_us, head), k = strlen(level);
 
 		head[n++] = ' ';
-		memcpy(head + n, level_names[rec->level & 7], k);
+		memcpy(head + n, level, k);
 		n += k;
 		head[n++] = ' ';
 		n += ts_text(rec->ts_usec, head + n);
@@ -318,7 +316,7 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 	ncxd_line_printf(l, ",\"seq\":%llu,\"facility\":%u,\"level\":%u,\"level_name\":\"%s\","
 			    "\"ts_usec\":%llu,\"text\":\"",
 			 (unsigned long long)rec->seq, (unsigned)rec->facility, (unsigned)(rec->level & 7),
-			 level_names[rec->level & 7], (unsigned long long)rec->ts_usec);
+			 ncx_level_name(rec->level), (unsigned long long)rec->ts_usec);
 	ncxd_json_unescaped(l, text.p, text.len);
 	ncxd_line_put(l, "\"", 1);
 	json_dict(l, dict);

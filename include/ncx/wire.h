@@ -108,6 +108,10 @@ size_t ncx_escape(const void *in, size_t len, char *out, size_t cap);
  */
 size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap);
 
+/* The level's name as ncx writes it: emerg alert crit err warn notice info
+ * debug (level & 7). */
+const char *ncx_level_name(unsigned level);
+
 /*
  * Hex text to bytes, two digits (either case) a byte: the form recorded
  * datagrams are kept in (one per line, as in tests/data and for `ncx

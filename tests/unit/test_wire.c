@@ -957,10 +957,20 @@ static void test_hex_decode(void **state)
 	assert_memory_equal(buf, "\x00\xff\x7f\xa5", 4);
 }
 
+static void test_level_name(void **state)
+{
+	(void)state;
+	assert_string_equal(ncx_level_name(0), "emerg");
+	assert_string_equal(ncx_level_name(4), "warn");
+	assert_string_equal(ncx_level_name(7), "debug");
+	assert_string_equal(ncx_level_name(8 + 3), "err"); /* the facility bits are not its business */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_decode),
+		cmocka_unit_test(test_level_name),
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_release),
 		cmocka_unit_test(test_parse_keys),
