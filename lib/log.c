@@ -23,11 +23,14 @@
  * Memory: the ring (mmap'd and populated at init, so RSS does not move
  * afterwards), a fixed table of console slots, one 1 KiB line buffer per
  * thread that logs. Nothing is allocated per record.
+ *
+ * Beside this core: log_format.h (the formatter), log_render.c (records
+ * as text), log_console.c (the built-in text console); log_internal.h is
+ * what they share with it.
  */
 #include "ncx/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -41,8 +44,8 @@
 #include <unistd.h>
 
 #include "ncx/ratelimit.h"
-#include "ncx/wire.h"
 #include "log_format.h"
+#include "log_internal.h"
 
 enum { ST_OFF, ST_READY };
 
@@ -307,46 +310,6 @@ static __attribute__((noinline, format(printf, 2, 0))) void long_message(int lev
 }
 
 /* ---- ratelimit ---------------------------------------------------------- */
-
-/* Decimal digits of v into p; returns the count. Async-signal-safe. */
-static size_t fmt_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
-}
-
-/* Append s to a bounded buffer, as snprintf would (never past cap). */
-struct sbuf {
-	char *p;
-	size_t cap, len;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++, b->len++)
-		if (b->len < b->cap)
-			b->p[b->len] = s[i];
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_u64(struct sbuf *b, uint64_t v)
-{
-	char d[20];
-
-	sb_put(b, d, fmt_u64(d, v));
-}
 
 static void rl_notice(int level, enum ncx_rl_verdict v, uint32_t suppressed, const char *file,
 		      int line)
@@ -925,164 +888,6 @@ int ncx_log_flush_timeout(int timeout_ms)
 int ncx_log_flush(void)
 {
 	return ncx_log_flush_timeout(NCX_LOG_FLUSH_MS);
-}
-
-/* ---- rendering ---------------------------------------------------------- */
-
-size_t ncx_log_format_text(const struct ncx_log_record *rec, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct sbuf b = { out, cap, 0 };
-	char us[8];
-	uint64_t frac = rec->ts_usec % 1000000;
-
-	sb_put(&b, "[", 1);
-	sb_u64(&b, rec->ts_usec / 1000000);
-	for (int i = 5; i >= 0; i--, frac /= 10)
-		us[i] = (char)('0' + frac % 10);
-	us[6] = ']';
-	us[7] = ' ';
-	sb_put(&b, ".", 1);
-	sb_put(&b, us, 8);
-	sb_put(&b, "<", 1);
-	sb_u64(&b, rec->level);
-	sb_put(&b, "> [T", 4);
-	sb_u64(&b, rec->tid);
-	sb_put(&b, " C", 2);
-	sb_u64(&b, rec->cpu);
-	sb_put(&b, "] ", 2);
-	for (size_t i = 0; i < rec->len; i++) {
-		unsigned char ch = (unsigned char)rec->text[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\\') {
-			char e[4] = { '\\', 'x', hex[ch >> 4], hex[ch & 15] };
-
-			sb_put(&b, e, 4);
-		} else {
-			sb_put(&b, (const char *)&ch, 1);
-		}
-	}
-	sb_put(&b, "\n", 1);
-	return b.len;
-}
-
-size_t ncx_log_format_ext(const struct ncx_log_record *rec, char *out, size_t cap)
-{
-	struct ncx_ext e;
-	char dict[32];
-	size_t n = 0;
-
-	memset(&e, 0, sizeof(e));
-	e.facility = rec->facility;
-	e.level = rec->level;
-	e.flag = '-';
-	e.seq = rec->seq;
-	e.ts_usec = rec->ts_usec;
-	e.caller_kind = 'T';
-	e.caller_id = rec->tid;
-	memcpy(dict, " cpu=", 5);
-	n = 5 + fmt_u64(dict + 5, rec->cpu);
-	dict[n++] = '\n';
-	return ncx_ext_format(&e, rec->text, rec->len, dict, n, out, cap);
-}
-
-/* ---- the built-in text console ------------------------------------------ */
-
-struct file_console {
-	struct ncx_console con;
-	int fd;
-	bool own_fd;
-	size_t len;
-	char buf[65536];
-};
-
-/* write(2) all of it; async-signal-safe. Errors drop the bytes (a console
- * has nobody to report to). */
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w, n -= (size_t)w;
-	}
-}
-
-static void fc_flush(struct ncx_console *con)
-{
-	struct file_console *f = con->arg;
-
-	write_all(f->fd, f->buf, f->len);
-	f->len = 0;
-}
-
-static void fc_write(struct ncx_console *con, const struct ncx_log_record *rec)
-{
-	struct file_console *f = con->arg;
-	/* Worst case: every byte escaped, plus the decoration and a gap line. */
-	size_t worst = 4 * rec->len + 200;
-
-	if (f->len > sizeof(f->buf) || sizeof(f->buf) - f->len < worst)
-		fc_flush(con);
-	if (rec->lost_records || rec->lost_bytes) {
-		struct sbuf b = { f->buf + f->len, sizeof(f->buf) - f->len, 0 };
-
-		sb_str(&b, "** ");
-		sb_u64(&b, rec->lost_records);
-		sb_str(&b, " records (");
-		sb_u64(&b, rec->lost_bytes);
-		sb_str(&b, " bytes) lost **\n");
-		f->len += b.len;
-	}
-	f->len += ncx_log_format_text(rec, f->buf + f->len, sizeof(f->buf) - f->len);
-}
-
-struct ncx_console *ncx_console_fd(int fd, int level, unsigned flags)
-{
-	struct file_console *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return NULL;
-	f->fd = fd;
-	f->con.name = "file";
-	f->con.level = level;
-	f->con.flags = flags;
-	f->con.write = fc_write;
-	f->con.flush = fc_flush;
-	f->con.arg = f;
-	return &f->con;
-}
-
-struct ncx_console *ncx_console_file(const char *path, int level, unsigned flags)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	struct ncx_console *con;
-
-	if (fd < 0)
-		return NULL;
-	con = ncx_console_fd(fd, level, flags);
-	if (!con) {
-		close(fd);
-		return NULL;
-	}
-	((struct file_console *)con->arg)->own_fd = true;
-	return con;
-}
-
-void ncx_console_free(struct ncx_console *con)
-{
-	struct file_console *f;
-
-	if (!con)
-		return;
-	f = con->arg;
-	fc_flush(con);
-	if (f->own_fd)
-		close(f->fd);
-	free(f);
 }
 
 /* ---- crash hook --------------------------------------------------------- */

@@ -1,0 +1,58 @@
+/*
+ * log_internal: what the files of the log core share. Internal to libncx:
+ * lib/log.c is the core (ring, line buffers, ratelimit, consoles' threads);
+ * log_render.c and log_console.c are built on it.
+ */
+#ifndef NCX_LOG_INTERNAL_H
+#define NCX_LOG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * Bounded text for records, renderers and the crash path: no stdio, no
+ * allocation, so all of it is async-signal-safe.
+ */
+
+/* Decimal digits of v into p; returns the count. */
+static inline size_t fmt_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Append s to a bounded buffer, as snprintf would (never past cap). */
+struct sbuf {
+	char *p;
+	size_t cap, len;
+};
+
+static inline void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++, b->len++)
+		if (b->len < b->cap)
+			b->p[b->len] = s[i];
+}
+
+static inline void sb_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static inline void sb_u64(struct sbuf *b, uint64_t v)
+{
+	char d[20];
+
+	sb_put(b, d, fmt_u64(d, v));
+}
+
+#endif /* NCX_LOG_INTERNAL_H */

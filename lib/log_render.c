@@ -1,0 +1,68 @@
+/*
+ * log_render: a record as a line of text, or as the kernel's extended
+ * format. Both are async-signal-safe: consoles call them from the crash
+ * handler too.
+ */
+#include "ncx/log.h"
+
+#include <string.h>
+
+#include "ncx/wire.h"
+#include "log_internal.h"
+
+size_t ncx_log_format_text(const struct ncx_log_record *rec, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct sbuf b = { out, cap, 0 };
+	char us[8];
+	uint64_t frac = rec->ts_usec % 1000000;
+
+	sb_put(&b, "[", 1);
+	sb_u64(&b, rec->ts_usec / 1000000);
+	for (int i = 5; i >= 0; i--, frac /= 10)
+		us[i] = (char)('0' + frac % 10);
+	us[6] = ']';
+	us[7] = ' ';
+	sb_put(&b, ".", 1);
+	sb_put(&b, us, 8);
+	sb_put(&b, "<", 1);
+	sb_u64(&b, rec->level);
+	sb_put(&b, "> [T", 4);
+	sb_u64(&b, rec->tid);
+	sb_put(&b, " C", 2);
+	sb_u64(&b, rec->cpu);
+	sb_put(&b, "] ", 2);
+	for (size_t i = 0; i < rec->len; i++) {
+		unsigned char ch = (unsigned char)rec->text[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\\') {
+			char e[4] = { '\\', 'x', hex[ch >> 4], hex[ch & 15] };
+
+			sb_put(&b, e, 4);
+		} else {
+			sb_put(&b, (const char *)&ch, 1);
+		}
+	}
+	sb_put(&b, "\n", 1);
+	return b.len;
+}
+
+size_t ncx_log_format_ext(const struct ncx_log_record *rec, char *out, size_t cap)
+{
+	struct ncx_ext e;
+	char dict[32];
+	size_t n = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.facility = rec->facility;
+	e.level = rec->level;
+	e.flag = '-';
+	e.seq = rec->seq;
+	e.ts_usec = rec->ts_usec;
+	e.caller_kind = 'T';
+	e.caller_id = rec->tid;
+	memcpy(dict, " cpu=", 5);
+	n = 5 + fmt_u64(dict + 5, rec->cpu);
+	dict[n++] = '\n';
+	return ncx_ext_format(&e, rec->text, rec->len, dict, n, out, cap);
+}
