@@ -25,8 +25,8 @@
  * thread that logs. Nothing is allocated per record.
  *
  * Beside this core: log_format.h (the formatter), log_render.c (records
- * as text), log_console.c (the built-in text console); log_internal.h is
- * what they share with it.
+ * as text), log_console.c (the built-in text console), log_crash.c (the
+ * crash hook); log_internal.h is what they share with it.
  */
 #include "ncx/log.h"
 
@@ -890,127 +890,54 @@ int ncx_log_flush(void)
 	return ncx_log_flush_timeout(NCX_LOG_FLUSH_MS);
 }
 
-/* ---- crash hook --------------------------------------------------------- */
+/* ---- for the crash hook (lib/log_crash.c) ------------------------------- */
 
-static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-#define N_CRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
-static struct sigaction old_actions[N_CRASH];
-static bool hooked;
-static void *altstack;
-
-static const char *signame(int sig)
+int ncx__log_emit(int level, unsigned kind, unsigned flags, const char *text, size_t len)
 {
-	switch (sig) {
-	case SIGSEGV: return "SIGSEGV";
-	case SIGBUS: return "SIGBUS";
-	case SIGILL: return "SIGILL";
-	case SIGFPE: return "SIGFPE";
-	case SIGABRT: return "SIGABRT";
-	default: return "signal";
+	return emit(level, kind, flags, text, len);
+}
+
+uint32_t ncx__log_tid(void)
+{
+	return my_tid();
+}
+
+void ncx__log_crash_line(void)
+{
+	/* A record left half-written is discarded: readers count it as one
+	 * lost record instead of stopping at it. */
+	if (T.active)
+		ncx_ring_discard(&G.ring, T.active);
+	/* phase 2: the buffer was being rearranged, its bytes mean nothing. */
+	if (T.phase != 2)
+		commit_partial();
+	T.len = 0;
+}
+
+void ncx__log_crash_drain(void)
+{
+	uint64_t target = ncx_ring_head(&G.ring);
+
+	for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {
+		struct slot *s = &G.slots[i];
+		struct ncx_console *c = atomic_load_explicit(&s->con, memory_order_acquire);
+
+		if (!c)
+			continue;
+		/* A console mid-callback gets a second to finish; if it
+		 * is the crashed thread itself, it never will. */
+		claim(s, 1000000, true);
+		drain_to(s, c, target, 200000);
+		release(s);
 	}
 }
 
-static void crash_record(int sig, const siginfo_t *si)
+void ncx__log_lock(void)
 {
-	static const char hex[] = "0123456789abcdef";
-	char text[160], addr[19] = "0x";
-	struct sbuf b = { text, sizeof(text), 0 };
-	uintptr_t a = (uintptr_t)si->si_addr;
-	int n = 0;
-
-	for (int sh = (int)sizeof(a) * 8 - 4; sh >= 0; sh -= 4)
-		if ((a >> sh) || n || sh == 0)
-			addr[2 + n++] = hex[(a >> sh) & 15];
-	sb_str(&b, "caught ");
-	sb_str(&b, signame(sig));
-	sb_str(&b, " (signal ");
-	sb_u64(&b, (uint64_t)sig);
-	sb_str(&b, ", code ");
-	sb_u64(&b, (uint64_t)(unsigned)si->si_code);
-	sb_str(&b, ", address ");
-	sb_put(&b, addr, (size_t)(2 + n));
-	sb_str(&b, ") in thread ");
-	sb_u64(&b, my_tid());
-	sb_str(&b, "; flushing consoles");
-	emit(NCX_LOG_EMERG, NCX_LOG_REC_CRASH, 0, text, b.len < b.cap ? b.len : b.cap);
-}
-
-/* Async-signal-safe from top to bottom: no locks, no allocation, no stdio. */
-static void crash_handler(int sig, siginfo_t *si, void *uctx)
-{
-	static _Atomic int crashing;
-	struct sigaction dfl;
-
-	(void)uctx;
-	if (atomic_exchange(&crashing, 1) == 0 &&
-	    atomic_load_explicit(&G.state, memory_order_acquire) == ST_READY) {
-		/* The interrupted code may have been mid-record: end it. */
-		if (T.active)
-			ncx_ring_discard(&G.ring, T.active);
-		if (T.phase != 2)
-			commit_partial();
-		T.len = 0;
-		crash_record(sig, si);
-		uint64_t target = ncx_ring_head(&G.ring);
-		for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {
-			struct slot *s = &G.slots[i];
-			struct ncx_console *c = atomic_load_explicit(&s->con, memory_order_acquire);
-
-			if (!c)
-				continue;
-			/* A console mid-callback gets a second to finish; if it
-			 * is the crashed thread itself, it never will. */
-			claim(s, 1000000, true);
-			drain_to(s, c, target, 200000);
-			release(s);
-		}
-	} else {
-		/* Another thread is already crashing and flushing: let it. */
-		sleep_us(5000000);
-	}
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	/* Blocked while we run: delivered, with the default action, on return
-	 * (a fault also simply happens again). */
-	raise(sig);
-}
-
-int ncx_log_crash_hook(bool enable)
-{
-	int err = 0;
-
 	pthread_mutex_lock(&G.lock);
-	if (enable && !hooked) {
-		struct sigaction sa;
+}
 
-		if (!altstack) {
-			stack_t ss = { .ss_size = 64 * 1024 };
-
-			ss.ss_sp = mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (ss.ss_sp == MAP_FAILED) {
-				err = -ENOMEM;
-				goto out;
-			}
-			altstack = ss.ss_sp;
-			sigaltstack(&ss, NULL);
-		}
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = crash_handler;
-		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-		sigfillset(&sa.sa_mask);
-		for (size_t i = 0; i < N_CRASH; i++)
-			if (sigaction(crash_signals[i], &sa, &old_actions[i]))
-				err = -errno;
-		hooked = true;
-	} else if (!enable && hooked) {
-		for (size_t i = 0; i < N_CRASH; i++)
-			sigaction(crash_signals[i], &old_actions[i], NULL);
-		hooked = false;
-	}
-out:
+void ncx__log_unlock(void)
+{
 	pthread_mutex_unlock(&G.lock);
-	return err;
 }

@@ -1,7 +1,8 @@
 /*
  * log_internal: what the files of the log core share. Internal to libncx:
  * lib/log.c is the core (ring, line buffers, ratelimit, consoles' threads);
- * log_render.c and log_console.c are built on it.
+ * log_render.c, log_console.c and log_crash.c are built on it. The "ncx__"
+ * prefix keeps these out of a program's way without making them public.
  */
 #ifndef NCX_LOG_INTERNAL_H
 #define NCX_LOG_INTERNAL_H
@@ -54,5 +55,27 @@ static inline void sb_u64(struct sbuf *b, uint64_t v)
 
 	sb_put(b, d, fmt_u64(d, v));
 }
+
+/* The core's doors for the crash hook (lib/log_crash.c). */
+
+/* One record of any kind, as every record is written. Async-signal-safe. */
+int ncx__log_emit(int level, unsigned kind, unsigned flags, const char *text, size_t len);
+
+/* The calling thread's id. Async-signal-safe. */
+uint32_t ncx__log_tid(void);
+
+/* End what the crashing thread was writing: the record it was in the middle
+ * of, and its partial line. Async-signal-safe, for the crash handler only. */
+void ncx__log_crash_line(void);
+
+/* Drain every console from the crash handler: a callback in progress gets
+ * 1 s before it is taken over, records still being written 200 ms.
+ * Async-signal-safe. */
+void ncx__log_crash_drain(void);
+
+/* The core's setup lock (init, shutdown, registration, the crash hook),
+ * never taken on the logging path. */
+void ncx__log_lock(void);
+void ncx__log_unlock(void);
 
 #endif /* NCX_LOG_INTERNAL_H */

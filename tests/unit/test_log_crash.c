@@ -1,5 +1,5 @@
 /*
- * The crash hook (lib/log.c): a child logs, then dies of a signal; its
+ * The crash hook (lib/log_crash.c): a child logs, then dies of a signal; its
  * file console must hold the last records, the partial line and the
  * record naming the signal. Forks and kills, so it is not run under TSan.
  */
