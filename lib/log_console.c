@@ -1,8 +1,9 @@
 /*
- * log_console: the built-in text console. Each record becomes one line of
- * ncx_log_format_text(), collected in a buffer and written out with one
- * write(2) per batch. The callbacks are async-signal-safe, so the crash
- * handler can drain it.
+ * log_console: the built-in text consoles. Each record becomes one line,
+ * collected in a buffer and written out with one write(2) per batch: the
+ * decorated line of ncx_log_format_text() (ncx_console_fd/_file), or a
+ * command-line program's plain "<prog>: <text>" (ncx_console_stderr).
+ * The callbacks are async-signal-safe, so the crash handler can drain them.
  */
 #include "ncx/log.h"
 
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log_internal.h"
@@ -20,6 +22,8 @@ struct file_console {
 	bool own_fd;
 	size_t len;
 	char buf[65536];
+	size_t plen;			/* plain lines: "<prog>: " */
+	char prefix[NCX_CON_PROG_MAX + 2];
 };
 
 /* write(2) all of it; async-signal-safe. Errors drop the bytes (a console
@@ -80,6 +84,55 @@ struct ncx_console *ncx_console_fd(int fd, int level, unsigned flags)
 	f->con.flush = fc_flush;
 	f->con.arg = f;
 	return &f->con;
+}
+
+/*
+ * "<prog>: <text>\n", the text escaped as the decorated line's is; a gap
+ * first, as "<prog>: ** <n> records lost **". What a program run from a
+ * shell prints about itself, and what cmd_err()-style messages look like.
+ */
+static void plain_write(struct ncx_console *con, const struct ncx_log_record *rec)
+{
+	struct file_console *f = con->arg;
+	/* Worst case: every byte escaped, two prefixes, the gap's words. */
+	size_t worst = 4 * rec->len + 2 * f->plen + 64;
+	struct sbuf b;
+
+	if (f->len > sizeof(f->buf) || sizeof(f->buf) - f->len < worst)
+		fc_flush(con);
+	b = (struct sbuf){ f->buf + f->len, sizeof(f->buf) - f->len, 0 };
+	if (rec->lost_records) {
+		sb_put(&b, f->prefix, f->plen);
+		sb_str(&b, "** ");
+		sb_u64(&b, rec->lost_records);
+		sb_str(&b, " records lost **\n");
+	}
+	sb_put(&b, f->prefix, f->plen);
+	sb_escaped(&b, rec->text, rec->len);
+	sb_put(&b, "\n", 1);
+	f->len += b.len < b.cap ? b.len : b.cap;
+}
+
+struct ncx_console *ncx_console_stderr(const char *prog, int level, unsigned flags)
+{
+	size_t n = prog ? strlen(prog) : 0;
+	struct ncx_console *con;
+	struct file_console *f;
+
+	if (!n || n > NCX_CON_PROG_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	con = ncx_console_fd(2, level, flags);
+	if (!con)
+		return NULL;
+	f = con->arg;
+	memcpy(f->prefix, prog, n);
+	memcpy(f->prefix + n, ": ", 2);
+	f->plen = n + 2;
+	con->name = "stderr";
+	con->write = plain_write;
+	return con;
 }
 
 struct ncx_console *ncx_console_file(const char *path, int level, unsigned flags)

@@ -56,6 +56,27 @@ static inline void sb_u64(struct sbuf *b, uint64_t v)
 	sb_put(b, d, fmt_u64(d, v));
 }
 
+/*
+ * A record's text as the text consoles print it: bytes below 0x20 (but
+ * tab), 0x7f and '\' as \xNN, so that one record is always one line.
+ */
+static inline void sb_escaped(struct sbuf *b, const char *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\\') {
+			char e[4] = { '\\', 'x', hex[ch >> 4], hex[ch & 15] };
+
+			sb_put(b, e, 4);
+		} else {
+			sb_put(b, (const char *)&ch, 1);
+		}
+	}
+}
+
 /* The core's doors for the crash hook (lib/log_crash.c). */
 
 /* One record of any kind, as every record is written. Async-signal-safe. */

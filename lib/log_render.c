@@ -12,7 +12,6 @@
 
 size_t ncx_log_format_text(const struct ncx_log_record *rec, char *out, size_t cap)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct sbuf b = { out, cap, 0 };
 	char us[8];
 	uint64_t frac = rec->ts_usec % 1000000;
@@ -32,17 +31,7 @@ size_t ncx_log_format_text(const struct ncx_log_record *rec, char *out, size_t c
 	sb_put(&b, " C", 2);
 	sb_u64(&b, rec->cpu);
 	sb_put(&b, "] ", 2);
-	for (size_t i = 0; i < rec->len; i++) {
-		unsigned char ch = (unsigned char)rec->text[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\\') {
-			char e[4] = { '\\', 'x', hex[ch >> 4], hex[ch & 15] };
-
-			sb_put(&b, e, 4);
-		} else {
-			sb_put(&b, (const char *)&ch, 1);
-		}
-	}
+	sb_escaped(&b, rec->text, rec->len);
 	sb_put(&b, "\n", 1);
 	return b.len;
 }

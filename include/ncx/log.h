@@ -185,6 +185,18 @@ struct ncx_console *ncx_console_file(const char *path, int level, unsigned flags
 void ncx_console_free(struct ncx_console *con);
 
 /*
+ * The plain console for command-line programs, on stderr: one line per
+ * record, "<prog>: <text>\n", the text escaped as above and no other
+ * decoration (no time, level or thread); a gap as its own line,
+ * "<prog>: ** <n> records lost **". prog (1..NCX_CON_PROG_MAX bytes) is
+ * copied. Buffered and written like the text console, async-signal-safe
+ * likewise; freed with ncx_console_free(). NULL: errno says why (EINVAL
+ * for prog, ENOMEM).
+ */
+#define NCX_CON_PROG_MAX 64
+struct ncx_console *ncx_console_stderr(const char *prog, int level, unsigned flags);
+
+/*
  * Render a record as one text line, newline included:
  *   "[<sec>.<usec>] <<level>> [T<tid> C<cpu>] <text>\n"
  * with bytes < 0x20 (but tab), 0x7f and '\' in the text written as \xNN.
