@@ -9,7 +9,8 @@
  *
  * Threads: this one reads /dev/kmsg and writes the ring; netcon's own
  * thread sends, resends and takes the responses; the log core's console
- * thread prints our own lines on stderr. SIGINT and SIGTERM are blocked
+ * thread prints our own lines on stderr (log.c: set up by main(), a
+ * notice and up, info too with -v). SIGINT and SIGTERM are blocked
  * everywhere but inside this thread's ppoll(), so they always land here.
  */
 #include <errno.h>
@@ -71,7 +72,6 @@ struct forward {
 	uint64_t unparsed;	/* records that were not extended records (not sent) */
 	uint64_t refused;	/* ring writes refused */
 	bool first_logged;
-	bool log_started;
 	uint64_t ring_lost, gone; /* netcon's counts, as far as reported */
 };
 
@@ -80,60 +80,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig)
 {
 	stop_signal = sig;
-}
-
-/* ---- our own lines: the log core, one console on stderr ---------------- */
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* "ncx forward: TEXT", the same shape as cmd_err()'s lines. */
-static void stderr_write(struct ncx_console *con, const struct ncx_log_record *rec)
-{
-	char line[NCX_LOG_LINE_MAX + 64];
-	size_t n = 0, t = rec->len;
-
-	if (rec->lost_records) {
-		int k = snprintf(line, sizeof(line), "ncx forward: ** %llu log lines lost **\n",
-				 (unsigned long long)rec->lost_records);
-		write_all(2, line, k > 0 ? (size_t)k : 0);
-	}
-	memcpy(line, "ncx forward: ", 13);
-	n = 13;
-	if (t > sizeof(line) - n - 1)
-		t = sizeof(line) - n - 1;
-	memcpy(line + n, rec->text, t);
-	n += t;
-	line[n++] = '\n';
-	write_all(2, line, n);
-}
-
-static struct ncx_console stderr_console = {
-	.name = "stderr",
-	.level = NCX_LOG_NOTICE,
-	.write = stderr_write,
-};
-
-static int log_start(bool verbose)
-{
-	struct ncx_log_config cfg = { .ring_size = 64 << 10 };
-	int rc = ncx_log_init(&cfg);
-
-	if (rc && rc != -EALREADY)
-		return rc;
-	stderr_console.level = verbose ? NCX_LOG_INFO : NCX_LOG_NOTICE;
-	return ncx_console_register(&stderr_console);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -707,11 +653,6 @@ static int setup(struct forward *f)
 		cmd_err("forward", "bad ring size %zu", f->ring_size);
 		return EX_USAGE;
 	}
-	if ((rc = log_start(f->verbose))) {
-		cmd_err("forward", "cannot start the log: %s", strerror(-rc));
-		return EX_OSERR;
-	}
-	f->log_started = true;
 	choose_start(f);
 	return start_netcon(f);
 }
@@ -720,10 +661,6 @@ static void teardown(struct forward *f)
 {
 	if (f->nc)
 		ncx_netcon_stop(f->nc);
-	if (f->log_started) {
-		ncx_log_flush();
-		ncx_console_unregister(&stderr_console);
-	}
 	if (f->kfd >= 0)
 		close(f->kfd);
 	free(f->buf);
@@ -748,8 +685,9 @@ int cmd_forward(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 
-	/* Blocked before any thread starts, so threads inherit the block and
-	 * the signals wait for this thread's ppoll(). */
+	/* Blocked before our threads start, so they inherit the block and the
+	 * signals wait for this thread's ppoll() (the log's console thread,
+	 * already running, blocks every signal itself). */
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGINT);
 	sigaddset(&stops, SIGTERM);
@@ -759,6 +697,8 @@ int cmd_forward(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigdelset(&old, SIGINT);
 	sigdelset(&old, SIGTERM);
+	if (f.verbose)
+		cmd_log_level(NCX_LOG_INFO);
 
 	rc = setup(&f);
 	if (rc == 0) {

@@ -1,21 +1,28 @@
 /*
  * ncx: the command-line tool. `ncx COMMAND [OPTIONS]`; see `ncx --help`.
  */
-#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ncx.h"
 
-static const struct {
+struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	bool own_log;		/* sets up the log core itself (send: it is what it sends) */
 	const char *what;
-} commands[] = {
-	{ "listen", cmd_listen, "print every record netconsole senders send here; answer reliable ones" },
-	{ "replay", cmd_replay, "send recorded datagrams (one hex payload per line) to a receiver" },
-	{ "send", cmd_send, "log a message or stdin's lines, send them reliably, wait for the acks" },
-	{ "forward", cmd_forward, "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
+};
+
+static const struct command commands[] = {
+	{ "listen", cmd_listen, false,
+	  "print every record netconsole senders send here; answer reliable ones" },
+	{ "replay", cmd_replay, false,
+	  "send recorded datagrams (one hex payload per line) to a receiver" },
+	{ "send", cmd_send, true,
+	  "log a message or stdin's lines, send them reliably, wait for the acks" },
+	{ "forward", cmd_forward, false,
+	  "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
 };
 
 static void usage(FILE *f)
@@ -30,15 +37,16 @@ static void usage(FILE *f)
 	fprintf(f, "\nThe collector is ncxd(8); see `ncxd --help`.\n");
 }
 
-void cmd_err(const char *cmd, const char *fmt, ...)
+/* Our own lines go through the log core from the start to the end. */
+static int run(const struct command *c, int argc, char **argv)
 {
-	va_list ap;
+	int rc;
 
-	fprintf(stderr, "ncx %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	if (!c->own_log && (rc = cmd_log_start(c->name)))
+		return rc;
+	rc = c->run(argc, argv);
+	cmd_log_stop();
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -57,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+			return run(&commands[i], argc - 1, argv + 1);
 	fprintf(stderr, "ncx: unknown command '%s' (try ncx --help)\n", argv[1]);
 	return EX_USAGE;
 }

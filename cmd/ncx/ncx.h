@@ -9,7 +9,23 @@ int cmd_replay(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 
-/* Print "ncx <cmd>: <message>" to stderr. */
+/*
+ * Our own lines (log.c): the log core, with the plain console on stderr
+ * showing "ncx <cmd>: TEXT" for levels up to notice. main() starts it for
+ * every command but send (whose log core is what it sends) and stops it,
+ * flushed, when the command returns. cmd_log_start() returns 0 or an exit
+ * status; cmd_log_level() changes the threshold (before any thread of the
+ * command's own starts).
+ */
+int cmd_log_start(const char *cmd);
+void cmd_log_level(int level);
+void cmd_log_stop(void);
+
+/*
+ * An error: logged at NCX_LOG_ERR and on stderr at once as
+ * "ncx <cmd>: <message>". With no console (send; a log that could not
+ * start) it is printed directly, and still logged if the core is up.
+ */
 void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -248,6 +248,7 @@ static bool log_stdin(struct sender *s)
 	return ok;
 }
 
+/* The -v summary is the command's output, not a log line: plain stderr. */
 static void print_stats(struct sender *s)
 {
 	struct ncx_netcon_stats st;
@@ -406,6 +407,13 @@ int cmd_send(int argc, char **argv)
 	rc = parse_args(&s, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	/*
+	 * The log core is what we send, and it has no console on stderr: a
+	 * console filters by level only, so it would print the records too.
+	 * Our own errors (cmd_err()) go into the ring once it is up, and so
+	 * out to the receivers, as a kernel's own messages go out on
+	 * netconsole; cmd_err() also prints them on stderr itself.
+	 */
 	err = ncx_log_init(&lc);
 	if (err && err != -EALREADY) {
 		cmd_err("send", "cannot set up the log: %s", strerror(-err));

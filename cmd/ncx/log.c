@@ -1,0 +1,85 @@
+/*
+ * ncx's own lines: errors and notices go through the log core, as any
+ * program's would, to the plain console on stderr ("ncx <cmd>: TEXT").
+ * Usage text and what a command prints as its output are not logging:
+ * those stay printf.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ncx/log.h>
+
+#include "ncx.h"
+
+#define LOG_RING (64 << 10)	/* our own lines only: the smallest ring there is, nearly */
+
+static struct ncx_console *con;
+
+int cmd_log_start(const char *cmd)
+{
+	struct ncx_log_config cfg = { .ring_size = LOG_RING };
+	char prog[NCX_CON_PROG_MAX];
+	int rc;
+
+	snprintf(prog, sizeof(prog), "ncx %s", cmd);
+	rc = ncx_log_init(&cfg);
+	if (rc == 0) {
+		con = ncx_console_stderr(prog, NCX_LOG_NOTICE, 0);
+		rc = con ? ncx_console_register(con) : -errno;
+	}
+	if (rc) {
+		ncx_console_free(con);
+		con = NULL;
+		cmd_err(cmd, "cannot start the log: %s", strerror(-rc));
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/*
+ * The console's threshold can only change while it is not registered.
+ * Only before the command starts threads of its own: a record they wrote
+ * between the two calls would not be shown.
+ */
+void cmd_log_level(int level)
+{
+	if (!con)
+		return;
+	ncx_console_unregister(con);
+	con->level = level;
+	if (ncx_console_register(con)) {
+		ncx_console_free(con);
+		con = NULL;
+	}
+}
+
+void cmd_log_stop(void)
+{
+	ncx_log_flush();
+	if (con) {
+		ncx_console_unregister(con);
+		ncx_console_free(con);
+		con = NULL;
+	}
+}
+
+void cmd_err(const char *cmd, const char *fmt, ...)
+{
+	char text[NCX_LOG_LINE_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	/* Into a log core that is set up, never one set up by this call. */
+	if (ncx_log_ring())
+		ncx_err("%s\n", text);
+	/* On stderr now, in order with anything the command prints next, and
+	 * before it exits; without a console (send's, or none started) here. */
+	if (con)
+		ncx_log_flush();
+	else
+		fprintf(stderr, "ncx %s: %s\n", cmd, text);
+}
