@@ -3,7 +3,7 @@
  * syslog(3), with 1 and 2 threads; what a silenced call site costs; and RSS
  * before and after a spell of logging as fast as the threads can.
  *
- *   build/bench/bench_log [--calls N] [--spam-seconds S] [--threads T]
+ *   build/bench/bench_log [--calls N] [--spam-seconds S] [--threads T] [--pairs P]
  *
  * Each call formats a 64-byte message. The ncx_log calls go through
  * ncx_log_at() with call-site states from an array (65,536 per thread, as
@@ -19,7 +19,9 @@
  * Two more baselines show what two threads can gain on this machine at
  * all: snprintf(3) of the same message into a private buffer, and the same
  * plus one atomic add on a shared counter per call (the one shared cache
- * line every ncx_log record writes: the ring's head).
+ * line every ncx_log record writes: the ring's head), and the same plus
+ * ncx_ring_write() of the text to a ring of the bench's own: the ring
+ * alone, without the rest of the log core.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,9 +46,10 @@ static _Atomic uint32_t sites[MAXT][SITES];
 static FILE *bench_file;
 static _Atomic int go, stop;
 
-enum what { W_NCX, W_FPRINTF, W_SYSLOG, W_SILENCED, W_SNPRINTF, W_SHARED };
+enum what { W_NCX, W_FPRINTF, W_SYSLOG, W_SILENCED, W_SNPRINTF, W_SHARED, W_RING };
 
 static _Alignas(64) _Atomic uint64_t shared_count;
+static struct ncx_ring bench_ring;	/* W_RING: a ring of the bench's own, no log core */
 
 struct job {
 	enum what what;
@@ -92,7 +96,8 @@ static void one_call(enum what what, unsigned t, uint64_t i)
 			   u % 99999, "ok", u % 999999);
 		break;
 	case W_SNPRINTF:
-	case W_SHARED: {
+	case W_SHARED:
+	case W_RING: {
 		char buf[128];
 		/* volatile: the result is used, so the call cannot go away */
 		volatile int n = snprintf(buf, sizeof(buf), FMT, u, "10.1.2.3", u % 99999, "ok",
@@ -101,6 +106,11 @@ static void one_call(enum what what, unsigned t, uint64_t i)
 		(void)n;
 		if (what == W_SHARED)
 			atomic_fetch_add_explicit(&shared_count, 1, memory_order_relaxed);
+		if (what == W_RING) {
+			struct ncx_ring_meta m = { .ts_usec = i, .tid = t, .level = NCX_LOG_INFO };
+
+			ncx_ring_write(&bench_ring, &m, buf, (size_t)n, NULL);
+		}
 		break;
 	}
 	}
@@ -176,6 +186,47 @@ static long rss_kb(const char *key)
 	return v;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * What a second thread gains, measured as pairs: a short run with one
+ * thread, then one with T, again and again, and the median of the pairs'
+ * ratios. The machine's speed moves by up to 2x within minutes here; the
+ * two runs of a pair are a fraction of a second apart, so a pair sees one
+ * speed, where two long runs minutes apart may not.
+ */
+static void scaling(enum what what, const char *name, unsigned nthreads, uint64_t calls,
+		    unsigned pairs)
+{
+	double proj[64], thr[64], cpu1[64], cpu2[64];
+
+	if (pairs > 64)
+		pairs = 64;
+	for (unsigned i = 0; i < pairs; i++) {
+		double r1, r2, c1, c2;
+
+		run(what, 1, calls, &r1, &c1);
+		run(what, nthreads, calls, &r2, &c2);
+		proj[i] = nthreads * c1 / c2;
+		thr[i] = r2 / r1;
+		cpu1[i] = c1;
+		cpu2[i] = c2;
+	}
+	qsort(proj, pairs, sizeof(double), cmp_double);
+	qsort(thr, pairs, sizeof(double), cmp_double);
+	qsort(cpu1, pairs, sizeof(double), cmp_double);
+	qsort(cpu2, pairs, sizeof(double), cmp_double);
+	printf("%s %u threads vs 1: projected %.2fx (quartiles %.2f-%.2f), calls/s %.2fx "
+	       "(%.2f-%.2f); cpu ns/call %.1f vs %.1f  [%u pairs]\n",
+	       name, nthreads, proj[pairs / 2], proj[pairs / 4], proj[3 * pairs / 4], thr[pairs / 2],
+	       thr[pairs / 4], thr[3 * pairs / 4], cpu1[pairs / 2], cpu2[pairs / 2], pairs);
+}
+
 static void reset_sites(void)
 {
 	memset(sites, 0, sizeof(sites));
@@ -185,7 +236,7 @@ int main(int argc, char **argv)
 {
 	uint64_t calls = 2000000;
 	double spam = 2, r1, r2;
-	unsigned threads = 2;
+	unsigned threads = 2, pairs = 15;
 	char path[] = "/tmp/bench_log.XXXXXX";
 
 	for (int i = 1; i < argc; i++) {
@@ -195,8 +246,10 @@ int main(int argc, char **argv)
 			spam = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
+			pairs = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--calls N] [--spam-seconds S] [--threads T]\n",
+			fprintf(stderr, "usage: %s [--calls N] [--spam-seconds S] [--threads T] [--pairs P]\n",
 				argv[0]);
 			return 64;
 		}
@@ -252,6 +305,25 @@ int main(int argc, char **argv)
 		printf("%s %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
 		       "(%.2fx one thread; projected %.2fx)\n",
 		       names[w], threads, f2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
+	}
+
+	if (pairs) {
+		size_t rsz = (size_t)1 << NCX_RING_DEFAULT_ORDER;
+		void *rmem = mmap(NULL, rsz, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (rmem == MAP_FAILED || ncx_ring_init(&bench_ring, rmem, rsz)) {
+			fprintf(stderr, "bench_log: cannot set up the bench's ring\n");
+			return 70;
+		}
+		uint64_t pc = calls / 10 ? calls / 10 : 1;
+
+		printf("scaling, %u pairs of %llu calls per thread (median, quartiles of the pairs):\n",
+		       pairs, (unsigned long long)pc);
+		scaling(W_NCX, "ncx_log  ", threads, pc, pairs);
+		scaling(W_SNPRINTF, "snprintf ", threads, pc, pairs);
+		scaling(W_SHARED, "+shared  ", threads, pc, pairs);
+		scaling(W_RING, "+ring    ", threads, pc, pairs);
 	}
 
 	uint64_t sl_calls = calls / 20 ? calls / 20 : 1;
