@@ -17,8 +17,8 @@
  *
  * Async-signal-safe: ncx_log_write(), ncx_log_format_text(),
  * ncx_log_format_ext(), ncx_log_ring() and the crash handler that
- * ncx_log_crash_hook() installs. Nothing else (ncx_log() formats with
- * vsnprintf; flush waits).
+ * ncx_log_crash_hook() installs. Nothing else (ncx_log() hands floating
+ * point and rarer conversions to vsnprintf; flush waits).
  */
 #ifndef NCX_LOG_H
 #define NCX_LOG_H
