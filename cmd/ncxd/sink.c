@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <ncx/log.h>
+#include <ncx/udp.h>
 
 #include "sink.h"
 
@@ -84,6 +85,7 @@ int sink_init(struct sink *s, const struct ncxd_config *cfg)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
+	s->flush_slice_us = SINK_FLUSH_SLICE_US;
 	list_init(&s->all);
 	list_init(&s->lru);
 	list_init(&s->dirty);
@@ -496,20 +498,33 @@ void sink_flush_all(struct sink *s, uint64_t real_us)
 void sink_flush_due(struct sink *s, uint64_t real_us)
 {
 	const uint64_t iv = (uint64_t)s->cfg->flush_ms * 1000u;
+	const uint64_t until = ncx_now_us() + s->flush_slice_us;
 
-	/* A host that fails goes to the tail with since_us = now: the loop
-	 * stops when it comes round (iv > 0). */
+	/*
+	 * A host that fails goes to the tail with since_us = now: the loop
+	 * stops when it comes round (iv > 0). The time slice: when thousands
+	 * of hosts are new at once (a cold start, or midnight with a dated
+	 * path), each flush first creates a file, and flushing them all in
+	 * one go kept the sockets unread for over a second, past what their
+	 * buffers hold. In slices, those writes come late instead (a line may
+	 * then wait longer than flush_ms), and no datagram is lost for them.
+	 */
 	while (!list_empty(&s->dirty)) {
 		struct sink_host *h = container_of(s->dirty.next, struct sink_host, dirty);
 
 		if (h->since_us + iv > s->mono_us)
 			break;
-		if (sink_flush_host(s, h, real_us) == 0)
-			continue; /* written; its buffer is back in the pool */
-		/* Failing: again one interval from now, after the others. */
-		h->since_us = s->mono_us;
-		list_del(&h->dirty);
-		list_add_tail(&s->dirty, &h->dirty);
+		if (sink_flush_host(s, h, real_us) != 0) {
+			/* Failing: again one interval from now, after the others. */
+			h->since_us = s->mono_us;
+			list_del(&h->dirty);
+			list_add_tail(&s->dirty, &h->dirty);
+		}
+		if (ncx_now_us() >= until && !list_empty(&s->dirty) &&
+		    container_of(s->dirty.next, struct sink_host, dirty)->since_us + iv <= s->mono_us) {
+			s->flush_slices_cut++;
+			break;
+		}
 	}
 }
 

@@ -11,6 +11,9 @@
  * disk): up to this many bytes of pool buffers, at least one buffer. */
 #define SINK_HOST_BYTES (64u << 10)
 #define SINK_HOST_BUFS 16
+/* The periodic flush works in slices of at most this long (the default of
+ * struct sink's flush_slice_us): see sink_flush_due(). */
+#define SINK_FLUSH_SLICE_US 5000
 
 struct link {
 	struct link *prev, *next;
@@ -51,6 +54,8 @@ struct sink {
 	struct link all, lru, dirty;
 	size_t nhosts;
 	uint64_t mono_us; /* now, monotonic: the caller keeps it current */
+	uint64_t flush_slice_us; /* sink_flush_due()'s budget per call (real time) */
+	uint64_t flush_slices_cut; /* calls that stopped with work left */
 	int nopen;
 	char *arena;	/* every buffer: one mapping of buffers x buffer_size */
 	size_t arena_len;
@@ -86,7 +91,9 @@ int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us);
 void sink_flush_all(struct sink *s, uint64_t real_us);
 /* The periodic flush: each buffer whose oldest line went in flush_ms ago or
  * more (at s->mono_us) to its file; one that fails is tried again flush_ms
- * later. */
+ * later. Stops after flush_slice_us of real time with work left (at least
+ * one host per call): sink_next_due() then says "now", and the worker
+ * reads its sockets before it goes on. */
 void sink_flush_due(struct sink *s, uint64_t real_us);
 /* When sink_flush_due() next has work (monotonic µs); UINT64_MAX: none. */
 uint64_t sink_next_due(const struct sink *s);

@@ -280,6 +280,47 @@ static void test_write_error_grows(void **state)
 
 /* A buffer is written flush_ms after its oldest line went in: not sooner,
  * not later; lines that came after it go with it. */
+/* With no time to spare, each periodic flush writes one due host and leaves
+ * the rest for the next call, saying it has work now; none is skipped. */
+static void test_flush_due_in_slices(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct sink_host *h[3];
+	const char *addr[3] = { "10.0.0.5:6665", "10.0.0.6:6665", "10.0.0.7:6665" };
+	const char *file[3] = { "10.0.0.5.log", "10.0.0.6.log", "10.0.0.7.log" };
+	const uint64_t ms = 1000;
+
+	config(&c, "%h.log");
+	c.flush_ms = 100;
+	c.buffers = 3;	/* one each: no host is written early to free one */
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(s.flush_slice_us, SINK_FLUSH_SLICE_US);
+	s.flush_slice_us = 0;
+	s.mono_us = 1000 * ms;
+	for (int i = 0; i < 3; i++) {
+		struct ncx_addr a;
+
+		assert_int_equal(ncx_addr_parse(addr[i], 1, &a), 0);
+		h[i] = sink_host_new(&s, &a, -1);
+		record(&s, h[i], DAY0, 0);
+	}
+	s.mono_us = 1100 * ms;
+	for (int k = 1; k <= 3; k++) {
+		sink_flush_due(&s, DAY0);
+		for (int i = 0; i < 3; i++) {
+			const char *t = slurp(file[i]);
+
+			/* Oldest first: hosts 0..k-1 are written, the others not yet. */
+			assert_int_equal(t ? count(t, " seq=") : 0, i < k ? 1 : 0);
+		}
+		assert_int_equal(sink_next_due(&s), k < 3 ? 1100 * ms : UINT64_MAX);
+	}
+	assert_int_equal(s.flush_slices_cut, 2);
+	sink_finish(&s, DAY0);
+	sink_free(&s);
+}
+
 static void test_flush_due(void **state)
 {
 	struct ncxd_config c;
@@ -421,6 +462,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_grows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_due_in_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
