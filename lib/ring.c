@@ -321,11 +321,12 @@ int ncx_ring_reserve(struct ncx_ring *r, size_t len, struct ncx_ring_resv *resv)
 	 * Acquire the hints before reading head, as LMM(load_head:A); pairs
 	 * with LMM(raise_hint:A). Head is then never behind them, here or in
 	 * the value a failed compare-and-swap below returns. Head itself is
-	 * read with a plain load: measured against an owning read (a locked
-	 * add of 0) with two writers on this project's 2-CPU machine, the
-	 * plain load let two threads do more (the locked add is a second
-	 * locked instruction per record, and when the other writer takes
-	 * the line between it and the compare-and-swap, a third transfer).
+	 * read with a plain load, not an owning read (a locked add of 0, a
+	 * second locked instruction per record): on a bare shared counter,
+	 * two threads in a tight loop took 73 ns per load + compare-and-swap
+	 * on this project's 2-CPU machine, 112-122 per locked add + CAS;
+	 * in the log core's benchmark the two were within its noise
+	 * (bench/README.md, log core).
 	 */
 	uint64_t hpos = atomic_load_explicit(&r->hint_pos, memory_order_acquire);
 	uint64_t hseq = atomic_load_explicit(&r->hint_seq, memory_order_acquire);
