@@ -186,6 +186,46 @@ static long rss_kb(const char *key)
 	return v;
 }
 
+/*
+ * What moving one cache line between two CPUs costs here: two threads hand
+ * a line back and forth. Every record's shared line (the ring's head) moves
+ * once per record when two threads log, which bounds what a second thread
+ * can add: 2w / (w + move) for w ns of a thread's own work per record.
+ */
+static _Alignas(64) _Atomic uint64_t pingpong;
+
+static void *pong(void *arg)
+{
+	uint64_t n = *(uint64_t *)arg;
+
+	for (uint64_t i = 1; i <= n; i++) {
+		while (atomic_load_explicit(&pingpong, memory_order_acquire) != 2 * i - 1)
+			;
+		atomic_store_explicit(&pingpong, 2 * i, memory_order_release);
+	}
+	return NULL;
+}
+
+static double line_move_ns(uint64_t n)
+{
+	pthread_t th;
+	double t0;
+
+	atomic_store(&pingpong, 0);
+	if (pthread_create(&th, NULL, pong, &n))
+		return -1;
+	t0 = now_s();
+	for (uint64_t i = 1; i <= n; i++) {
+		atomic_store_explicit(&pingpong, 2 * i - 1, memory_order_release);
+		while (atomic_load_explicit(&pingpong, memory_order_acquire) != 2 * i)
+			;
+	}
+	double ns = (now_s() - t0) * 1e9 / (double)(2 * n);
+
+	pthread_join(th, NULL);
+	return ns;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -225,6 +265,16 @@ static void scaling(enum what what, const char *name, unsigned nthreads, uint64_
 	       "(%.2f-%.2f); cpu ns/call %.1f vs %.1f  [%u pairs]\n",
 	       name, nthreads, proj[pairs / 2], proj[pairs / 4], proj[3 * pairs / 4], thr[pairs / 2],
 	       thr[pairs / 4], thr[3 * pairs / 4], cpu1[pairs / 2], cpu2[pairs / 2], pairs);
+}
+
+static double median_line_move(void)
+{
+	double v[5];
+
+	for (int i = 0; i < 5; i++)
+		v[i] = line_move_ns(200000);
+	qsort(v, 5, sizeof(double), cmp_double);
+	return v[2];
 }
 
 static void reset_sites(void)
@@ -324,6 +374,8 @@ int main(int argc, char **argv)
 		scaling(W_SNPRINTF, "snprintf ", threads, pc, pairs);
 		scaling(W_SHARED, "+shared  ", threads, pc, pairs);
 		scaling(W_RING, "+ring    ", threads, pc, pairs);
+		printf("line move: %.1f ns (one cache line between two threads, median of 5)\n",
+		       median_line_move());
 	}
 
 	uint64_t sl_calls = calls / 20 ? calls / 20 : 1;
