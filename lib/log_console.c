@@ -135,6 +135,28 @@ struct ncx_console *ncx_console_stderr(const char *prog, int level, unsigned fla
 	return con;
 }
 
+struct ncx_console *ncx_log_start_stderr(const char *prog, int level)
+{
+	struct ncx_log_config cfg = { .ring_size = NCX_LOG_CLI_RING };
+	struct ncx_console *con;
+	int rc = ncx_log_init(&cfg);
+
+	if (rc && rc != -EALREADY) {
+		errno = -rc;
+		return NULL;
+	}
+	con = ncx_console_stderr(prog, level, 0);
+	if (!con)
+		return NULL;
+	rc = ncx_console_register(con);
+	if (rc) {
+		ncx_console_free(con);
+		errno = -rc;
+		return NULL;
+	}
+	return con;
+}
+
 struct ncx_console *ncx_console_file(const char *path, int level, unsigned flags)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

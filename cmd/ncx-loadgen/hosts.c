@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ncx/log.h>
+
 #include "loadgen.h"
 
 /* N sockets need N descriptors; raise our own limit rather than ask the
@@ -69,8 +71,8 @@ int lg_hosts_open(struct lg_hosts *h, const struct lg_opts *o)
 	int rc = raise_nofile((rlim_t)o->hosts + 32);
 
 	if (rc < 0) {
-		fprintf(stderr, "ncx-loadgen: cannot raise the open-file limit to %u: %s\n",
-			o->hosts + 32, strerror(-rc));
+		ncx_err("cannot raise the open-file limit to %u: %s\n", o->hosts + 32,
+			strerror(-rc));
 		return rc;
 	}
 	h->n = 0;
@@ -85,8 +87,7 @@ int lg_hosts_open(struct lg_hosts *h, const struct lg_opts *o)
 		rc = open_one(&a);
 		if (rc < 0) {
 			ncx_addr_format(&a, true, text, sizeof(text));
-			fprintf(stderr, "ncx-loadgen: host %u: bind %s: %s\n", i, text,
-				strerror(-rc));
+			ncx_err("host %u: bind %s: %s\n", i, text, strerror(-rc));
 			lg_hosts_close(h);
 			return rc;
 		}

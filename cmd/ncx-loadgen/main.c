@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <ncx/log.h>
+
 #include "loadgen.h"
 
 #define MAX_HOSTS 100000
@@ -93,7 +95,7 @@ static bool hosts_fit(const struct lg_opts *o)
 
 static int bad(const char *what, const char *arg)
 {
-	fprintf(stderr, "ncx-loadgen: bad %s '%s' (try --help)\n", what, arg);
+	ncx_err("bad %s '%s' (try --help)\n", what, arg);
 	return EX_USAGE;
 }
 
@@ -169,14 +171,13 @@ static int take_opt(int c, const char *arg, struct lg_opts *o, const char **targ
 static int resolve(struct lg_opts *o, const char *target, const char *base, uint64_t src_port)
 {
 	if (!target) {
-		fprintf(stderr, "ncx-loadgen: -t HOST:PORT is required (try --help)\n");
+		ncx_err("-t HOST:PORT is required (try --help)\n");
 		return EX_USAGE;
 	}
 	if (ncx_addr_parse(target, 6666, &o->target) < 0 || o->target.port == 0)
 		return bad("target", target);
 	if (!is_loopback(&o->target)) {
-		fprintf(stderr, "ncx-loadgen: refusing target %s: only 127.0.0.0/8 and ::1\n",
-			target);
+		ncx_err("refusing target %s: only 127.0.0.0/8 and ::1\n", target);
 		return EX_USAGE;
 	}
 	if (!base)
@@ -187,12 +188,11 @@ static int resolve(struct lg_opts *o, const char *target, const char *base, uint
 		return bad("--base (not the target's address family)", base);
 	o->base.port = (uint16_t)src_port;
 	if (!hosts_fit(o)) {
-		fprintf(stderr, "ncx-loadgen: %u hosts from %s do not fit in loopback\n",
-			o->hosts, base);
+		ncx_err("%u hosts from %s do not fit in loopback\n", o->hosts, base);
 		return EX_USAGE;
 	}
 	if (!o->records && o->seconds <= 0) {
-		fprintf(stderr, "ncx-loadgen: give --records or --seconds, so the run ends\n");
+		ncx_err("give --records or --seconds, so the run ends\n");
 		return EX_USAGE;
 	}
 	return 0;
@@ -209,7 +209,7 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
 		if ((rc = take_opt(c, optarg, o, &target, &base, &src_port)))
 			return rc;
 	if (optind < argc) {
-		fprintf(stderr, "ncx-loadgen: unexpected argument '%s' (try --help)\n", argv[optind]);
+		ncx_err("unexpected argument '%s' (try --help)\n", argv[optind]);
 		return EX_USAGE;
 	}
 	return resolve(o, target, base, src_port);
@@ -232,11 +232,11 @@ static void summary(const struct lg_opts *o, const struct lg_stats *st)
 		st->records, st->datagrams, st->bytes, st->errors, o->hosts, secs,
 		secs > 0 ? (double)st->records / secs : 0.0, st->min_sent, st->max_sent);
 	if (st->errors)
-		fprintf(stderr, "ncx-loadgen: %" PRIu64 " datagrams not sent; first error: %s\n",
-			st->errors, strerror(st->first_errno));
+		ncx_warn("%" PRIu64 " datagrams not sent; first error: %s\n", st->errors,
+			 strerror(st->first_errno));
 	if (o->rate && secs > 1 && (double)st->records / secs < 0.95 * (double)o->rate)
-		fprintf(stderr, "ncx-loadgen: could not keep up: %.0f of %" PRIu64
-				" records/s\n", (double)st->records / secs, o->rate);
+		ncx_warn("could not keep up: %.0f of %" PRIu64 " records/s\n",
+			 (double)st->records / secs, o->rate);
 }
 
 int main(int argc, char **argv)
@@ -245,8 +245,15 @@ int main(int argc, char **argv)
 	struct lg_opts o;
 	struct lg_hosts h;
 	struct lg_stats st;
-	int rc = parse_args(argc, argv, &o);
+	int rc;
 
+	/* Our own diagnostics through the log core (flushed at exit); the
+	 * summary line is the tool's output and stays a plain print. */
+	if (!ncx_log_start_stderr("ncx-loadgen", NCX_LOG_INFO)) {
+		fprintf(stderr, "ncx-loadgen: cannot start the log: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc;
 	if (o.records && o.records * o.hosts / o.hosts != o.records)
@@ -258,7 +265,7 @@ int main(int argc, char **argv)
 	rc = lg_run(&o, &h, &st);
 	lg_hosts_close(&h);
 	if (rc < 0) {
-		fprintf(stderr, "ncx-loadgen: %s\n", strerror(-rc));
+		ncx_err("%s\n", strerror(-rc));
 		return EX_OSERR;
 	}
 	summary(&o, &st);

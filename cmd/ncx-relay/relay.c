@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <ncx/addr.h>
+#include <ncx/log.h>
 #include <ncx/udp.h>
 #include <ncx/wire.h>
 
@@ -250,7 +251,7 @@ static void update_dark(struct relay *r, uint64_t now)
 		    now - r->start_us < r->blackouts[i].end_us)
 			dark = true;
 	if (dark != r->dark)
-		fprintf(stderr, "ncx-relay: blackout %s\n", dark ? "begins" : "ends");
+		ncx_notice("blackout %s\n", dark ? "begins" : "ends");
 	r->dark = dark;
 }
 
@@ -493,6 +494,12 @@ int main(int argc, char **argv)
 	struct ncx_addr at;
 	int c, bad = 0, bad_blackout = 0;
 
+	/* Our own diagnostics through the log core (flushed at exit); the
+	 * statistics at the end are the tool's output: plain prints. */
+	if (!ncx_log_start_stderr("ncx-relay", NCX_LOG_INFO)) {
+		fprintf(stderr, "ncx-relay: cannot start the log: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
 	r.fwd.reorder_us = 20000;
 	r.rng = 1;
 	while ((c = getopt_long(argc, argv, "l:t:L:R:h", longopts, NULL)) != -1) {
@@ -516,19 +523,18 @@ int main(int argc, char **argv)
 	}
 	if (bad || bad_blackout || !listen_at || !target || optind != argc) {
 		if (bad)
-			fprintf(stderr, "ncx-relay: probabilities are numbers from 0 to 1\n");
+			ncx_err("probabilities are numbers from 0 to 1\n");
 		if (bad_blackout)
-			fprintf(stderr, "ncx-relay: --blackout START:SECONDS (at most %d)\n",
-				MAX_BLACKOUTS);
+			ncx_err("--blackout START:SECONDS (at most %d)\n", MAX_BLACKOUTS);
 		usage(stderr);
 		return EX_USAGE;
 	}
 	if (ncx_addr_parse(target, 6666, &r.target) || ncx_addr_parse(listen_at, 6666, &at)) {
-		fprintf(stderr, "ncx-relay: addresses are numeric ADDR:PORT\n");
+		ncx_err("addresses are numeric ADDR:PORT\n");
 		return EX_USAGE;
 	}
 	if (!is_loopback(&r.target) || !is_loopback(&at)) {
-		fprintf(stderr, "ncx-relay: a test tool: loopback addresses only\n");
+		ncx_err("a test tool: loopback addresses only\n");
 		return EX_USAGE;
 	}
 	r.back = r.fwd;
@@ -540,7 +546,7 @@ int main(int argc, char **argv)
 		r.back.reorder = breorder;
 	r.listen_fd = ncx_udp_bind(&at, &(struct ncx_udp_opts){ .rcvbuf = 128 << 20 });
 	if (r.listen_fd < 0) {
-		fprintf(stderr, "ncx-relay: cannot listen on %s: %s\n", listen_at, strerror(-r.listen_fd));
+		ncx_err("cannot listen on %s: %s\n", listen_at, strerror(-r.listen_fd));
 		return EX_UNAVAILABLE;
 	}
 	big_sndbuf(r.listen_fd);

@@ -13,26 +13,16 @@
 
 #include "ncx.h"
 
-#define LOG_RING (64 << 10)	/* our own lines only: the smallest ring there is, nearly */
-
 static struct ncx_console *con;
 
 int cmd_log_start(const char *cmd)
 {
-	struct ncx_log_config cfg = { .ring_size = LOG_RING };
 	char prog[NCX_CON_PROG_MAX];
-	int rc;
 
 	snprintf(prog, sizeof(prog), "ncx %s", cmd);
-	rc = ncx_log_init(&cfg);
-	if (rc == 0) {
-		con = ncx_console_stderr(prog, NCX_LOG_NOTICE, 0);
-		rc = con ? ncx_console_register(con) : -errno;
-	}
-	if (rc) {
-		ncx_console_free(con);
-		con = NULL;
-		cmd_err(cmd, "cannot start the log: %s", strerror(-rc));
+	con = ncx_log_start_stderr(prog, NCX_LOG_NOTICE);
+	if (!con) {
+		cmd_err(cmd, "cannot start the log: %s", strerror(errno));
 		return EX_OSERR;
 	}
 	return 0;

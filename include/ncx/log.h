@@ -197,6 +197,17 @@ void ncx_console_free(struct ncx_console *con);
 struct ncx_console *ncx_console_stderr(const char *prog, int level, unsigned flags);
 
 /*
+ * A command-line program's logging in one call: ncx_log_init() with a
+ * small ring (NCX_LOG_CLI_RING bytes: a program's own diagnostics) and
+ * the plain console on stderr at level, registered. Returns the console
+ * (to change its level, unregister it, set ->level, register it again; to
+ * stop, unregister and free it), or NULL with errno set; then nothing is
+ * registered and the program may print its diagnostics itself.
+ */
+#define NCX_LOG_CLI_RING (64 << 10)
+struct ncx_console *ncx_log_start_stderr(const char *prog, int level);
+
+/*
  * Render a record as one text line, newline included:
  *   "[<sec>.<usec>] <<level>> [T<tid> C<cpu>] <text>\n"
  * with bytes < 0x20 (but tab), 0x7f and '\' in the text written as \xNN.

@@ -248,6 +248,32 @@ static void test_through_core(void **state)
 	ncx_log_shutdown();
 }
 
+/* One call sets up a program's logging: a small ring, the plain console. */
+static void test_start_stderr(void **state)
+{
+	struct ncx_console *con;
+	char *out;
+
+	(void)state;
+	errno = 0;
+	assert_null(ncx_log_start_stderr("", NCX_LOG_INFO));
+	assert_int_equal(errno, EINVAL);
+	ncx_log_shutdown();
+	capture_start();
+	con = ncx_log_start_stderr("ncx-relay", NCX_LOG_INFO);
+	assert_non_null(con);
+	assert_int_equal(ncx_log_ring()->size, NCX_LOG_CLI_RING);
+	ncx_notice("blackout %s\n", "begins");
+	ncx_debug("not shown\n");
+	assert_int_equal(ncx_log_flush(), 0);
+	assert_int_equal(ncx_console_unregister(con), 0);
+	out = capture_end(NULL);
+	assert_string_equal(out, "ncx-relay: blackout begins\n");
+	free(out);
+	ncx_console_free(con);
+	ncx_log_shutdown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_batch_over_buffer),
 		cmocka_unit_test(test_bad_prog),
 		cmocka_unit_test(test_through_core),
+		cmocka_unit_test(test_start_stderr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
