@@ -282,10 +282,28 @@ static void reset_sites(void)
 	memset(sites, 0, sizeof(sites));
 }
 
+/* The same calls with one thread, then with T: a row each. */
+static void one_vs_many(enum what what, const char *name, unsigned nthreads, uint64_t calls)
+{
+	double w1, w2, r1, r2, c1, c2;
+
+	if (what == W_NCX)
+		reset_sites();
+	w1 = run(what, 1, calls, &r1, &c1);
+	if (what == W_NCX)
+		reset_sites();
+	w2 = run(what, nthreads, calls, &r2, &c2);
+	printf("%s 1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", name, w1, c1,
+	       r1 / 1e6);
+	printf("%s %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
+	       "(%.2fx one thread; projected %.2fx)\n",
+	       name, nthreads, w2, c2, r2 / 1e6, r2 / r1, nthreads * c1 / c2);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t calls = 2000000;
-	double spam = 2, r1, r2;
+	double spam = 2, r1, r2, c1, c2;
 	unsigned threads = 2, pairs = 15;
 	char path[] = "/tmp/bench_log.XXXXXX";
 
@@ -324,38 +342,12 @@ int main(int argc, char **argv)
 	printf("(wall ns/call per thread; cpu ns/call = the thread's own CPU time per call;\n"
 	       " projected = threads x cpu(1) / cpu(T): the speed-up on otherwise idle CPUs)\n");
 	run(W_NCX, 1, calls / 4, NULL, NULL);	/* warm up: ring pages, caches */
-	reset_sites();
-	double c1, c2;
-	double ncx1 = run(W_NCX, 1, calls, &r1, &c1);
-	reset_sites();
-	double ncx2 = run(W_NCX, threads, calls, &r2, &c2);
-	printf("ncx_log   1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", ncx1, c1,
-	       r1 / 1e6);
-	printf("ncx_log   %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
-	       "(%.2fx one thread; projected %.2fx)\n",
-	       threads, ncx2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
-
-	double f1 = run(W_FPRINTF, 1, calls, &r1, &c1);
-	double f2 = run(W_FPRINTF, threads, calls, &r2, &c2);
-	printf("fprintf   1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", f1, c1,
-	       r1 / 1e6);
-	printf("fprintf   %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
-	       "(%.2fx one thread; projected %.2fx)\n",
-	       threads, f2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
+	one_vs_many(W_NCX, "ncx_log  ", threads, calls);
+	one_vs_many(W_FPRINTF, "fprintf  ", threads, calls);
 	fclose(bench_file);
 	unlink(path);
-
-	const char *names[] = { [W_SNPRINTF] = "snprintf ", [W_SHARED] = "+shared  " };
-
-	for (enum what w = W_SNPRINTF; w <= W_SHARED; w++) {
-		f1 = run(w, 1, calls, &r1, &c1);
-		f2 = run(w, threads, calls, &r2, &c2);
-		printf("%s 1 thread : %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s\n", names[w], f1,
-		       c1, r1 / 1e6);
-		printf("%s %u threads: %7.1f ns/call wall %7.1f cpu  %6.2f M calls/s  "
-		       "(%.2fx one thread; projected %.2fx)\n",
-		       names[w], threads, f2, c2, r2 / 1e6, r2 / r1, threads * c1 / c2);
-	}
+	one_vs_many(W_SNPRINTF, "snprintf ", threads, calls);
+	one_vs_many(W_SHARED, "+shared  ", threads, calls);
 
 	if (pairs) {
 		size_t rsz = (size_t)1 << NCX_RING_DEFAULT_ORDER;
