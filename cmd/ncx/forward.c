@@ -37,7 +37,6 @@
 
 #include "ncx.h"
 
-#define DEFAULT_TARGET_PORT 6666
 #define DEFAULT_SRC_PORT 6665	 /* the stock netconsole's */
 #define STATE_DIR "/var/lib/ncx"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -122,7 +121,7 @@ static void usage(FILE *f)
 		"SIGINT or SIGTERM: wait up to %d s for the last acks, save the state, exit 0.\n"
 		"Exit status: 0; 64 bad usage; 69 the port cannot be bound; 71 out of memory;\n"
 		"74 /dev/kmsg read error; 77 no permission to read /dev/kmsg.\n",
-		DEFAULT_SRC_PORT, DEFAULT_TARGET_PORT, NCX_TX_TARGETS_MAX, DEFAULT_SRC_PORT,
+		DEFAULT_SRC_PORT, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_SRC_PORT,
 		STATE_DIR, EXIT_WAIT_MS / 1000);
 }
 
@@ -166,23 +165,12 @@ static int add_target(struct forward *f, const char *text)
 	struct ncx_netcon_config *c = &f->nc_cfg;
 	char a[NCX_ADDR_TEXT_MAX];
 	size_t used = strlen(f->targets);
+	int rc = cmd_add_target("forward", c, text);
 
-	if (c->ntargets == NCX_TX_TARGETS_MAX) {
-		cmd_err("forward", "at most %d targets", NCX_TX_TARGETS_MAX);
-		return EX_USAGE;
-	}
-	if (ncx_addr_parse(text, DEFAULT_TARGET_PORT, &c->targets[c->ntargets])) {
-		cmd_err("forward", "'%s' is not HOST:PORT (numeric, e.g. 10.0.0.5:6666 or [::1]:6666)",
-			text);
-		return EX_USAGE;
-	}
-	if (c->targets[c->ntargets].port == 0) {
-		cmd_err("forward", "'%s': port 0 is no receiver", text);
-		return EX_USAGE;
-	}
-	ncx_addr_format(&c->targets[c->ntargets], true, a, sizeof(a));
+	if (rc)
+		return rc;
+	ncx_addr_format(&c->targets[c->ntargets - 1], true, a, sizeof(a));
 	snprintf(f->targets + used, sizeof(f->targets) - used, "%s%s", used ? " " : "", a);
-	c->ntargets++;
 	return 0;
 }
 

@@ -24,7 +24,6 @@
 
 #define MAX_SOCKETS 16
 #define BATCH 32
-#define DEFAULT_PORT 6666
 
 struct listener {
 	struct ncx_rx *rx;
@@ -243,7 +242,7 @@ static void usage(FILE *f)
 		"      --rcvbuf BYTES      socket receive buffer (default 8 MiB)\n"
 		"  -h, --help              this text\n\n"
 		"SIGINT or SIGTERM: print what is held behind open holes, then exit 0.\n",
-		DEFAULT_PORT, DEFAULT_PORT);
+		CMD_DEFAULT_PORT, CMD_DEFAULT_PORT);
 }
 
 static int add_listener(struct listener *l, const char *text, int rcvbuf)
@@ -256,7 +255,7 @@ static int add_listener(struct listener *l, const char *text, int rcvbuf)
 		cmd_err("listen", "at most %d addresses", MAX_SOCKETS);
 		return EX_USAGE;
 	}
-	if (ncx_addr_parse(text, DEFAULT_PORT, &at)) {
+	if (ncx_addr_parse(text, CMD_DEFAULT_PORT, &at)) {
 		cmd_err("listen", "'%s' is not ADDR:PORT (e.g. 127.0.0.1:6666 or [::1]:6666)", text);
 		return EX_USAGE;
 	}
@@ -303,8 +302,8 @@ int cmd_listen(int argc, char **argv)
 	if (naddrs == 0) {
 		char v4[32], v6[32];
 
-		snprintf(v4, sizeof(v4), "0.0.0.0:%d", DEFAULT_PORT);
-		snprintf(v6, sizeof(v6), "[::]:%d", DEFAULT_PORT);
+		snprintf(v4, sizeof(v4), "0.0.0.0:%d", CMD_DEFAULT_PORT);
+		snprintf(v6, sizeof(v6), "[::]:%d", CMD_DEFAULT_PORT);
 		if ((rc = add_listener(&l, v4, rcvbuf)))
 			return rc;
 		/* A host without IPv6 still gets its IPv4 listener. */

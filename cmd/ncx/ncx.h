@@ -28,4 +28,11 @@ void cmd_log_stop(void);
  */
 void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The port a receiver listens on when HOST:PORT leaves it out (netconsole's). */
+#define CMD_DEFAULT_PORT 6666
+
+/* Add -t TEXT to c's targets (target.c): 0, or EX_USAGE after saying why. */
+struct ncx_netcon_config;
+int cmd_add_target(const char *cmd, struct ncx_netcon_config *c, const char *text);
+
 #endif

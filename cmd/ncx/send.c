@@ -23,7 +23,6 @@
 
 #include "ncx.h"
 
-#define DEFAULT_PORT 6666
 #define DEFAULT_TIMEOUT 60
 #define RING_BYTES (16u << 20)
 /*
@@ -103,7 +102,7 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  ncx send -t 10.0.0.5:6666 \"backup finished\"\n"
 		"  dmesg | ncx send -t 10.0.0.5 -t [fd00::5]:6666 -l notice --timeout 120\n",
-		NCX_LOG_LINE_MAX, DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_TIMEOUT);
+		NCX_LOG_LINE_MAX, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_TIMEOUT);
 }
 
 /* A level by name or number; -1 if neither. */
@@ -313,25 +312,6 @@ static int finish(struct sender *s, bool logged_all)
 	return rc;
 }
 
-static int add_target(struct sender *s, const char *text)
-{
-	if (s->cfg.ntargets == NCX_TX_TARGETS_MAX) {
-		cmd_err("send", "at most %d targets", NCX_TX_TARGETS_MAX);
-		return EX_USAGE;
-	}
-	if (ncx_addr_parse(text, DEFAULT_PORT, &s->cfg.targets[s->cfg.ntargets])) {
-		cmd_err("send", "'%s' is not HOST:PORT with a numeric address "
-				"(e.g. 127.0.0.1:6666 or [::1]:6666)", text);
-		return EX_USAGE;
-	}
-	for (unsigned i = 0; i < s->cfg.ntargets; i++)
-		if (ncx_addr_equal(&s->cfg.targets[i], &s->cfg.targets[s->cfg.ntargets])) {
-			cmd_err("send", "target %s given twice", text);
-			return EX_USAGE;
-		}
-	s->cfg.ntargets++;
-	return 0;
-}
 
 static int parse_args(struct sender *s, int argc, char **argv)
 {
@@ -348,7 +328,7 @@ static int parse_args(struct sender *s, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:p:l:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if ((rc = add_target(s, optarg)))
+			if ((rc = cmd_add_target("send", &s->cfg, optarg)))
 				return rc;
 			break;
 		case 'p':
