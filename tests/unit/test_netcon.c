@@ -183,6 +183,18 @@ static void config1(struct ncx_netcon_config *cfg, const struct ncx_addr *target
 	cfg->tx.probe_us = 0;		/* test_probe has it on: exact datagram counts */
 }
 
+/* A fresh ring and one receiver socket on loopback, the config aimed at it. */
+static int one_receiver(struct ncx_netcon_config *cfg, struct ncx_addr *at)
+{
+	int fd;
+
+	ring_fresh(sizeof(ring_mem));
+	fd = rx_socket("127.0.0.1", at);
+	assert_true(fd >= 0);
+	config1(cfg, at);
+	return fd;
+}
+
 /* What netconsole would send for a record of ours, with the ncrx key. */
 static size_t expected(uint64_t seq, const char *text, size_t len, int level, char *out,
 		       size_t cap)
@@ -357,9 +369,7 @@ static void test_resend_request(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	nc = start(&cfg, &alldata);
 	for (int i = 0; i < 40; i++) {
 		snprintf(t, sizeof(t), "record %d", i);
@@ -517,9 +527,7 @@ static void test_probe(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	cfg.tx.probe_us = 20000;
 	nc = start(&cfg, &alldata);
 	log_str("first");
@@ -547,9 +555,7 @@ static void test_emergency(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	cfg.tx.emergency_us = 200000;
 	nc = start(&cfg, &alldata);
 	log_str("one");
@@ -586,9 +592,7 @@ static void test_threshold_numbering(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	nc = start(&cfg, &warn);
 	for (int i = 0; i < 50; i++) {
 		char t[32];
@@ -618,9 +622,7 @@ static void test_pacing(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	cfg.tx.max_pps = 100;
 	nc = start(&cfg, &alldata);
 	for (int i = 0; i < 150; i++)
@@ -694,9 +696,7 @@ static void test_start_hold(void **state)
 	int fd;
 
 	(void)state;
-	ring_fresh(sizeof(ring_mem));
-	fd = rx_socket("127.0.0.1", &at);
-	config1(&cfg, &at);
+	fd = one_receiver(&cfg, &at);
 	ncx_tx_config_default(&cfg.tx);
 	nc = start(&cfg, &alldata);
 	log_str("one");
