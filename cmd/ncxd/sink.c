@@ -509,21 +509,20 @@ void sink_flush_due(struct sink *s, uint64_t real_us)
 	 * buffers hold. In slices, those writes come late instead (a line may
 	 * then wait longer than flush_ms), and no datagram is lost for them.
 	 */
-	while (!list_empty(&s->dirty)) {
+	for (bool first = true; !list_empty(&s->dirty); first = false) {
 		struct sink_host *h = container_of(s->dirty.next, struct sink_host, dirty);
 
 		if (h->since_us + iv > s->mono_us)
 			break;
+		if (!first && ncx_now_us() >= until) {
+			s->flush_slices_cut++;
+			break;
+		}
 		if (sink_flush_host(s, h, real_us) != 0) {
 			/* Failing: again one interval from now, after the others. */
 			h->since_us = s->mono_us;
 			list_del(&h->dirty);
 			list_add_tail(&s->dirty, &h->dirty);
-		}
-		if (ncx_now_us() >= until && !list_empty(&s->dirty) &&
-		    container_of(s->dirty.next, struct sink_host, dirty)->since_us + iv <= s->mono_us) {
-			s->flush_slices_cut++;
-			break;
 		}
 	}
 }
