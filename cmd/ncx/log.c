@@ -63,9 +63,10 @@ void cmd_err(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* Into a log core that is set up, never one set up by this call. */
+	/* Into a log core that is set up, never one set up by this call; as
+	 * formatted already: one record, not a second formatting. */
 	if (ncx_log_ring())
-		ncx_err("%s\n", text);
+		(void)ncx_log_write(NCX_LOG_ERR, text, strlen(text));
 	/* On stderr now, in order with anything the command prints next, and
 	 * before it exits; without a console (send's, or none started) here. */
 	if (con)
