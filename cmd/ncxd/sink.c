@@ -370,7 +370,7 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 	return true;
 }
 
-/* Format an event line aside (s->line may hold a record waiting) and put it. */
+/* Format an event line in a buffer of its own (not s->line) and put it. */
 static bool put_event(struct sink *s, struct sink_host *h, uint64_t real_us,
 		      const struct ncxd_event *ev)
 {
@@ -403,9 +403,14 @@ static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, b
 	}
 }
 
-/* A record line (or legacy) of `cost` payload bytes, through the bucket. */
-static void put_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
-		       uint64_t cost)
+/*
+ * A record of `cost` payload bytes through the host's bucket, before it is
+ * formatted: a record the rate limit drops costs no formatting (a flooding
+ * host is exactly the one that sends most). If it passes, the events owed
+ * go first (they happened before it) and s->line is ready for the record.
+ */
+static bool admit_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+			 uint64_t cost)
 {
 	if (!ncxd_bucket_take(&h->bucket, s->cfg->rate, s->cfg->burst, mono_us, cost)) {
 		h->supp_records++;
@@ -414,10 +419,16 @@ static void put_record(struct sink *s, struct sink_host *h, uint64_t real_us, ui
 		h->st.c[NCXD_C_SUPPRESSED_BYTES] += cost;
 		s->total.c[NCXD_C_SUPPRESSED]++;
 		s->total.c[NCXD_C_SUPPRESSED_BYTES] += cost;
-		return;
+		return false;
 	}
-	/* Events owed go first: they happened before this record. */
 	put_pending(s, h, real_us, true);
+	s->line.len = 0;
+	s->line.truncated = false;
+	return true;
+}
+
+static void put_line(struct sink *s, struct sink_host *h, uint64_t real_us)
+{
 	if (!put(s, h, real_us, s->line.p, s->line.len))
 		count_drop(s, h, h->nbuf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
 }
@@ -425,19 +436,19 @@ static void put_record(struct sink *s, struct sink_host *h, uint64_t real_us, ui
 void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
 		 const struct ncx_ext *rec)
 {
-	s->line.len = 0;
-	s->line.truncated = false;
+	if (!admit_record(s, h, real_us, mono_us, rec->body.len))
+		return;
 	ncxd_format_record(&s->line, s->cfg->format, real_us, &h->addr, rec);
-	put_record(s, h, real_us, mono_us, rec->body.len);
+	put_line(s, h, real_us);
 }
 
 void sink_legacy(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
 		 const struct ncx_legacy *g)
 {
-	s->line.len = 0;
-	s->line.truncated = false;
+	if (!admit_record(s, h, real_us, mono_us, g->text.len))
+		return;
 	ncxd_format_legacy(&s->line, s->cfg->format, real_us, &h->addr, g);
-	put_record(s, h, real_us, mono_us, g->text.len);
+	put_line(s, h, real_us);
 }
 
 void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const struct ncxd_event *ev)
