@@ -160,6 +160,8 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+static const char hex_digit[16] = "0123456789abcdef";
+
 void ncxd_json_string(struct ncxd_line *l, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
@@ -167,7 +169,7 @@ void ncxd_json_string(struct ncxd_line *l, const void *buf, size_t n)
 
 	while (i < n) {
 		unsigned c = p[i];
-		size_t run = i;
+		size_t run = i, len;
 
 		/* Copy the longest run that needs nothing done. */
 		while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\')
@@ -182,14 +184,14 @@ void ncxd_json_string(struct ncxd_line *l, const void *buf, size_t n)
 
 			ncxd_line_put(l, esc, 2);
 			i++;
-		} else if (c >= 0x80 && utf8_len(p + i, n - i)) {
-			size_t len = utf8_len(p + i, n - i);
-
+		} else if (c >= 0x80 && (len = utf8_len(p + i, n - i))) {
 			ncxd_line_put(l, p + i, len);
 			i += len;
 		} else {
 			/* Control bytes, DEL, and each byte of invalid UTF-8. */
-			ncxd_line_printf(l, "\\u%04x", c);
+			char esc[6] = { '\\', 'u', '0', '0', hex_digit[c >> 4], hex_digit[c & 15] };
+
+			ncxd_line_put(l, esc, 6);
 			i++;
 		}
 	}
@@ -232,8 +234,12 @@ static void put_wire_text(struct ncxd_line *l, const char *p, size_t n)
 		while (run < n && (unsigned char)p[run] >= 0x20 && (unsigned char)p[run] < 0x7f)
 			run++;
 		ncxd_line_put(l, p + i, run - i);
-		if (run < n)
-			ncxd_line_printf(l, "\\x%02x", (unsigned char)p[run++]);
+		if (run < n) {
+			unsigned char c = (unsigned char)p[run++];
+			char esc[4] = { '\\', 'x', hex_digit[c >> 4], hex_digit[c & 15] };
+
+			ncxd_line_put(l, esc, 4);
+		}
 		i = run;
 	}
 }
