@@ -40,10 +40,20 @@ fail:
 	return err;
 }
 
-uint64_t ncx_now_us(void)
+static uint64_t clock_us(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t ncx_now_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
+}
+
+uint64_t ncx_real_us(void)
+{
+	return clock_us(CLOCK_REALTIME);
 }

@@ -107,14 +107,6 @@ static void on_usr1(int sig)
 	stats_signal = sig;
 }
 
-static uint64_t realtime_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* xorshift64*: reproducible from --seed, which is the point. */
 static double rnd(struct relay *r)
 {
@@ -265,7 +257,7 @@ static void note_seq(struct relay *r, struct client *c, const void *buf, size_t 
 	c->seen = true;
 	c->max_seq = e.seq;
 	r->new_seqs++;
-	r->last_new_rt = realtime_us();
+	r->last_new_rt = ncx_real_us();
 }
 
 /* A big send buffer: on loopback a datagram stays charged to the sender

@@ -64,14 +64,6 @@ struct wstate {
 	char (*ctrl)[CTRL_SPACE];
 };
 
-static uint64_t real_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void send_response(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
 {
 	struct sockaddr_storage ss;
@@ -335,7 +327,7 @@ static int receive_batch(struct wstate *s, int idx)
 	if (n <= 0)
 		return 0;
 	s->mono_us = s->sink.mono_us = ncx_now_us();
-	s->real_us = real_now_us();
+	s->real_us = ncx_real_us();
 	s->cur_fd = fd;
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
@@ -485,7 +477,7 @@ static void serve(struct wstate *s)
 					break;
 			}
 		s->mono_us = s->sink.mono_us = ncx_now_us();
-		s->real_us = real_now_us();
+		s->real_us = ncx_real_us();
 		ncx_rx_tick(s->rx, s->mono_us);
 		unsigned g = atomic_load(&d->reopen_gen);
 
@@ -510,7 +502,7 @@ static void drain(struct wstate *s)
 		for (int k = 0; k < 100000 && receive_batch(s, i) > 0; k++)
 			;
 	s->mono_us = s->sink.mono_us = ncx_now_us();
-	s->real_us = real_now_us();
+	s->real_us = ncx_real_us();
 	/* Reliable senders keep what is held behind a hole: the next run resumes
 	 * at the first unwritten seq and gets it resent (rx.h). */
 	ncx_rx_flush_resumable(s->rx, s->mono_us);

@@ -24,5 +24,7 @@ int ncx_udp_bind(const struct ncx_addr *at, const struct ncx_udp_opts *opts);
 
 /* Monotonic time in microseconds. */
 uint64_t ncx_now_us(void);
+/* Wall-clock time (CLOCK_REALTIME) in microseconds since the epoch. */
+uint64_t ncx_real_us(void);
 
 #endif /* NCX_UDP_H */
