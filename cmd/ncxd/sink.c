@@ -509,23 +509,25 @@ void sink_flush_all(struct sink *s, uint64_t real_us)
 void sink_flush_due(struct sink *s, uint64_t real_us)
 {
 	const uint64_t iv = (uint64_t)s->cfg->flush_ms * 1000u;
-	const uint64_t until = ncx_now_us() + s->flush_slice_us;
+	uint64_t until = 0;	/* set at the first due host: no clock read when none is */
 
 	/*
 	 * A host that fails goes to the tail with since_us = now: the loop
 	 * stops when it comes round (iv > 0). The time slice: when thousands
 	 * of hosts are new at once (a cold start, or midnight with a dated
 	 * path), each flush first creates a file, and flushing them all in
-	 * one go kept the sockets unread for over a second, past what their
-	 * buffers hold. In slices, those writes come late instead (a line may
-	 * then wait longer than flush_ms), and no datagram is lost for them.
+	 * one go could keep the sockets unread longer than their buffers last
+	 * on a slow file system. In slices, those writes come late instead (a
+	 * line may then wait longer than flush_ms), not the datagrams lost.
 	 */
-	for (bool first = true; !list_empty(&s->dirty); first = false) {
+	while (!list_empty(&s->dirty)) {
 		struct sink_host *h = container_of(s->dirty.next, struct sink_host, dirty);
 
 		if (h->since_us + iv > s->mono_us)
 			break;
-		if (!first && ncx_now_us() >= until) {
+		if (!until)
+			until = ncx_now_us() + s->flush_slice_us;
+		else if (ncx_now_us() >= until) {
 			s->flush_slices_cut++;
 			break;
 		}

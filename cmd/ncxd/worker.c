@@ -64,6 +64,13 @@ struct wstate {
 	char (*ctrl)[CTRL_SPACE];
 };
 
+/* Both clocks, once per batch or round: the engine and the sink run on them. */
+static void read_clocks(struct wstate *s)
+{
+	s->mono_us = s->sink.mono_us = ncx_now_us();
+	s->real_us = ncx_real_us();
+}
+
 static void send_response(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
 {
 	struct sockaddr_storage ss;
@@ -326,8 +333,7 @@ static int receive_batch(struct wstate *s, int idx)
 	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
-	s->mono_us = s->sink.mono_us = ncx_now_us();
-	s->real_us = ncx_real_us();
+	read_clocks(s);
 	s->cur_fd = fd;
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
@@ -476,8 +482,7 @@ static void serve(struct wstate *s)
 				if (n < BATCH)
 					break;
 			}
-		s->mono_us = s->sink.mono_us = ncx_now_us();
-		s->real_us = ncx_real_us();
+		read_clocks(s);
 		ncx_rx_tick(s->rx, s->mono_us);
 		unsigned g = atomic_load(&d->reopen_gen);
 
@@ -501,8 +506,7 @@ static void drain(struct wstate *s)
 	for (int i = 0; i < s->w->nfds; i++)
 		for (int k = 0; k < 100000 && receive_batch(s, i) > 0; k++)
 			;
-	s->mono_us = s->sink.mono_us = ncx_now_us();
-	s->real_us = ncx_real_us();
+	read_clocks(s);
 	/* Reliable senders keep what is held behind a hole: the next run resumes
 	 * at the first unwritten seq and gets it resent (rx.h). */
 	ncx_rx_flush_resumable(s->rx, s->mono_us);
