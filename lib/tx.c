@@ -567,8 +567,10 @@ static uint64_t oldest_unacked_time(const struct ncx_tx *tx, const struct target
 	s = first_sent_from(tx, g->ack_next, &idx);
 	if (s == NONE || s >= tx->sent)
 		return NONE;
-	/* Its checkpoint was overwritten: older than any we still know. */
-	if (cp_oldest(tx) > 0 && cp_find(tx, g->ack_next) == NONE)
+	/* Its checkpoint was overwritten (it is before the oldest live one,
+	 * which first_sent_from() found the checkpoints non-empty to have):
+	 * older than any time we still know. */
+	if (cp_oldest(tx) > 0 && cp_at(tx, cp_oldest(tx))->seq > g->ack_next)
 		return 0;
 	return cp_at(tx, idx)->time_us;
 }
