@@ -335,10 +335,12 @@ static int receive_batch(struct wstate *s, int idx)
 		return 0;
 	read_clocks(s);
 	s->cur_fd = fd;
+	/* The socket's drop count is cumulative: the last datagram's is news
+	 * enough for the batch. */
+	read_ovfl(s, idx, &msgs[n - 1].msg_hdr);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
 
-		read_ovfl(s, idx, mh);
 		if (ncx_addr_from_sockaddr(&a, (struct sockaddr *)&from[i], mh->msg_namelen))
 			continue;
 		if (!ncxd_allowed(s->cfg->allow, (size_t)s->cfg->nallow, &a)) {
