@@ -197,6 +197,32 @@ static void trim_buffers(struct sink *s, struct sink_host *h)
 		s->pool[s->nfree++] = h->buf[--h->nbuf];
 }
 
+/*
+ * One write(2)/writev(2) to h's open file, counted. Returns the bytes it
+ * took (maybe fewer than asked), or -errno after saying so once; a file
+ * that fails for another reason than a full disk is closed, to be opened
+ * afresh next time.
+ */
+static ssize_t host_write(struct sink *s, struct sink_host *h, const struct iovec *iov, int k)
+{
+	ssize_t w;
+
+	do
+		w = k == 1 ? write(h->fd, iov[0].iov_base, iov[0].iov_len) : writev(h->fd, iov, k);
+	while (w < 0 && errno == EINTR);
+	if (w <= 0) {
+		int rc = w < 0 ? -errno : -EIO;
+
+		log_failure(h, "cannot write", -rc);
+		if (rc != -ENOSPC && rc != -EDQUOT)
+			host_close(s, h);
+		return rc;
+	}
+	s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+	h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
+	return w;
+}
+
 /* Write everything buffered, in one write (or one writev when it spans
  * buffers). On failure what was not written stays. */
 static int host_flush(struct sink *s, struct sink_host *h)
@@ -226,20 +252,9 @@ static int host_flush(struct sink *s, struct sink_host *h)
 			iov[k] = (struct iovec){ .iov_base = h->buf[pos / cap] + off, .iov_len = n };
 			pos += n;
 		}
-		w = k == 1 ? write(h->fd, iov[0].iov_base, iov[0].iov_len) : writev(h->fd, iov, k);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			log_failure(h, "cannot write", -rc);
-			/* Not a full disk: the file may be gone bad; open it afresh next time. */
-			if (rc != -ENOSPC && rc != -EDQUOT)
-				host_close(s, h);
-			return rc;
-		}
+		if ((w = host_write(s, h, iov, k)) < 0)
+			return (int)w;
 		h->head += (size_t)w;
-		s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
-		h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 	}
 	h->len = h->head = 0;
 	trim_buffers(s, h);
@@ -334,21 +349,23 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 		}
 	}
 	if (n > cap && h->len == 0 && !h->failing) {
-		/* Longer than a whole buffer: straight to the file (buffer is empty now). */
-		ssize_t w;
+		/* Longer than a whole buffer: straight to the file (buffer is
+		 * empty now), as host_flush() writes, short writes continued. */
+		int rc = host_open(s, h);
 
-		if (host_open(s, h) < 0)
+		if (rc < 0) {
+			log_failure(h, "cannot open", -rc);
 			return false;
-		do
-			w = write(h->fd, p, n);
-		while (w < 0 && errno == EINTR);
-		if (w < (ssize_t)n)
-			log_failure(h, "cannot write", w < 0 ? errno : ENOSPC);
-		if (w >= 0) {
-			h->st.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
-			s->total.c[NCXD_C_WRITTEN_BYTES] += (uint64_t)w;
 		}
-		return w == (ssize_t)n;
+		for (size_t done = 0; done < n;) {
+			struct iovec iov = { .iov_base = (char *)p + done, .iov_len = n - done };
+			ssize_t w = host_write(s, h, &iov, 1);
+
+			if (w < 0)
+				return false;
+			done += (size_t)w;
+		}
+		return true;
 	}
 	if (h->len == 0 && s->dirty.prev != &h->dirty) {
 		/* The first line in an empty buffer: its interval starts now. */

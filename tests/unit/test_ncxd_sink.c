@@ -280,6 +280,38 @@ static void test_write_error_grows(void **state)
 
 /* A buffer is written flush_ms after its oldest line went in: not sooner,
  * not later; lines that came after it go with it. */
+/* A line longer than a whole buffer goes straight to the file, whole, after
+ * what the host had buffered. */
+static void test_line_over_buffer(void **state)
+{
+	struct ncxd_config c;
+	struct sink s;
+	struct ncx_addr a;
+	struct sink_host *h;
+	static char big[10000];
+	struct ncx_legacy g;
+	const char *t;
+
+	config(&c, "%h.log");
+	assert_int_equal(sink_init(&s, &c), 0);
+	assert_int_equal(ncx_addr_parse("10.0.0.9:6666", 1, &a), 0);
+	h = sink_host_new(&s, &a, -1);
+	record(&s, h, DAY0, 1);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(ncx_legacy_parse(big, sizeof(big), &g), 0);
+	sink_legacy(&s, h, DAY0, DAY0, &g);
+	sink_flush_all(&s, DAY0);
+	t = slurp("10.0.0.9.log");
+	assert_non_null(t);
+	assert_non_null(strstr(t, "rec 1 seq=1\n"));
+	/* the big line whole, and after the buffered record */
+	assert_non_null(strstr(strstr(t, "rec 1"), "xxxxxxxxxx"));
+	assert_int_equal(count(t, "\n"), 2);
+	assert_true(strlen(t) > sizeof(big));
+	sink_finish(&s, DAY0);
+	sink_free(&s);
+}
+
 /* With no time to spare, each periodic flush writes one due host and leaves
  * the rest for the next call, saying it has work now; none is skipped. */
 static void test_flush_due_in_slices(void **state)
@@ -463,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_error_grows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_due_in_slices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_over_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
