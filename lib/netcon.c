@@ -305,26 +305,16 @@ gone:
 	return 0;
 }
 
-/*
- * tx's gone callback: a placeholder for first..first+count-1 (tx.h). Level
- * warning, timestamp 0 (it is no record of ours, and a receiver must not
- * read the sender's clock from it), the text says what happened for a
- * receiver that shows it as a record.
- */
+/* tx's gone callback: a placeholder for first..first+count-1 (tx.h, wire.h). */
 static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
 {
 	struct ncx_netcon *nc = arg;
-	char d[256];
-	int n = snprintf(d, sizeof(d),
-			 "4,%llu,0,-,ncgone=%llu,ncrx=1;ncx: %llu records (seq %llu..%llu) were "
-			 "lost by the sender before they could be sent\n",
-			 (unsigned long long)first, (unsigned long long)count,
-			 (unsigned long long)count, (unsigned long long)first,
-			 (unsigned long long)(first + count - 1));
+	char d[NCX_WIRE_GONE_MAX];
+	size_t n = ncx_gone_format(first, count, d, sizeof(d));
 
-	if (n <= 0 || (size_t)n >= sizeof(d))
+	if (n > sizeof(d))
 		return 0;
-	return send_to(nc, t, d, (size_t)n) ? 0 : 1;
+	return send_to(nc, t, d, n) ? 0 : 1;
 }
 
 /* ---- responses ---------------------------------------------------------- */

@@ -565,6 +565,19 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
 	return o.len;
 }
 
+size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap)
+{
+	struct ncx_ext rec = { .level = 4, .seq = first, .gone = count, .reliable = true };
+	char text[NCX_WIRE_GONE_MAX];
+	int n = snprintf(text, sizeof(text),
+			 "ncx: %llu records (seq %llu..%llu) were lost by the sender "
+			 "before they could be sent",
+			 (unsigned long long)count, (unsigned long long)first,
+			 (unsigned long long)(first + count - 1));
+
+	return ncx_ext_format(&rec, text, n > 0 ? (size_t)n : 0, NULL, 0, out, cap);
+}
+
 int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
 {
 	const char *p = rec;

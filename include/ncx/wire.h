@@ -140,6 +140,17 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
 		      const char *dict, size_t dict_len, char *out, size_t cap);
 
 /*
+ * Format an ncgone placeholder (DESIGN.md, Extensions): the whole datagram
+ * that tells a receiver seqs first..first+count-1 (count 1..2^32) are gone
+ * from the sender. Level warning, timestamp 0 (it is no record of the
+ * sender's), marked ncrx=1, with a text that says what happened for a
+ * receiver that shows it as a record. Returns the length needed, writing at
+ * most cap bytes, no NUL; NCX_WIRE_GONE_MAX always suffices.
+ */
+#define NCX_WIRE_GONE_MAX 192
+size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap);
+
+/*
  * Cut a formatted record (header + ';' + body, as ncx_ext_format() makes)
  * into datagrams exactly as netconsole does: a record of at most
  * NCX_WIRE_CHUNK bytes goes as it is; a longer one goes as fragments, each

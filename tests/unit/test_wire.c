@@ -966,11 +966,37 @@ static void test_level_name(void **state)
 	assert_string_equal(ncx_level_name(8 + 3), "err"); /* the facility bits are not its business */
 }
 
+/* The placeholder's bytes (netcon's and the kernel module's), and that they
+ * parse back as one: the largest count fits NCX_WIRE_GONE_MAX. */
+static void test_gone_format(void **state)
+{
+	char d[NCX_WIRE_GONE_MAX];
+	struct ncx_ext e;
+	size_t n = ncx_gone_format(100, 12, d, sizeof(d));
+	static const char want[] = "4,100,0,-,ncgone=12,ncrx=1;ncx: 12 records (seq 100..111) "
+				   "were lost by the sender before they could be sent\n";
+
+	(void)state;
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(d, want, n);
+	assert_int_equal(ncx_ext_parse(d, n, &e), 0);
+	assert_true(e.gone == 12 && e.seq == 100 && e.reliable && e.level == 4);
+
+	n = ncx_gone_format(UINT64_MAX - (1ULL << 32) + 1, 1ULL << 32, d, sizeof(d));
+	assert_true(n <= sizeof(d));
+	assert_int_equal(ncx_ext_parse(d, n, &e), 0);
+	assert_true(e.gone == 1ULL << 32);
+	/* A short cap gets the first cap bytes, and the length needed. */
+	assert_int_equal(ncx_gone_format(100, 12, d, 10), strlen(want));
+	assert_memory_equal(d, want, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_decode),
 		cmocka_unit_test(test_level_name),
+		cmocka_unit_test(test_gone_format),
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_release),
 		cmocka_unit_test(test_parse_keys),
