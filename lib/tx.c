@@ -104,6 +104,8 @@ struct ncx_tx {
 	uint64_t tokens_us;	/* when the bucket was last refilled */
 	bool tokens_init;
 	struct ncx_tx_stats st;
+	uint64_t req[REQ_MAX];	/* one response's requests: not on the stack, which
+				 * is small where this runs in the kernel (kmod/) */
 };
 
 void ncx_tx_config_default(struct ncx_tx_config *cfg)
@@ -510,7 +512,7 @@ static void ack_to(struct target *g, uint64_t acked, uint64_t now_us)
 int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, uint64_t now_us,
 		    ncx_tx_resend_fn resend, void *arg)
 {
-	uint64_t req[REQ_MAX], acked;
+	uint64_t *req = tx->req, acked;
 	struct target *g;
 	int n;
 
