@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sending: records to targets through netpoll, cut into datagrams by
+ * lib/wire.c exactly as netconsole cuts them, and the callbacks lib/tx.c
+ * drives (resend a seq, say a run of seqs is gone).
+ *
+ * netpoll wants interrupts off; they are off for one datagram at a time, so
+ * a long resend round never holds them off for long. xmit_lock keeps a
+ * target's netpoll from going away (the device unregistered) in the middle
+ * of a send.
+ */
+#include <linux/netpoll.h>
+#include <linux/spinlock.h>
+
+#include "ncxcon.h"
+
+static void send_dgram(struct ncxcon *nc, struct ncxcon_target *t, const void *d, size_t len)
+{
+	unsigned long flags;
+	bool locked;
+
+	local_irq_save(flags);
+	/* At panic the lock may be held by a CPU that panic stopped: go on
+	 * without it, as the only CPU left running. */
+	locked = atomic_read(&nc->panicking) ? spin_trylock(&nc->xmit_lock)
+					      : (spin_lock(&nc->xmit_lock), true);
+	if (t->up) {
+		netpoll_send_udp(&t->np, d, len);
+		nc->stats.datagrams++;
+	}
+	if (locked)
+		spin_unlock(&nc->xmit_lock);
+	local_irq_restore(flags);
+}
+
+struct emit {
+	struct ncxcon *nc;
+	int target;		/* -1: every target */
+	unsigned int n;		/* datagrams (to one target) */
+};
+
+static int emit_dgram(void *arg, const void *d, size_t len)
+{
+	struct emit *e = arg;
+	unsigned int t;
+
+	if (e->target >= 0) {
+		send_dgram(e->nc, &e->nc->t[e->target], d, len);
+	} else {
+		for (t = 0; t < e->nc->ntargets; t++)
+			send_dgram(e->nc, &e->nc->t[t], d, len);
+	}
+	e->n++;
+	return 0;
+}
+
+static int count_dgram(void *arg, const void *d, size_t len)
+{
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+/* Send one formatted record to target (or every target, -1); the datagrams
+ * it took (per target). */
+unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len)
+{
+	struct emit e = { .nc = nc, .target = target };
+
+	if (ncx_ext_fragment(rec, len, emit_dgram, &e))
+		return 0;
+	return e.n;
+}
+
+unsigned int ncxcon_xmit_count(const char *rec, size_t len)
+{
+	unsigned int n = 0;
+
+	if (ncx_ext_fragment(rec, len, count_dgram, &n))
+		return 0;
+	return n;
+}
+
+/* tx's resend callback: read seq again from the kernel's buffer. 0: gone. */
+int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emergency)
+{
+	struct ncxcon *nc = arg;
+	struct ncxcon_record r;
+	u64 s = seq;
+	size_t len;
+
+	if (ncxcon_record_read(&s, nc->work, &r) || s != seq)
+		return 0;
+	len = ncxcon_record_format(&r, emergency, nc->work);
+	return ncxcon_xmit(nc, target, nc->work->rec, len);
+}
+
+/* tx's gone callback: one ncgone placeholder. */
+int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count)
+{
+	struct ncxcon *nc = arg;
+	char d[NCX_WIRE_GONE_MAX];
+	size_t len = ncx_gone_format(first, count, d, sizeof(d));
+
+	if (len > sizeof(d))
+		return 0;
+	send_dgram(nc, &nc->t[target], d, len);
+	return 1;
+}
+
+/*
+ * First sends: up to budget new records from nc->next_seq on, as far as tx
+ * lets them go (the stream-start hold, the in-flight cap, pacing). *more is
+ * set if records are left that could go now.
+ */
+void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *more)
+{
+	struct ncxcon_record r;
+	unsigned int n;
+	size_t len;
+	u64 seq;
+
+	*more = false;
+	while (budget--) {
+		seq = nc->next_seq;
+		if (ncxcon_record_read(&seq, nc->work, &r))
+			return;
+		if (!nc->started) {
+			ncx_tx_start(nc->tx, seq);
+			nc->started = true;
+		}
+		len = ncxcon_record_format(&r, false, nc->work);
+		n = ncxcon_xmit_count(nc->work->rec, len);
+		if (!ncx_tx_may_send(nc->tx, n, now_us)) {
+			nc->held = true;
+			return;
+		}
+		ncxcon_xmit(nc, -1, nc->work->rec, len);
+		ncx_tx_sent(nc->tx, seq, seq, n, now_us);
+		nc->next_seq = seq + 1;
+		nc->stats.records++;
+		if (r.truncated)
+			nc->stats.truncated++;
+	}
+	*more = true;
+}
