@@ -4,6 +4,7 @@
 #   make check      install missing Debian packages, build every variant, run every test
 #   make run        build, start the collector with a local sender on loopback
 #   make bench      build the benchmarks (bench/README.md says how to run them)
+#   make kmod       build kmod/ (ncxcon.ko) for every supported kernel: build/kmod/RELEASE/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -86,7 +87,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libncx.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libncx.a $(LDLIBS) -lm
 
-.PHONY: all deps check run bench install clean fuzzers asan tsan clang-build
+.PHONY: all deps check run bench install clean fuzzers asan tsan clang-build kmod
 all: main-bins main-tests
 
 deps:
@@ -97,10 +98,15 @@ asan: asan-bins asan-tests
 tsan: $(addprefix $(B)/tsan/tests/,$(TSAN_UNITS))
 bench: $(addprefix $(B)/bench/,$(BENCHES)) main-bins
 
+# Needs the kernels' headers (scripts/deps installs them), so not part of all.
+kmod:
+	@./scripts/build-kmod $(B)/kmod
+
 # The whole tree also builds warning-free with clang (the asan variant uses
 # clang); -Werror here keeps both compilers honest.
 check: deps
 	$(MAKE) --no-print-directory all asan tsan fuzzers CFLAGS='$(CFLAGS) -Werror'
+	@KCFLAGS=-Werror ./scripts/build-kmod $(B)/kmod
 	@B=$(B) UNITS='$(UNITS)' TSAN_UNITS='$(TSAN_UNITS)' FUZZERS='$(FUZZERS)' \
 		./scripts/run-tests
 

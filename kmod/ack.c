@@ -17,7 +17,8 @@
 #include "ncxcon.h"
 
 /* Responses are at most 1000 bytes; a longer one must reach tx's strict
- * parser as too long, not cut to a valid-looking prefix. */
+ * parser as too long, not cut to a valid-looking prefix.
+ */
 #define RESP_BUF 1024
 #define READS_PER_ROUND 64
 
@@ -122,7 +123,8 @@ static int match(const struct ncxcon *nc, const struct socket *sock,
 }
 
 /* Read what is waiting (at most READS_PER_ROUND per socket; *more if that
- * was not all) and feed it to tx. */
+ * was not all) and feed it to tx.
+ */
 void ncxcon_ack_read(struct ncxcon *nc, u64 now_us, bool *more)
 {
 	unsigned int i, n;

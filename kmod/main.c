@@ -21,7 +21,8 @@
 
 static struct ncxcon ncx;
 /* Serializes configuration (target= at load and at run time, unload) and
- * the status read, which both use the targets and tx. */
+ * the status read, which both use the targets and tx.
+ */
 static DEFINE_MUTEX(config_lock);
 static char target_spec[SPEC_MAX];
 static bool loaded;
@@ -67,7 +68,8 @@ static u64 now_us(void)
 }
 
 /* How long to sleep: until tx's next deadline, or the next look for new
- * records, whichever is first. *idle_ms grows while nothing happens. */
+ * records, whichever is first. *idle_ms grows while nothing happens.
+ */
 static unsigned long sleep_jiffies(struct ncxcon *nc, u64 now, bool sent, unsigned int *idle_ms)
 {
 	unsigned int cap = clamp_t(unsigned int, READ_ONCE(poll_ms), 1, 1000);
@@ -192,7 +194,8 @@ fail:
 }
 
 /* target= written at run time: check it, then replace the running targets.
- * A bad value changes nothing. */
+ * A bad value changes nothing.
+ */
 static int target_set(const char *val, const struct kernel_param *kp)
 {
 	struct ncxcon_target *check;
@@ -285,7 +288,8 @@ MODULE_PARM_DESC(status, "counters (read only)");
 
 /* Called by printk for records at or below the console loglevel: kick the
  * kthread (from irq_work: printk may run where a wake-up may not), or, at
- * panic, send (panic.c). Records above the loglevel are found by polling. */
+ * panic, send (panic.c). Records above the loglevel are found by polling.
+ */
 static void console_write(struct console *con, const char *s, unsigned int len)
 {
 	if (atomic_read(&ncx.panicking))
@@ -302,7 +306,8 @@ static struct console ncxcon_console = {
 };
 
 /* A target's device going away: stop using it (its netpoll holds a
- * reference the unregister waits for). */
+ * reference the unregister waits for).
+ */
 static int netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
 {
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);

@@ -32,7 +32,8 @@
 
 #define NCXCON_TARGETS_MAX NCX_TX_TARGETS_MAX
 /* One record as kmsg_dump_get_line() prints it: up to 1024 bytes of text,
- * each of its lines behind a prefix of up to 32 bytes. */
+ * each of its lines behind a prefix of up to 32 bytes.
+ */
 #define NCXCON_LINE_MAX (32 * 1024)
 /* One record in the extended format: header, and the text escaped (x4). */
 #define NCXCON_REC_MAX (NCX_WIRE_HDR_MAX + 4 * 1024 + 64)
@@ -40,7 +41,8 @@
 struct ncxcon_target {
 	struct netpoll np;
 	struct socket *sock;	/* where its responses arrive (shared by
-				 * targets with the same source address) */
+				 * targets with the same source address)
+				 */
 	bool sock_owner;	/* this target created sock */
 	bool up;		/* netpoll set up, the device still there */
 	char spec[128];		/* as configured, for messages */
@@ -48,7 +50,8 @@ struct ncxcon_target {
 
 /* Scratch space for reading and formatting one record. The kthread and the
  * panic path each have their own: a CPU stopped by panic may have been
- * inside the kthread's. */
+ * inside the kthread's.
+ */
 struct ncxcon_scratch {
 	char line[NCXCON_LINE_MAX];
 	char text[NCXCON_LINE_MAX];
@@ -56,7 +59,8 @@ struct ncxcon_scratch {
 };
 
 /* A record read back from the kernel's buffer: rec's fields and the
- * unescaped text (in the scratch's text buffer). */
+ * unescaped text (in the scratch's text buffer).
+ */
 struct ncxcon_record {
 	struct ncx_ext ext;
 	const char *text;

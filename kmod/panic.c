@@ -32,7 +32,8 @@
 #include "ncxcon.h"
 
 /* Send records from *seq to the newest, repeat times each; *seq ends past
- * the newest. Passes over the whole range: see above. */
+ * the newest. Passes over the whole range: see above.
+ */
 static void send_range(struct ncxcon *nc, u64 *seq, unsigned int repeat)
 {
 	struct ncxcon_scratch *s = nc->panic;

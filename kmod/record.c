@@ -125,7 +125,8 @@ int ncxcon_record_read(u64 *seq, struct ncxcon_scratch *s, struct ncxcon_record 
 	p = s->line;
 	pre = parse_prefix(p, len, &r->ext);
 	/* Each line: strip the prefix (the same bytes as the first line's) and
-	 * join the lines with the newlines the record's text had. */
+	 * join the lines with the newlines the record's text had.
+	 */
 	for (i = 0; i < len;) {
 		const char *nl = memchr(p + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - p) : len, skip = 0;
@@ -153,7 +154,8 @@ u64 ncxcon_record_oldest(void)
 }
 
 /* The record in the extended format in s->rec, marked ncrx=1 (and ncemg=1);
- * its length. */
+ * its length.
+ */
 size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, struct ncxcon_scratch *s)
 {
 	size_t len;

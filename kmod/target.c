@@ -17,7 +17,8 @@
 #include "ncxcon.h"
 
 /* The next field of *s up to (not including) stop, or to the end of *s if
- * stop is 0. Returns false if stop was wanted and is not there. */
+ * stop is 0. Returns false if stop was wanted and is not there.
+ */
 static bool field(char **s, char stop, char **out)
 {
 	char *end = stop ? strchr(*s, stop) : *s + strlen(*s);

@@ -21,7 +21,8 @@ static void send_dgram(struct ncxcon *nc, struct ncxcon_target *t, const void *d
 
 	local_irq_save(flags);
 	/* At panic the lock may be held by a CPU that panic stopped: go on
-	 * without it, as the only CPU left running. */
+	 * without it, as the only CPU left running.
+	 */
 	locked = atomic_read(&nc->panicking) ? spin_trylock(&nc->xmit_lock)
 					      : (spin_lock(&nc->xmit_lock), true);
 	if (t->up) {
@@ -61,7 +62,8 @@ static int count_dgram(void *arg, const void *d, size_t len)
 }
 
 /* Send one formatted record to target (or every target, -1); the datagrams
- * it took (per target). */
+ * it took (per target).
+ */
 unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len)
 {
 	struct emit e = { .nc = nc, .target = target };
