@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The kernel module (kmod/, ncxcon) as an operator meets it, on every supported kernel
+# (tests/qemu/kernels; each runs this script again with NCX_KERNEL set). Two guests:
+#  1. bad target= values are refused with a clear line in dmesg and leave no module, no
+#     warning and no oops; then ncxcon and the stock netconsole send from the same source
+#     port (6665) to one ncxd through a relay losing 30%, and ncxcon is unloaded and
+#     loaded again halfway through 3,000 lines: ncxd sees one stream, every record once,
+#     in order.
+#  2. the receiver is down (the relay drops everything) for the first 60 s, the boot
+#     and 1,000 lines included: once it is back, everything the kernel still holds
+#     arrives, once, in order (emergency transmission).
+# About 90 s of emulated time per kernel.
+. "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
+command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
+if [ -z "${NCX_KERNEL:-}" ]; then
+	"$NCX_TOP/tests/qemu/kernels" each bash "$0"
+	exit
+fi
+. "$NCX_TOP/tests/support/kmod.sh"
+kmod_guest "$T/guest"
+
+# 1. Bad targets, one stream from two senders on one port, unload and reload.
+kmod_rx one --loss 0.3 --reorder 0.1 --dup 0.05 --seed 21
+tag=o$$x$RANDOM
+# shellcheck disable=SC2154 # one_port: set by kmod_rx
+kmod_boot "$T/guest" "$tag" "$one_port" "$one_port" "ncx_bad=1 ncx_same_port=1 ncx_reload=1 ncx_lines=3000"
+sleep 1
+kmod_stop one
+n=$(grep -c '^bad ' "$T/report.log")
+[ "$n" -eq 5 ] || fail "$n of 5 bad targets reported"
+while read -r _ rc msg; do
+	[ "$rc" -ne 0 ] || fail "insmod took a bad target: $msg"
+	case $msg in
+	*"ncxcon: target 1 "*) note "$krel: insmod $rc: ${msg#*] }" ;;
+	*) fail "no clear error for a bad target: '$msg'" ;;
+	esac
+done < <(grep '^bad ' "$T/report.log")
+if tr -d '\r' <"$T/serial.log" | grep -E 'WARNING:|BUG:|Oops|Call Trace' | head -5 | grep .; then
+	fail "the kernel warned or oopsed ($krel)"
+fi
+[ "$(ls "$T/one.d")" = 127.0.0.1 ] || fail "ncxd saw more than one host: $(ls "$T/one.d")"
+kmod_check_stream one
+kmod_check_lines one "$tag" 3000
+note "$krel: bad targets refused; one stream through unload and reload"
+
+# 2. The receiver down for the first 60 s.
+kmod_rx down --blackout 0:60 --seed 22
+tag=d$$x$RANDOM
+start=$(date +%s)
+# shellcheck disable=SC2154 # down_port: set by kmod_rx
+kmod_boot "$T/guest" "$tag" "$down_port" "$down_port" "ncx_lines=1000 ncx_same_port=1 ncx_wait_s=150"
+took=$(($(date +%s) - start))
+[ "$took" -ge 60 ] || fail "the guest was done after $took s, before the receiver came back"
+sleep 1
+kmod_stop down
+kmod_check_stream down
+kmod_check_lines down "$tag" 1000
+note "$krel: receiver down 60 s: everything arrived once, in order, $took s after boot"
