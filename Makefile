@@ -5,6 +5,7 @@
 #   make run        build, start the collector with a local sender on loopback
 #   make bench      build the benchmarks (bench/README.md says how to run them)
 #   make kmod       build kmod/ (ncxcon.ko) for every supported kernel: build/kmod/RELEASE/
+#   make dkms-install  ncxcon through DKMS for the running kernel and every update
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -87,7 +88,8 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libncx.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libncx.a $(LDLIBS) -lm
 
-.PHONY: all deps check run bench install clean fuzzers asan tsan clang-build kmod
+.PHONY: all deps check run bench install clean fuzzers asan tsan clang-build kmod \
+	dkms-install dkms-uninstall
 all: main-bins main-tests
 
 deps:
@@ -101,6 +103,12 @@ bench: $(addprefix $(B)/bench/,$(BENCHES)) main-bins
 # Needs the kernels' headers (scripts/deps installs them), so not part of all.
 kmod:
 	@./scripts/build-kmod $(B)/kmod
+
+# ncxcon through DKMS, rebuilt on every kernel update (docs/kmod.md).
+dkms-install:
+	./scripts/kmod-dkms install
+dkms-uninstall:
+	./scripts/kmod-dkms remove
 
 # The whole tree also builds warning-free with clang (the asan variant uses
 # clang); -Werror here keeps both compilers honest.
