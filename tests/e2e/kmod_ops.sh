@@ -4,8 +4,9 @@
 #  1. bad target= values are refused with a clear line in dmesg and leave no module, no
 #     warning and no oops; then ncxcon and the stock netconsole send from the same source
 #     port (6665) to one ncxd through a relay losing 30%, and ncxcon is unloaded and
-#     loaded again halfway through 3,000 lines: ncxd sees one stream, every record once,
-#     in order.
+#     loaded again halfway through 3,000 lines, and given a bad target= through sysfs
+#     (refused, the old one kept) and the good one again at three quarters: ncxd sees
+#     one stream, every record once, in order.
 #  2. the receiver is down (the relay drops everything) for the first 60 s, the boot
 #     and 1,000 lines included: once it is back, everything the kernel still holds
 #     arrives, once, in order (emergency transmission).
@@ -23,7 +24,7 @@ kmod_guest "$T/guest"
 kmod_rx one --loss 0.3 --reorder 0.1 --dup 0.05 --seed 21
 tag=o$$x$RANDOM
 # shellcheck disable=SC2154 # one_port: set by kmod_rx
-kmod_boot "$T/guest" "$tag" "$one_port" "$one_port" "ncx_bad=1 ncx_same_port=1 ncx_reload=1 ncx_lines=3000"
+kmod_boot "$T/guest" "$tag" "$one_port" "$one_port" "ncx_bad=1 ncx_same_port=1 ncx_reload=1 ncx_retarget=1 ncx_lines=3000"
 sleep 1
 kmod_stop one
 n=$(grep -c '^bad ' "$T/report.log")
@@ -38,10 +39,12 @@ done < <(grep '^bad ' "$T/report.log")
 if tr -d '\r' <"$T/serial.log" | grep -E 'WARNING:|BUG:|Oops|Call Trace' | head -5 | grep .; then
 	fail "the kernel warned or oopsed ($krel)"
 fi
+grep -q '^retarget-bad .*ncxcon: target 1 .*not a MAC address' "$T/report.log" ||
+	fail "no clear error for a bad target= through sysfs: $(grep '^retarget-bad' "$T/report.log")"
 [ "$(ls "$T/one.d")" = 127.0.0.1 ] || fail "ncxd saw more than one host: $(ls "$T/one.d")"
 kmod_check_stream one
 kmod_check_lines one "$tag" 3000
-note "$krel: bad targets refused; one stream through unload and reload"
+note "$krel: bad targets refused (insmod and sysfs); one stream through unload, reload and a new target="
 
 # 2. The receiver down for the first 60 s.
 kmod_rx down --blackout 0:60 --seed 22
