@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ncx: one non-recursive Makefile for everything. See README.md.
 #
 #   make            build the library, the programs, the unit tests (build/)

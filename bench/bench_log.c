@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_log: what one ncx_log() call costs, next to fprintf(3) to a file and
  * syslog(3), with 1 and 2 threads; what a silenced call site costs; and RSS

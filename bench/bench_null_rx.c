@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_null_rx: the baseline receiver for bench/ncxd/run. It does what any
  * netconsole collector must do at the least (take datagrams off a socket

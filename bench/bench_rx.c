@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_rx: the receiver engine in process, no sockets. Datagrams are made
  * up front (the kernel's extended format, ~100 bytes of text), then fed to

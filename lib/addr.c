@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr: sender identity in canonical form. See include/ncx/addr.h.
  */

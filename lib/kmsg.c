@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kmsg: the pure parts of forwarding /dev/kmsg. See include/ncx/kmsg.h.
  */

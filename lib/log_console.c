@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log_console: the built-in text consoles. Each record becomes one line,
  * collected in a buffer and written out with one write(2) per batch: the

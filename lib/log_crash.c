@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log_crash: the opt-in crash hook. On a fatal signal the handler ends
  * what the crashing thread was writing, logs the signal, drains every

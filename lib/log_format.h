@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log_format: the log core's own printf for the common conversions, so
  * that an ncx_log() call mostly does not pay for vsnprintf.

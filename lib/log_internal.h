@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log_internal: what the files of the log core share. Internal to libncx:
  * lib/log.c is the core (ring, line buffers, ratelimit, consoles' threads);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log_render: a record as a line of text, or as the kernel's extended
  * format. Both are async-signal-safe: consoles call them from the crash

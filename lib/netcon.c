@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netcon: the reliable network console. See include/ncx/netcon.h.
  *

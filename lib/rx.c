@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rx: the receiver engine. See include/ncx/rx.h for the contract.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tx: the reliable sender's protocol state. See include/ncx/tx.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * udp: shared socket chores. See include/ncx/udp.h.
  */

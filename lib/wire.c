@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire: parse and produce the kernel's netconsole datagrams. See
  * include/ncx/wire.h for the formats.

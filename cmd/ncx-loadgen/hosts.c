@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One socket per simulated host, each bound to its own loopback address and
  * the netconsole source port, so the receiver sees N distinct senders exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncx-loadgen: many simulated netconsole hosts on loopback. See main.c. */
 #ifndef NCX_LOADGEN_H
 #define NCX_LOADGEN_H

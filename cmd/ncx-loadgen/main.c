@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx-loadgen: simulate many netconsole hosts on loopback, for benchmarks and
  * tests of receivers. Each host is a socket bound to its own 127.x address

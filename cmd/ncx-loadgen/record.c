@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The records a simulated host sends. Everything about a record follows from
  * (seed, host, seq), so a test can tell what arrived from what was sent:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The run: hosts take turns (round robin, --burst records each), so records
  * of different hosts interleave the way they do on a real network, and the

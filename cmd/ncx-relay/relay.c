@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx-relay: a deliberately bad network between netconsole senders and a
  * receiver, for tests. It forwards UDP both ways and, from a seeded random

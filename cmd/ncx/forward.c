@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx forward: the kernel's log, every level, sent reliably. It reads
  * /dev/kmsg, keeps each record as the kernel wrote it in a ring of its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx listen: the receiver engine on a terminal. Every record from every
  * sender becomes one line on stdout; gaps, reboots (and with -v, drops) get

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx's own lines: errors and notices go through the log core, as any
  * program's would, to the plain console on stderr ("ncx <cmd>: TEXT").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx: the command-line tool. `ncx COMMAND [OPTIONS]`; see `ncx --help`.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncx: the command-line tool. Each subcommand lives in its own file. */
 #ifndef NCX_CMD_NCX_H
 #define NCX_CMD_NCX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx replay: send recorded datagrams to a receiver, one per line of a hex
  * file (the form of the .hex files in tests/data). It is how `make run` and the tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncx send: log lines through the log core and a reliable netcon, and wait
  * until every receiver has acked them. The smallest complete sender: the

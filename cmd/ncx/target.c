@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A reliable sender's -t HOST:PORT, the same for `ncx send` and `ncx
  * forward`: numeric, a port that can receive, at most NCX_TX_TARGETS_MAX,

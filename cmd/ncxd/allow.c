@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * allow: --allow CIDR lists. Checked before a datagram reaches the engine,
  * so a sender outside the list costs a counter and nothing else.

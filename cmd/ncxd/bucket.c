@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bucket: a per-host byte rate. Tokens are kept scaled by 1e6 so that a
  * refill after a few microseconds at a low rate is not rounded away.

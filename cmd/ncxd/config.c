@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config: every setting by its long option name, so that the command line
  * and -c FILE share one parser and one set of error messages.

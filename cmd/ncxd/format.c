@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * format: the lines ncxd writes, text or JSON, byte-exact and pure: a line
  * depends only on its arguments, so the tests can pin every byte.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncxd: options, config file, startup, privileges, signals and threads.
  * The main thread only starts workers, waits for signals, writes metrics

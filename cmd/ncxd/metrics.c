@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics: the Prometheus text format, node_exporter textfile style (FILE.tmp,
  * then rename). Each worker publishes a snapshot of its own engine and sink

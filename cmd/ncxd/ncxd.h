@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ncxd: the collector. One UDP port, thousands of senders, a file per host.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * path: the file a host's records go to, from the template. Only the
  * canonical address text (inet_ntop: digits, hex, '.', ':'), the port and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink: one worker's hosts and their files. Not thread-safe: each worker
  * has its own. See sink.c for the buffering and error policy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * state: where each reliable sender's stream stands in the files, kept in
  * DIR/.ncxd-state so that a restarted ncxd (even after SIGKILL) resumes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker: one thread, its own sockets (SO_REUSEPORT: the kernel's 4-tuple
  * hash keeps a sender on one worker), its own rx engine and its own sink.

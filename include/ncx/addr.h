@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr: a sender's identity, (address, port), in one canonical form. IPv4
  * senders that reach an IPv6 socket as v4-mapped addresses are folded back to

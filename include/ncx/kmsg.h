@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kmsg: the pure parts of forwarding /dev/kmsg (`ncx forward`, see
  * docs/forward.md): no I/O, no clock, no allocation, so that the tests and

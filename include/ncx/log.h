@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log: printk for programs. See docs/log.md for the whole story.
  *

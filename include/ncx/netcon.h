@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netcon: the reliable network console. It reads a ring (ring.h) on a
  * thread of its own, sends each record in the kernel's extended netconsole

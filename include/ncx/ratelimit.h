@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ratelimit: the per-call-site limit of the log core, as a pure function
  * (header only: inline on the logging path).

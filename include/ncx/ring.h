@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring: the log as an endless byte stream, lock-free, many writers and many
  * readers, fixed memory. See the DOC comment at the top of lib/ring.c for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rx: the receiver engine, sans-I/O. Datagram bytes, the sender and the
  * current time go in; records in seq order, gap and reboot events, drops and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tx: the reliable sender's protocol state, sans-I/O: the mirror of rx.
  * Time comes in as an argument; what to resend goes out through a callback.

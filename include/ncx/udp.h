@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * udp: the few socket chores every ncx program shares: bind a listening
  * socket the way a log collector wants it, batch-receive with the sender's

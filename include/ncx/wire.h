@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire: one datagram of the kernel's netconsole formats, parsed and produced
  * byte-exactly. No state, no I/O, no clock, no allocation: every span points

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ncx forward while its receiver is down: markers written to /dev/kmsg with no
 # receiver listening arrive once ncxd comes up (tx's emergency mode resends what
 # nobody acked), each with the kernel's seq, and the forwarder never gave up.

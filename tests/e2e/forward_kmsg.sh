@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ncx forward on this machine's real /dev/kmsg: marker records written to /dev/kmsg
 # reach ncxd with the kernel's own seq and level, exactly once; a forwarder restarted
 # with the same state file resumes after what was acked (it sends none of the old

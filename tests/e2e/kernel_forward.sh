@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `ncx forward` against a real kernel: Debian's stock kernel boots under QEMU (TCG) and
 # runs its own netconsole (extended, source port 6665) and `ncx forward -p 6665` (this
 # tree's -O2 build, with its libraries), both to one ncxd on this host's loopback. Slirp

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end against a real kernel: Debian's stock kernel boots under QEMU (TCG) and
 # its own netconsole module sends to receivers on this host's loopback, one for an
 # extended target and one for a legacy target (tests/qemu/init says what it writes).

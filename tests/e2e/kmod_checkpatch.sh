@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # kmod/ in the kernel's coding style: scripts/checkpatch.pl of Debian's linux-source-6.1
 # over every C file and header of the module's own (not lib/wire.c and lib/tx.c, which
 # kmod/ links to and which follow the project's style), no error and no warning.

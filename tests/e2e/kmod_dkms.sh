@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # DKMS builds and installs ncxcon (scripts/kmod-dkms, as `make dkms-install` runs it) for
 # every supported kernel, against that kernel's headers, in trees of the test's own
 # (--sourcetree, --dkmstree, --installtree: nothing under /usr/src or /var/lib/dkms is

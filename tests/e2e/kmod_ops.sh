@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The kernel module (kmod/, ncxcon) as an operator meets it, on every supported kernel
 # (tests/qemu/kernels; each runs this script again with NCX_KERNEL set). Two guests:
 #  1. bad target= values are refused with a clear line in dmesg and leave no module, no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The kernel module (kmod/, ncxcon) on a lossy network, then a panic, on every supported
 # kernel (tests/qemu/kernels; each runs this script again with NCX_KERNEL set).
 # The guest (tests/qemu/init-kmod) loads ncxcon pointed at ncxd through an ncx-relay that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ncx listen on the recorded kernel traffic: every record of both boots comes
 # out once, in order, with the reboot between them, no gap; legacy datagrams
 # come out as legacy lines; malformed datagrams are counted, not fatal.

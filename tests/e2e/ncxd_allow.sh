@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --allow: senders inside the listed prefixes (v4 and v6) are written, the
 # others are counted (ncxd_denied_total) and leave no trace on disk. The v6
 # sender's file is under its inet_ntop text ("::1").

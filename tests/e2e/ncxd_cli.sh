@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The command line: --help, --version, exit codes for bad options (64), a bad
 # config file (78) and its line number, an unusable DIR (73), a port in use
 # (69); -c FILE settings with the command line winning; --user drops

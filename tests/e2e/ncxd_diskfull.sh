@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Disk full: DIR on a 1 MiB tmpfs, filled up. ncxd keeps running, buffers a
 # little, drops the rest with a count, and once space returns writes again,
 # with a "dropped ... reason=write_error" event where the loss happened. The

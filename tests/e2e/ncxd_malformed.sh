@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A malformed flood while valid senders send: random bytes, truncated
 # headers, bogus ncfrag, NUL bytes, 64 KiB datagrams. The valid senders'
 # records are all written, in order, and the daemon (ASan+UBSan) stays up

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ncxd with 1,000 senders, each its own 127.x.y.z address, sending interleaved,
 # on two workers, with far fewer open files and write buffers than hosts
 # (--max-files 64, --buffers 32 per worker): every record lands in its host's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Metrics: the Prometheus textfile is well-formed (HELP/TYPE before samples,
 # no duplicate series, numbers only) and counts right, per host and in
 # total: records, reboots, malformed, gaps/missed. Then the rate limit:

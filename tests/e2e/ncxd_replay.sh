@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ncxd on the recorded kernel traffic (tests/data): text with the default path
 # template, every record once and in order with the reboot between the two
 # boots; SIGTERM writes everything at once; a restart appends and never

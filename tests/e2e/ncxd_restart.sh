@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ncxd killed (SIGKILL) and restarted in the middle of a run: nothing lost,
 # nothing doubled. Several reliable senders (`ncx send`, ncrx=1) log numbered
 # lines at a moderate pace; ncxd is killed twice while they run and started

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # logrotate while senders send: move every file away, SIGHUP, keep sending,
 # twice. The moved files and the new ones together hold every record exactly
 # once and in order; the daemon writes to the new files after each SIGHUP.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Emergency mode: the relay drops everything both ways for the sender's first
 # 15 s (a silent receiver), then lets traffic through, lossless. ncxd never
 # heard of the sender, so it asks for nothing: only the sender's emergency

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Forged responses: while the receiver is unreachable (relay blackout for the
 # first 8 s), datagrams that look like acks and resend requests reach the
 # sender's port from elsewhere: another port of the relay's address, and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reliable senders through a lossy network: 100 `ncx send` processes, 1,000
 # records each, through one ncx-relay (50% loss, 10% reordering, 5%
 # duplication, both directions) to one ncxd. Every sender must exit 0 (all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: lib/kmsg.c on arbitrary bytes. The state file parser
  * (a file anyone with write access to its directory could plant), the

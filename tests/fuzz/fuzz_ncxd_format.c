@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: ncxd's line formats on any datagram. The input is one
  * byte of options (bit 0: JSON, bit 1: as legacy), then the datagram. An

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the reliable sender's response parser and protocol
  * state, fed untrusted receiver bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: every parser of lib/wire.c on arbitrary bytes, with the
  * invariants they promise: spans stay inside the input, formatting what was

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the end-to-end tests (bash). Source it first thing:
 #   . "$NCX_TOP/tests/support/e2e.sh"
 # It makes a scratch directory ($T), kills everything the test started on exit,

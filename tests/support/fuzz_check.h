@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_check: the one assertion every libFuzzer target uses. abort() rather
  * than assert(): it must fire in every build, NDEBUG or not, and libFuzzer
  * saves the input that made it fire. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hexfile: see hexfile.h. Test-only code: simple over fast. */
 #include <errno.h>
 #include <stdio.h>

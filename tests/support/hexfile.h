@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hexfile: load a capture from a tests/data/<name>.hex file for the tests.
  *

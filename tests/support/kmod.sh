@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the kernel module's tests (tests/e2e/kmod_*.sh) and its benchmark
 # (bench/kmod/run), after tests/support/e2e.sh: a guest with ncxcon.ko booted under
 # QEMU (tests/qemu/init-kmod says what it does), receivers behind lossy relays on this

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the ncxd end-to-end tests (bash), after e2e.sh:
 #   . "$NCX_TOP/tests/support/e2e.sh"; . "$NCX_TOP/tests/support/ncxd.sh"
 # start_ncxd NAME ARGS...: ncxd on 127.0.0.1:$port, stderr in $T/NAME.err;

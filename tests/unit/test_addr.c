@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* addr: parsing, canonical text, v4-mapped folding, equality and hashing. */
 #include <stdarg.h>
 #include <stddef.h>

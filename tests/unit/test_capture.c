@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests of lib/wire.c over every datagram of real kernel traffic:
  * tests/data/ext.hex and legacy.hex, recorded from Debian's stock 6.1 kernel

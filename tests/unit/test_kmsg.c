@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of lib/kmsg.c: the state file, the seq accounting of /dev/kmsg
  * reads (overruns, resume), and the render callback netcon calls. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests for the log core (lib/log.c): line buffers, ratelimit records,
  * consoles, rendering. Threaded, so it also runs under TSan: ncx:tsan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The plain stderr console (ncx_console_stderr(), lib/log_console.c): the
  * exact lines, the gap line, the level threshold, a batch larger than the

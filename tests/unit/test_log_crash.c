@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The crash hook (lib/log_crash.c): a child logs, then dies of a signal; its
  * file console must hold the last records, the partial line and the

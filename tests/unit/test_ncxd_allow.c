@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's --allow: CIDR parsing and matching, v4 and v6. */
 #include <stdarg.h>
 #include <stddef.h>

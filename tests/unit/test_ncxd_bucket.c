@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's per-host token bucket, on a fake clock. */
 #include <stdarg.h>
 #include <stddef.h>

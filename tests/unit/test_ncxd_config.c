@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's settings: defaults, every option's checks, and the config file's
  * errors (with file and line). */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's lines, byte-exact: text and JSON records, legacy, events, and the
  * JSON string encoding of every byte value (checked by a strict validator). */
 #include <stdarg.h>

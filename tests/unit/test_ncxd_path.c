@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's path template: expansion, the checks that keep files below DIR,
  * and that only the canonical address, the port and the date get in. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's sink on a scratch directory: the fd LRU and the buffer pool stay
  * within their bounds and lose nothing, a new day opens a new file, a
  * write error buffers, drops with a count and writes a "dropped" event once

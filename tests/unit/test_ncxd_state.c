@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ncxd's state table (cmd/ncxd/state.c) on a scratch directory: a sender's
  * position survives a reopen and a SIGKILL, is found whoever claimed it,
  * expires, is forgotten and reused, the table's bound is kept and counted,

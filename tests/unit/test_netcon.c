@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of lib/netcon.c with real sockets on loopback (127.0.0.1 and
  * ::1 only): the test plays the receiver on a socket of its own, reads what

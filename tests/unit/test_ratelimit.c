@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests for the per-call-site ratelimit (include/ncx/ratelimit.h), driven by a fake
  * clock: every call is given its time in seconds.

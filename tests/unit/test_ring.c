@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests for the lock-free ring (lib/ring.c). The threaded test also runs
  * under TSan: ncx:tsan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of lib/rx.c, the receiver engine, driven by a fake clock: time
  * is an argument, so every timer is exercised to the microsecond. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The receiver engine against a simulated network: seeded random loss,
  * reordering and duplication over 100,000 records from several senders.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of lib/tx.c, the reliable sender's protocol state, on a fake
  * clock: time is an argument and resends come out through a callback that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of lib/wire.c: every function of include/ncx/wire.h. */
 #include <errno.h>
 #include <setjmp.h>
