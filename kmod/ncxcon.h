@@ -74,6 +74,9 @@ struct ncxcon_stats {
 	u64 responses;		/* datagrams from a target on its port */
 	u64 forged;		/* datagrams on our ports from anyone else */
 	u64 truncated;		/* records cut to fit NCXCON_REC_MAX */
+	u64 held;		/* rounds whose first sends tx held back (pacing,
+				 * the in-flight cap, the stream-start hold)
+				 */
 	u64 panic_records;	/* records sent by the panic path */
 	u64 panic_datagrams;
 };

@@ -134,6 +134,7 @@ void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *m
 		n = ncxcon_xmit_count(nc->work->rec, len);
 		if (!ncx_tx_may_send(nc->tx, n, now_us)) {
 			nc->held = true;
+			nc->stats.held++;
 			return;
 		}
 		ncxcon_xmit(nc, -1, nc->work->rec, len);

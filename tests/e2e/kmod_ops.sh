@@ -11,7 +11,10 @@
 #  2. the receiver is down (the relay drops everything) for the first 60 s, the boot
 #     and 1,000 lines included: once it is back, everything the kernel still holds
 #     arrives, once, in order (emergency transmission).
-# About 90 s of emulated time per kernel.
+#  3. a pacing cap of 50 datagrams/s (max_pps): the boot log and 200 lines take at least
+#     the time the cap allows, and all of it arrives (what it holds back stays in the
+#     kernel's buffer).
+# About 2 minutes of emulated time per kernel.
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
 if [ -z "${NCX_KERNEL:-}" ]; then
@@ -60,3 +63,22 @@ kmod_stop down
 kmod_check_stream down
 kmod_check_lines down "$tag" 1000
 note "$krel: receiver down 60 s: everything arrived once, in order, $took s after boot"
+
+# 3. The pacing cap.
+kmod_rx paced
+tag=p$$x$RANDOM
+# shellcheck disable=SC2154 # paced_port: set by kmod_rx
+kmod_boot "$T/guest" "$tag" "$paced_port" "$paced_port" "ncx_lines=200 ncx_pps=50 ncx_stock=0"
+sleep 0.5
+kmod_stop paced
+kmod_check_stream paced
+kmod_check_lines paced "$tag" 200
+# The receive times (ncxd's first field) of the first and the last record: a bucket of
+# one second's worth (50), then 50 a second.
+n=$(kmod_records paced | wc -l)
+f=$(cat "$T/paced.d"/127.0.0.1/*.log | head -n 1 | cut -d' ' -f1)
+l=$(cat "$T/paced.d"/127.0.0.1/*.log | tail -n 1 | cut -d' ' -f1)
+ms=$((($(date -d "$l" +%s%N) - $(date -d "$f" +%s%N)) / 1000000))
+least=$(((n - 50) * 1000 / 50 * 9 / 10))
+[ "$ms" -ge "$least" ] || fail "$n records in $ms ms at max_pps=50: the cap did not hold (want >= $least ms)"
+note "$krel: max_pps=50: $n records over $ms ms, all arrived"
