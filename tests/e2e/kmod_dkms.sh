@@ -5,14 +5,11 @@
 # (--sourcetree, --dkmstree, --installtree: nothing under /usr/src or /var/lib/dkms is
 # touched); the installed module carries that kernel's vermagic, loads in a guest booted
 # with that kernel and sends its log; `kmod-dkms remove` removes every build.
-# Each kernel runs this script again with NCX_KERNEL set (tests/qemu/kernels each).
+# Each kernel runs this script again with NCX_KERNEL set (tests/support/kmod.sh).
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
 command -v dkms >/dev/null || { echo "skip: dkms not installed"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$NCX_TOP/tests/qemu/kernels" each bash "$0"
-	exit
-fi
+NCX_KMOD_DIR=$T/kmod	# the module DKMS builds, not make kmod's
+. "$NCX_TOP/tests/support/kmod.sh"
 read -r rel _ hdr <<<"$NCX_KERNEL"
 mkdir -p "$T/src" "$T/dkms" "$T/inst/$rel"
 opts=(--sourcetree "$T/src" --dkmstree "$T/dkms" --installtree "$T/inst" -k "$rel"
@@ -33,8 +30,6 @@ vm=$(modinfo -F vermagic "$T/kmod/$rel/ncxcon.ko" 2>/dev/null)
 [ "${vm%% *}" = "$rel" ] || fail "vermagic '$vm' is not $rel's"
 
 # The module DKMS built, in a guest of that kernel.
-NCX_KMOD_DIR=$T/kmod
-. "$NCX_TOP/tests/support/kmod.sh"
 kmod_guest "$T/guest"
 kmod_rx ncxcon
 tag=m$$x$RANDOM

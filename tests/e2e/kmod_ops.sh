@@ -16,11 +16,6 @@
 #     kernel's buffer).
 # About 2 minutes of emulated time per kernel.
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$NCX_TOP/tests/qemu/kernels" each bash "$0"
-	exit
-fi
 . "$NCX_TOP/tests/support/kmod.sh"
 kmod_guest "$T/guest"
 

@@ -12,11 +12,6 @@
 # netconsole got of the same is only reported (bench/README.md has the comparison).
 # About 40 s of emulated time per kernel.
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$NCX_TOP/tests/qemu/kernels" each bash "$0"
-	exit
-fi
 . "$NCX_TOP/tests/support/kmod.sh"
 
 lines=${NCX_KMOD_LINES:-10000}

@@ -3,9 +3,16 @@
 # (bench/kmod/run), after tests/support/e2e.sh: a guest with ncxcon.ko booted under
 # QEMU (tests/qemu/init-kmod says what it does), receivers behind lossy relays on this
 # host's loopback, and what came out of them.
-# Needs NCX_KERNEL="RELEASE ROOT HEADERS" (tests/qemu/kernels each) and the module
-# built for RELEASE (make kmod: build/kmod/RELEASE/ncxcon.ko).
+# Without NCX_KERNEL, it runs the sourcing script once per supported kernel with
+# NCX_KERNEL="RELEASE ROOT HEADERS" set (tests/qemu/kernels each) and exits with the
+# result. The module must be built for each (make kmod: build/kmod/RELEASE/ncxcon.ko; or
+# NCX_KMOD_DIR/RELEASE/ncxcon.ko).
 qemu=$NCX_TOP/tests/qemu
+command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
+if [ -z "${NCX_KERNEL:-}" ]; then
+	"$qemu/kernels" each bash "$0"
+	exit
+fi
 read -r krel kroot _ <<<"$NCX_KERNEL"
 kmod_ko=${NCX_KMOD_DIR:-$NCX_TOP/build/kmod}/$krel/ncxcon.ko
 
