@@ -53,10 +53,14 @@ contents "$dkms" "$src/dkms.conf" "$src/wire.c" "$src/tx.c" "$src/Kbuild" "$src/
 	"$src/main.c" "$src/include/ncx/wire.h" "$src/compat/ncx_libc.h"
 dpkg-deb -I "$dkms" | grep -q 'Depends:.*dkms' || fail "ncx-dkms does not depend on dkms"
 
-# The programs in the package say the release.
+# The programs in the package say the release, and which commit when built from a checkout.
 dpkg-deb -x "$ncx" "$T/x"
-"$T/x/usr/sbin/ncxd" --version | grep -qE "^ncxd ${v//./\\.}( \(.+\))?\$" || fail "packaged ncxd --version: $("$T/x/usr/sbin/ncxd" --version)"
-"$T/x/usr/bin/ncx" --version | grep -qE "^ncx ${v//./\\.}( \(.+\))?\$" || fail "packaged ncx --version"
+if [ -e "$NCX_TOP/.git" ] && git -C "$NCX_TOP" rev-parse >/dev/null 2>&1; then git=' \(.+\)'; else git=; fi
+for p in sbin/ncxd bin/ncx; do
+	out=$("$T/x/usr/$p" --version)
+	[[ $out =~ ^${p#*/}\ ${v//./\\.}$git$ ]] || fail "packaged $p --version printed '$out'"
+	note "packaged: $out"
+done
 grep -q "^ExecStart=/usr/sbin/ncxd -c /etc/ncx/ncxd.conf\$" "$T/x/lib/systemd/system/ncxd.service" ||
 	fail "ncxd.service ExecStart"
 

@@ -17,8 +17,10 @@ deb=$(sed -n '1s/^ncx (\([^)]*\)).*/\1/p' "$NCX_TOP/debian/changelog")
 
 grep -q "^\.TH NCX 1 .* \"ncx $v\"" "$NCX_TOP/docs/man/ncx.1" || fail "docs/man/ncx.1 .TH does not say ncx $v"
 
+# Built in a git checkout: "(git describe)" must follow.
+if [ -e "$NCX_TOP/.git" ] && git -C "$NCX_TOP" rev-parse >/dev/null 2>&1; then git=' \(.+\)'; else git=; fi
 for p in ncxd ncx; do
 	out=$("$NCX_MAIN_BIN/$p" --version) || fail "$p --version exited $?"
 	note "$out"
-	[[ $out =~ ^$p\ ${v//./\\.}(\ \(.+\))?$ ]] || fail "$p --version printed '$out', not '$p $v (...)'"
+	[[ $out =~ ^$p\ ${v//./\\.}$git$ ]] || fail "$p --version printed '$out', not '$p $v${git:+ (git describe)}'"
 done
