@@ -86,6 +86,14 @@ $(eval $(call variant,main,$(B),$(CC),$(CFLAGS)))
 $(eval $(call variant,asan,$(B)/asan,$(CLANG),-O1 -g $(SAN_ASAN)))
 $(eval $(call variant,tsan,$(B)/tsan,$(CLANG),-O1 -g $(SAN_TSAN)))
 
+# What prints the version is rebuilt when the version string changes (a commit, a
+# release): $(B)/.version holds the last one and is rewritten only when it differs.
+ifneq ($(MAKECMDGOALS),clean)
+$(shell mkdir -p $(B) && [ "$$(cat $(B)/.version 2>/dev/null)" = '$(NCX_VERSION_STRING)' ] || \
+	echo '$(NCX_VERSION_STRING)' >$(B)/.version)
+endif
+$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncx/main.o): $(B)/.version
+
 # Fuzzers: the library instrumented for coverage, each target linked with libFuzzer.
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined
 $(B)/fuzzobj/%.o: %.c
