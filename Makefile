@@ -7,7 +7,8 @@
 #   make bench      build the benchmarks (bench/README.md says how to run them)
 #   make kmod       build kmod/ (ncxcon.ko) for every supported kernel: build/kmod/RELEASE/
 #   make dkms-install  ncxcon through DKMS for the running kernel and every update
-#   make install    PREFIX=/usr/local DESTDIR= (the packages' layout, below; uninstall undoes it)
+#   make install    PREFIX=/usr/local DESTDIR= (the packages' layout: see "Installed layout")
+#   make uninstall  removes what make install put (same PREFIX, DESTDIR); keeps edited /etc files
 #   make deb        Debian packages ncx, libncx-dev, ncx-dkms into build/deb/ (scripts/deb)
 #   make clean
 #
