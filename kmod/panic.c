@@ -24,7 +24,10 @@
  * in scratch memory of its own (a stopped CPU may have been using the
  * kthread's), allocates nothing itself, and takes no lock it could wait on:
  * xmit_lock only by trylock (xmit.c). netpoll allocates an skb per datagram
- * with GFP_ATOMIC, falling back to its own pool, as for netconsole.
+ * with GFP_ATOMIC, falling back to its own pool, as for netconsole. Before
+ * each datagram it waits, bounded, for room in the device (xmit.c,
+ * panic_room()): netpoll's fallback, a queue for a work item, never drains
+ * once the machine is dying.
  */
 #include <linux/notifier.h>
 #include <linux/panic_notifier.h>

@@ -9,13 +9,61 @@
  * target's netpoll from going away (the device unregistered) in the middle
  * of a send.
  */
+#include <linux/delay.h>
+#include <linux/netdevice.h>
 #include <linux/netpoll.h>
+#include <linux/skbuff.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 
 #include "ncxcon.h"
 
+/*
+ * At panic nothing runs netpoll's deferred transmit work any more: a datagram
+ * that finds the device busy for a whole tick is queued there for good, and
+ * every later one behind it (netpoll keeps the order). Under load the device
+ * is slow to free its ring, and bursts were cut short that way. So at panic,
+ * before each datagram, wait (at most PANIC_ROOM_NS) until the device has
+ * room, reclaiming finished buffers as netpoll itself does, and send what
+ * netpoll had queued first.
+ */
+#define PANIC_ROOM_NS (20 * NSEC_PER_MSEC)
+#define PANIC_POLL_US 20
+
+static bool dev_busy(struct net_device *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->real_num_tx_queues; i++)
+		if (netif_xmit_stopped(netdev_get_tx_queue(dev, i)))
+			return true;
+	return false;
+}
+
+static void panic_room(struct netpoll *np)
+{
+	struct net_device *dev = np->dev;
+	struct netpoll_info *npinfo = rcu_dereference_raw(dev->npinfo);
+	u64 end = ktime_get_mono_fast_ns() + PANIC_ROOM_NS;
+	struct sk_buff *skb;
+
+	while (ktime_get_mono_fast_ns() < end) {
+		skb = npinfo ? skb_dequeue(&npinfo->txq) : NULL;
+		if (skb) {
+			/* Queued again, at the tail, if the device is still busy. */
+			netpoll_send_skb(np, skb);
+			continue;
+		}
+		if (!dev_busy(dev))
+			return;
+		netpoll_poll_dev(dev);
+		udelay(PANIC_POLL_US);
+	}
+}
+
 static void send_dgram(struct ncxcon *nc, struct ncxcon_target *t, const void *d, size_t len)
 {
+	bool panicking = atomic_read(&nc->panicking);
 	unsigned long flags;
 	bool locked;
 
@@ -23,9 +71,10 @@ static void send_dgram(struct ncxcon *nc, struct ncxcon_target *t, const void *d
 	/* At panic the lock may be held by a CPU that panic stopped: go on
 	 * without it, as the only CPU left running.
 	 */
-	locked = atomic_read(&nc->panicking) ? spin_trylock(&nc->xmit_lock)
-					      : (spin_lock(&nc->xmit_lock), true);
+	locked = panicking ? spin_trylock(&nc->xmit_lock) : (spin_lock(&nc->xmit_lock), true);
 	if (t->up) {
+		if (panicking)
+			panic_room(&t->np);
 		netpoll_send_udp(&t->np, d, len);
 		nc->stats.datagrams++;
 	}
