@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: MIT
 # ncx: one non-recursive Makefile for everything. See README.md.
 #
-#   make            build the library, the programs, the unit tests (build/)
+#   make            = make all: the library, the programs, the unit tests (build/)
 #   make check      install missing Debian packages, build every variant, run every test
 #   make run        build, start the collector with a local sender on loopback
 #   make bench      build the benchmarks (bench/README.md says how to run them)
 #   make kmod       build kmod/ (ncxcon.ko) for every supported kernel: build/kmod/RELEASE/
 #   make dkms-install  ncxcon through DKMS for the running kernel and every update
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the packages' layout: see "Installed layout")
+#   make uninstall  removes what make install put (same PREFIX, DESTDIR); keeps edited /etc files
+#   make deb        Debian packages ncx, libncx-dev, ncx-dkms into build/deb/ (scripts/deb)
 #   make clean
 #
 # Sources are found by their place, so adding a file needs no edit here:
@@ -19,10 +21,19 @@
 #   bench/bench_*.c       -> build/bench/bench_*
 # A unit test whose source contains the marker "ncx:tsan" also runs under TSan.
 
+# The first target below would otherwise be the first rule the variant macro makes.
+.DEFAULT_GOAL := all
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 B := build
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The release number lives in VERSION alone; kmod/dkms.conf and debian/changelog must
+# agree with it (tests/e2e/version.sh). Programs print "ncxd 0.1.0 (git describe)",
+# or "ncxd 0.1.0" from a tree that is not a git checkout (a tarball, a package build
+# from a copy: scripts/deb passes the checkout's description in NCX_GIT_DESCRIBE).
+VERSION := $(shell cat VERSION)
+NCX_GIT_DESCRIBE ?= $(shell [ -e .git ] && git describe --always --dirty 2>/dev/null)
+NCX_VERSION_STRING := $(VERSION)$(if $(NCX_GIT_DESCRIBE), ($(NCX_GIT_DESCRIBE)))
 
 CC ?= cc
 CLANG ?= clang
@@ -30,7 +41,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointe
 	-Wformat=2 -Wvla -Wundef -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -pthread -Iinclude -Itests/support -D_GNU_SOURCE \
-	-DNCX_VERSION='"$(VERSION)"' -MMD -MP
+	-DNCX_VERSION='"$(NCX_VERSION_STRING)"' -MMD -MP
 LDLIBS := -pthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -52,7 +63,7 @@ BENCHES := $(basename $(notdir $(BENCH_SRC)))
 define program
 $(2)/bin/$(1): $(patsubst %.c,$(2)/obj/%.o,$(wildcard cmd/$(1)/*.c)) $(2)/libncx.a
 	@mkdir -p $$(@D)
-	$(3) $(4) -o $$@ $$^ $$(LDLIBS)
+	$(3) $(4) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 
 # variant(NAME, DIR, COMPILER, FLAGS): a library, programs and unit tests built
@@ -60,7 +71,7 @@ endef
 define variant
 $(2)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$(3) $$(BASE_CFLAGS) $(4) -c -o $$@ $$<
+	$(3) $$(CPPFLAGS) $$(BASE_CFLAGS) $(4) -c -o $$@ $$<
 $(2)/libncx.a: $$(patsubst %.c,$(2)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -76,6 +87,14 @@ $(eval $(call variant,main,$(B),$(CC),$(CFLAGS)))
 $(eval $(call variant,asan,$(B)/asan,$(CLANG),-O1 -g $(SAN_ASAN)))
 $(eval $(call variant,tsan,$(B)/tsan,$(CLANG),-O1 -g $(SAN_TSAN)))
 
+# What prints the version is rebuilt when the version string changes (a commit, a
+# release): $(B)/.version holds the last one and is rewritten only when it differs.
+ifneq ($(MAKECMDGOALS),clean)
+$(shell mkdir -p $(B) && [ "$$(cat $(B)/.version 2>/dev/null)" = '$(NCX_VERSION_STRING)' ] || \
+	echo '$(NCX_VERSION_STRING)' >$(B)/.version)
+endif
+$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncx/main.o): $(B)/.version
+
 # Fuzzers: the library instrumented for coverage, each target linked with libFuzzer.
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined
 $(B)/fuzzobj/%.o: %.c
@@ -89,8 +108,8 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libncx.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libncx.a $(LDLIBS) -lm
 
-.PHONY: all deps check run bench install clean fuzzers asan tsan clang-build kmod \
-	dkms-install dkms-uninstall
+.PHONY: all deps check run bench install uninstall dist deb clean fuzzers asan tsan \
+	clang-build kmod dkms-install dkms-uninstall FORCE
 all: main-bins main-tests
 
 deps:
@@ -123,18 +142,86 @@ run: deps
 	$(MAKE) --no-print-directory main-bins
 	@B=$(B) ./scripts/run-demo
 
-install: main-bins
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/ncx $(DESTDIR)$(PREFIX)/lib
-	install -m 755 $(addprefix $(B)/bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/ncx/*.h $(DESTDIR)$(PREFIX)/include/ncx/
-	install -m 644 $(B)/libncx.a $(DESTDIR)$(PREFIX)/lib/
-	@for sect in 1 8; do \
-		pages=$$(ls docs/man/*.$$sect 2>/dev/null); [ -n "$$pages" ] || continue; \
-		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sect && \
-		install -m 644 $$pages $(DESTDIR)$(PREFIX)/share/man/man$$sect/ || exit 1; \
+# Installed layout: the same as the Debian packages' (debian/rules calls this with
+# PREFIX=/usr). ncx-loadgen and ncx-relay are test tools and are not installed.
+# The units, sysusers.d and tmpfiles.d entries go under PREFIX/lib, where systemd looks
+# (/usr/local/lib/systemd/system too); the /etc files go to SYSCONFDIR whatever PREFIX.
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNITS_DIST := ncxd.service ncx-forward.service
+HEADERS := $(notdir $(wildcard include/ncx/*.h))
+# Files under SYSCONFDIR, as installed name:source. The admin edits them: install
+# leaves an existing one alone, uninstall removes one only if it is still as shipped.
+ETC_FILES := ncx/ncxd.conf:dist/ncxd.conf default/ncx-forward:dist/ncx-forward.default \
+	logrotate.d/ncx:dist/logrotate/ncx
+
+# Installed paths substituted into the units and the pkg-config file.
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+# Generated with the paths of this make's command line, every time (FORCE): an
+# install with another PREFIX must not reuse the last one's.
+$(B)/dist/%: dist/%.in FORCE
+	@mkdir -p $(@D)
+	$(SUBST) $< >$@
+FORCE:
+
+dist: $(B)/dist/libncx.pc $(addprefix $(B)/dist/systemd/,$(UNITS_DIST))
+
+install: $(B)/bin/ncx $(B)/bin/ncxd $(B)/libncx.a dist
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR)/ncx \
+		$(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR)
+	install -m 755 $(B)/bin/ncx $(DESTDIR)$(BINDIR)/ncx
+	install -m 755 $(B)/bin/ncxd $(DESTDIR)$(SBINDIR)/ncxd
+	install -m 644 $(addprefix include/ncx/,$(HEADERS)) $(DESTDIR)$(INCLUDEDIR)/ncx/
+	install -m 644 $(B)/libncx.a $(DESTDIR)$(LIBDIR)/libncx.a
+	install -m 644 $(B)/dist/libncx.pc $(DESTDIR)$(PKGCONFIGDIR)/libncx.pc
+	install -m 644 docs/man/ncx.1 $(DESTDIR)$(MANDIR)/man1/ncx.1
+	install -m 644 docs/man/ncxd.8 $(DESTDIR)$(MANDIR)/man8/ncxd.8
+	install -m 644 $(addprefix $(B)/dist/systemd/,$(UNITS_DIST)) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 644 dist/sysusers.d/ncx.conf $(DESTDIR)$(SYSUSERSDIR)/ncx.conf
+	install -m 644 dist/tmpfiles.d/ncx.conf $(DESTDIR)$(TMPFILESDIR)/ncx.conf
+	@for f in $(ETC_FILES); do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; src=$${f#*:}; \
+		if [ -e "$$dst" ] && ! cmp -s "$$src" "$$dst"; then \
+			echo "install: $$dst exists and differs from $$src: left as it is"; \
+		else \
+			echo "install -D -m 644 $$src $$dst"; install -D -m 644 "$$src" "$$dst" || exit 1; \
+		fi; \
 	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ncx $(DESTDIR)$(SBINDIR)/ncxd \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/ncx/,$(HEADERS)) \
+		$(DESTDIR)$(LIBDIR)/libncx.a $(DESTDIR)$(PKGCONFIGDIR)/libncx.pc \
+		$(DESTDIR)$(MANDIR)/man1/ncx.1 $(DESTDIR)$(MANDIR)/man8/ncxd.8 \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS_DIST)) \
+		$(DESTDIR)$(SYSUSERSDIR)/ncx.conf $(DESTDIR)$(TMPFILESDIR)/ncx.conf
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/ncx
+	@for f in $(ETC_FILES); do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; src=$${f#*:}; \
+		[ -e "$$dst" ] || continue; \
+		if cmp -s "$$src" "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \
+		else echo "uninstall: $$dst was edited: left as it is"; fi; \
+	done
+	-@rmdir $(DESTDIR)$(SYSCONFDIR)/ncx 2>/dev/null
+
+# Debian packages (debhelper) into build/deb/, built from a copy of the tree there.
+deb:
+	./scripts/deb $(B)/deb
 
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# (Not under $(B)/deb: a copy of the tree is built there, with its own *.d files and dirs.)
+-include $(shell find $(B) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
