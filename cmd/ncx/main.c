@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	  "log a message or stdin's lines, send them reliably, wait for the acks" },
 	{ "forward", cmd_forward, false,
 	  "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
+	{ "status", cmd_status, false,
+	  "ask a running ncxd for its senders: a table, or --watch it live" },
 };
 
 static void usage(FILE *f)

@@ -31,9 +31,19 @@ static struct ncx_console *console;
 /* ncxd's own messages go through the log core to stderr, one line each.
  * The signals the main thread waits for are blocked first, so the
  * console's thread (like every worker) never takes one. */
+/*
+ * The log core's ratelimit, per call site, for ncxd: the live view's lines
+ * (a new sender, a gap, a reboot, a sender gone idle: worker.c) come from
+ * a whole fleet, so a site says at most NCXD_LOG_BURST lines, then is
+ * silent for NCXD_LOG_SILENCE s, then says how many it suppressed.
+ */
+#define NCXD_LOG_BURST 200
+#define NCXD_LOG_SILENCE 60
+
 static int log_start(void)
 {
-	struct ncx_log_config lc = { .ring_size = 1u << 20 };
+	struct ncx_log_config lc = { .ring_size = 1u << 20, .rl_burst = NCXD_LOG_BURST,
+				     .rl_silence = NCXD_LOG_SILENCE };
 
 	if (ncx_log_init(&lc) < 0 || !(console = ncx_console_fd(2, NCX_LOG_INFO, 0)) ||
 	    ncx_console_register(console) < 0) {
@@ -86,6 +96,8 @@ static void usage(FILE *f)
 		"                           buffers in all, split among the workers)\n"
 		"      --buffer-size BYTES  bytes per write buffer (default 4096)\n"
 		"      --flush-ms MS        flush buffers at least this often (default 100)\n"
+		"      --control PATH       control socket for `ncx status` (default\n"
+		"                           " NCXD_DEFAULT_CONTROL "; '' for none)\n"
 		"  -c, --config FILE        read settings from FILE: 'option value' lines with the\n"
 		"                           long option names, '#' comments; the command line wins\n"
 		"  -h, --help               this text\n"
@@ -110,6 +122,7 @@ static const struct option longopts[] = {
 	{ "buffers", required_argument, NULL, 0 },
 	{ "buffer-size", required_argument, NULL, 0 },
 	{ "flush-ms", required_argument, NULL, 0 },
+	{ "control", required_argument, NULL, 0 },
 	{ "config", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -265,27 +278,38 @@ static int drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
+/* Used by the main thread (metrics) and the control thread (status): a
+ * worker answers a newer request too, so each waits for its own or later. */
+void ncxd_refresh(struct ncxd *d, uint64_t max_age_us)
+{
+	uint64_t now = ncx_now_us();
+
+	if (max_age_us && now - atomic_load(&d->refreshed_us) < max_age_us)
+		return;
+	atomic_store(&d->refreshed_us, now);
+	unsigned g = atomic_fetch_add(&d->metrics_gen, 1) + 1;
+
+	for (int tries = 0; tries < 100; tries++) {
+		int done = 0;
+
+		for (int w = 0; w < d->nworkers; w++) {
+			pthread_mutex_lock(&d->workers[w].lock);
+			done += (int)(d->workers[w].snap_gen - g) >= 0;
+			pthread_mutex_unlock(&d->workers[w].lock);
+		}
+		if (done == d->nworkers)
+			break;
+		usleep(10000);
+	}
+}
+
 /* Ask every worker for a fresh snapshot, wait a little for them, write. */
 static void write_metrics(struct ncxd *d, bool final)
 {
 	if (!d->cfg.metrics)
 		return;
-	if (!final) {
-		unsigned g = atomic_fetch_add(&d->metrics_gen, 1) + 1;
-
-		for (int tries = 0; tries < 100; tries++) {
-			int done = 0;
-
-			for (int w = 0; w < d->nworkers; w++) {
-				pthread_mutex_lock(&d->workers[w].lock);
-				done += d->workers[w].snap_gen == g;
-				pthread_mutex_unlock(&d->workers[w].lock);
-			}
-			if (done == d->nworkers)
-				break;
-			usleep(10000);
-		}
-	}
+	if (!final)
+		ncxd_refresh(d, 0);
 	static bool failing;
 	int rc = ncxd_metrics_write(d, d->cfg.metrics);
 
@@ -415,6 +439,8 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 		return EX_OSERR;
 	if ((rc = bind_all(d)))
 		return rc;
+	if ((rc = ncxd_control_open(d, pw ? (int)pw->pw_uid : -1, pw ? (int)pw->pw_gid : -1)))
+		return rc;
 	if (pw && (rc = drop_privileges(pw)))
 		return rc;
 	if (access(cfg->dir, W_OK | X_OK) < 0) {
@@ -436,9 +462,14 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 			break;
 		}
 	}
+	if (d->control && ncxd_control_start(d)) {
+		ncx_err("cannot start the control thread\n");
+		atomic_store(&d->stop, true);
+	}
 	ncx_info("ready: %d threads, %d addresses, writing %s/%s (%s)\n", d->nworkers,
 		 cfg->nlisten, cfg->dir, cfg->path, cfg->format == NCXD_JSON ? "json" : "text");
 	main_loop(d, sigs);
+	ncxd_control_stop(d);
 	rc = 0;
 	for (int w = 0; w < d->nworkers; w++) {
 		pthread_join(d->workers[w].thread, NULL);
@@ -461,6 +492,7 @@ int main(int argc, char **argv)
 	 * without our signals: only the main thread takes them. */
 	block_signals(&sigs);
 	d.state.lock_fd = -1; /* nothing to close until open_state() */
+	d.start_real_us = ncx_real_us();
 	if ((rc = log_start()))
 		return rc;
 	ncxd_config_default(&d.cfg);
@@ -474,6 +506,7 @@ int main(int argc, char **argv)
 		}
 		free(d.workers);
 	}
+	ncxd_control_stop(&d);
 	ncxd_state_close(&d.state);
 	ncxd_config_free(&d.cfg);
 	log_stop();
