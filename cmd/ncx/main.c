@@ -69,6 +69,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return run(&commands[i], argc - 1, argv + 1);
-	fprintf(stderr, "ncx: unknown command '%s' (try ncx --help)\n", argv[1]);
+	fprintf(stderr, "ncx: unknown command '%s'\nTry 'ncx --help'.\n", argv[1]);
 	return EX_USAGE;
 }

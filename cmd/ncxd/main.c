@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ncxd [-l ADDR:PORT]... [-d DIR] [--path TEMPLATE] [--format text|json]\n"
-		"            [-t THREADS] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
+		"            [--threads N] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
 		"            [--rate BYTES_PER_S[:BURST]] [-c FILE] [more options below]\n\n"
 		"Collect netconsole traffic (extended and legacy) from many hosts into a file per host.\n\n"
 		"  -l, --listen ADDR:PORT   listen here (repeatable; default 0.0.0.0:6666 and [::]:6666)\n"
@@ -82,7 +83,7 @@ static void usage(FILE *f)
 		"      --path TEMPLATE      file below DIR (default %%h/%%Y-%%m-%%d.log): %%h address,\n"
 		"                           %%p port, other %% escapes strftime's, receive time in UTC\n"
 		"      --format text|json   line format (default text)\n"
-		"  -t, --threads N          worker threads (default: the number of CPUs)\n"
+		"      --threads N          worker threads (default: the number of CPUs)\n"
 		"      --metrics FILE       write Prometheus metrics to FILE (via FILE.tmp and rename)\n"
 		"      --metrics-interval S seconds between metrics writes (default 10)\n"
 		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
@@ -110,7 +111,7 @@ static const struct option longopts[] = {
 	{ "dir", required_argument, NULL, 'd' },
 	{ "path", required_argument, NULL, 0 },
 	{ "format", required_argument, NULL, 0 },
-	{ "threads", required_argument, NULL, 't' },
+	{ "threads", required_argument, NULL, 0 },
 	{ "metrics", required_argument, NULL, 0 },
 	{ "metrics-interval", required_argument, NULL, 0 },
 	{ "allow", required_argument, NULL, 0 },
@@ -134,58 +135,90 @@ static const char *short_name(int c)
 	switch (c) {
 	case 'l': return "listen";
 	case 'd': return "dir";
-	case 't': return "threads";
 	default: return NULL;
 	}
 }
 
+/*
+ * A bad command line, in two plain lines (not log lines: no time, level or
+ * thread), the way coreutils say it:
+ *   ncxd: unknown option '--foo'
+ *   Try 'ncxd --help'.
+ * For getopt_long() with opterr = 0 and ':' first in the optstring.
+ */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ncxd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ncxd --help'.\n", stderr);
+	return EX_USAGE;
+}
+
+static int bad_option(int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	bool is_long = !strncmp(arg, "--", 2) && arg[2];
+	int n = is_long ? (int)strcspn(arg, "=") : 0;
+
+	if (c == ':' && is_long)
+		return usage_error("option '%.*s' needs a value", n, arg);
+	if (c == ':')
+		return usage_error("option '-%c' needs a value", optopt);
+	if (is_long && optopt && arg[n] == '=')
+		return usage_error("option '%.*s' takes no value", n, arg);
+	if (optopt)
+		return usage_error("unknown option '-%c'", optopt);
+	return usage_error("unknown option '%.*s'", n ? n : (int)strlen(arg), arg);
+}
+
+#define SHORTOPTS ":l:d:c:hV"
+
 /* -c first (wherever it is), then the rest, so the command line wins.
- * Returns -1 to go on, or an exit code. */
+ * Returns -1 to go on, or an exit code. Errors are plain stderr lines. */
 static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 {
 	char err[512];
 	int c, idx;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
 		if (c != 'c')
 			continue;
 		int rc = ncxd_config_file(cfg, optarg, err, sizeof(err));
 
 		if (rc == -EINVAL) {
-			ncx_err("%s\n", err);
+			fprintf(stderr, "ncxd: %s\n", err);
 			return EX_CONFIG;
 		}
 		if (rc) {
-			ncx_err("cannot read config %s\n", err);
+			fprintf(stderr, "ncxd: cannot read config %s\n", err);
 			return EX_NOINPUT;
 		}
 	}
-	opterr = 1;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
 		const char *name = c ? short_name(c) : longopts[idx].name;
 
 		switch (c) {
 		case 'c': continue;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ncxd %s\n", NCX_VERSION); return 0;
-		case '?': usage(stderr); return EX_USAGE;
+		case '?':
+		case ':': return bad_option(c, argv);
 		default: break;
 		}
-		if (!name) {
-			usage(stderr);
-			return EX_USAGE;
-		}
-		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err))) {
-			ncx_err("--%s\n", err);
-			return EX_USAGE;
-		}
+		if (!name)
+			return usage_error("unknown option '-%c'", c);
+		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err)))
+			return usage_error("--%s", err);
 	}
-	if (optind != argc) {
-		ncx_err("unexpected argument '%s'\n", argv[optind]);
-		return EX_USAGE;
-	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (cfg->nlisten == 0) {
 		cfg->listen[cfg->nlisten++] = strdup("0.0.0.0:6666");
 		cfg->listen[cfg->nlisten++] = strdup("[::]:6666");

@@ -10,7 +10,7 @@
 . "$NCX_TOP/tests/support/ncxd.sh"
 
 m=$T/m.prom
-start_ncxd met -d "$T/logs" -t 2 --rate 0 --metrics "$m" --metrics-interval 1
+start_ncxd met -d "$T/logs" --threads 2 --rate 0 --metrics "$m" --metrics-interval 1
 esrc=$(free_port) msrc=$(free_port) gsrc=$(free_port)
 loadgen --hosts 3 --records 100 --rate 3000 2>"$T/lg.err" || fail "loadgen: $(cat "$T/lg.err")"
 "$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$esrc" "$DATA/ext.hex" || fail "replay"
@@ -66,7 +66,7 @@ read -r written supp <<<"$(awk '/ ncx: suppressed records=/ { split($4, a, "=");
 [ $((written + supp)) -eq 200 ] || fail "written $written + suppressed $supp != 200"
 grep -qx "ncxd_suppressed_total $supp" "$T/r.prom" || fail "metrics: $(grep '^ncxd_suppressed_total' "$T/r.prom")"
 # --- socket drops (SO_RXQ_OVFL): a stopped daemon with a tiny buffer ---
-start_ncxd ovfl -d "$T/ovfl" -t 1 --rcvbuf 4096 --rate 0 --metrics "$T/o.prom" --metrics-interval 1
+start_ncxd ovfl -d "$T/ovfl" --threads 1 --rcvbuf 4096 --rate 0 --metrics "$T/o.prom" --metrics-interval 1
 kill -STOP "$pid"
 loadgen --hosts 1 --records 500 --rate 0 2>"$T/lg3.err"
 lgrc=$?
