@@ -26,6 +26,7 @@ void ncxd_config_default(struct ncxd_config *c)
 	c->format = NCXD_TEXT;
 	c->threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 	c->metrics_interval = 10;
+	c->metrics_per_host = 100;
 	c->rate = 1u << 20;
 	c->burst = 4u << 20;
 	c->rcvbuf = 32 << 20;
@@ -97,7 +98,7 @@ static int set_rate(struct ncxd_config *c, const char *v)
 }
 
 static const char *const known[] = { "listen", "dir", "path", "format", "threads", "metrics",
-				     "metrics-interval", "allow", "user", "rate", "rcvbuf",
+				     "metrics-interval", "metrics-per-host", "allow", "user", "rate", "rcvbuf",
 				     "idle", "max-files", "buffers", "buffer-size", "flush-ms",
 				     "control", NULL };
 
@@ -173,6 +174,10 @@ int ncxd_config_set(struct ncxd_config *c, const char *name, const char *v, bool
 		if (parse_u64(v, 1, 86400, &n))
 			FAIL("metrics-interval: '%s' is not a number of seconds from 1 to 86400", v);
 		c->metrics_interval = (unsigned)n;
+	} else if (!strcmp(name, "metrics-per-host")) {
+		if (parse_u64(v, 0, 100000, &n))
+			FAIL("metrics-per-host: '%s' is not a number from 0 to 100000", v);
+		c->metrics_per_host = (int)n;
 	} else if (!strcmp(name, "user")) {
 		if (!*v)
 			FAIL("user: empty");

@@ -86,6 +86,8 @@ static void usage(FILE *f)
 		"      --threads N          worker threads (default: the number of CPUs)\n"
 		"      --metrics FILE       write Prometheus metrics to FILE (via FILE.tmp and rename)\n"
 		"      --metrics-interval S seconds between metrics writes (default 10)\n"
+		"      --metrics-per-host N per-host series for the N busiest senders (default\n"
+		"                           100; 0 none); FILE is removed when ncxd exits\n"
 		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
 		"      --user USER          drop privileges to USER after binding\n"
 		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
@@ -114,6 +116,7 @@ static const struct option longopts[] = {
 	{ "threads", required_argument, NULL, 0 },
 	{ "metrics", required_argument, NULL, 0 },
 	{ "metrics-interval", required_argument, NULL, 0 },
+	{ "metrics-per-host", required_argument, NULL, 0 },
 	{ "allow", required_argument, NULL, 0 },
 	{ "user", required_argument, NULL, 0 },
 	{ "rate", required_argument, NULL, 0 },
@@ -337,12 +340,11 @@ void ncxd_refresh(struct ncxd *d, uint64_t max_age_us)
 }
 
 /* Ask every worker for a fresh snapshot, wait a little for them, write. */
-static void write_metrics(struct ncxd *d, bool final)
+static void write_metrics(struct ncxd *d)
 {
 	if (!d->cfg.metrics)
 		return;
-	if (!final)
-		ncxd_refresh(d, 0);
+	ncxd_refresh(d, 0);
 	static bool failing;
 	int rc = ncxd_metrics_write(d, d->cfg.metrics);
 
@@ -364,7 +366,7 @@ static void main_loop(struct ncxd *d, const sigset_t *sigs)
 		uint64_t now = ncx_now_us();
 
 		if (now >= next) {
-			write_metrics(d, false);
+			write_metrics(d);
 			next = now + interval;
 		}
 		/* Wake at least every 200 ms to notice a failed worker. */
@@ -509,7 +511,10 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 		if (d->workers[w].failed)
 			rc = EX_OSERR;
 	}
-	write_metrics(d, true);
+	/* Not left behind with its last values, as if ncxd were still running
+	 * (and still counting): a textfile collector then reports nothing. */
+	if (cfg->metrics && unlink(cfg->metrics) < 0 && errno != ENOENT)
+		ncx_warn("cannot remove metrics %s: %s\n", cfg->metrics, strerror(errno));
 	if (rc == 0)
 		ncx_info("exiting\n");
 	return rc;

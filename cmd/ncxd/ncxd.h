@@ -134,6 +134,7 @@ struct ncxd_config {
 	int threads;
 	char *metrics;
 	unsigned metrics_interval; /* seconds */
+	int metrics_per_host;	   /* per-host series for this many senders, the busiest */
 	struct ncxd_cidr allow[NCXD_MAX_ALLOW];
 	int nallow;
 	char *user;
