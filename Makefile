@@ -119,9 +119,10 @@ check: deps
 	@B=$(B) UNITS='$(UNITS)' TSAN_UNITS='$(TSAN_UNITS)' FUZZERS='$(FUZZERS)' \
 		./scripts/run-tests
 
-run: deps
+run:
+	@./scripts/deps run
 	$(MAKE) --no-print-directory main-bins
-	@B=$(B) ./scripts/run-demo
+	@B=$(B) exec ./scripts/run-demo
 
 install: main-bins
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/ncx $(DESTDIR)$(PREFIX)/lib
