@@ -17,7 +17,7 @@
  * CONTROL_LINE_MAX bytes) and CONTROL_WRITE_MS to take the answer
  * (non-blocking writes); one that does not is dropped, counted and logged.
  * Others wait in the listen backlog meanwhile; ncxd's workers and main
- * thread never do.
+ * thread never do, and a stop is seen within 200 ms even mid-client.
  */
 #include <errno.h>
 #include <poll.h>
@@ -208,11 +208,15 @@ done:
 
 /* ---- the socket ---------------------------------------------------------- */
 
-static int ms_left(uint64_t deadline)
+/* What is left of a client's time, in slices of 200 ms at most so that
+ * ncxd's stop is seen; 0: time is up, or ncxd is stopping. */
+static int ms_left(struct ncxd *d, uint64_t deadline)
 {
 	uint64_t now = ncx_now_us();
 
-	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+	if (now >= deadline || atomic_load(&d->stop))
+		return 0;
+	return deadline - now > 200000 ? 200 : (int)((deadline - now + 999) / 1000);
 }
 
 static void client_dropped(struct ncxd_control *c, const char *why)
@@ -234,12 +238,15 @@ static void serve_client(struct ncxd *d, struct ncxd_control *c, int fd)
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
-		int t = ms_left(deadline);
+		int t = ms_left(d, deadline);
 
-		if (t == 0 || poll(&p, 1, t) == 0) {
-			client_dropped(c, "did not ask");
+		if (t == 0) {
+			if (!atomic_load(&d->stop))
+				client_dropped(c, "did not ask");
 			return;
 		}
+		if (poll(&p, 1, t) == 0)
+			continue;
 		r = read(fd, line + n, CONTROL_LINE_MAX - n);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -262,12 +269,15 @@ static void serve_client(struct ncxd *d, struct ncxd_control *c, int fd)
 	for (size_t off = 0; off < (size_t)len;) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		ssize_t w;
-		int t = ms_left(deadline);
+		int t = ms_left(d, deadline);
 
-		if (t == 0 || poll(&p, 1, t) == 0) {
-			client_dropped(c, "did not read its answer");
+		if (t == 0) {
+			if (!atomic_load(&d->stop))
+				client_dropped(c, "did not read its answer");
 			break;
 		}
+		if (poll(&p, 1, t) == 0)
+			continue;
 		w = send(fd, reply + off, (size_t)len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
