@@ -43,8 +43,8 @@ kill_at() {
 	[ "$(lines)" -lt "$total" ] || fail "the run was over before the kill; slow the senders down"
 	start_ncxd "$name" -d "$T/logs" --rate 0 "$@"
 }
-kill_at 25 run2 -t 3
-kill_at 60 run3 -t 1
+kill_at 25 run2 --threads 3
+kill_at 60 run3 --threads 1
 
 for k in $(seq "$senders"); do
 	wait "${spid[k]}" || fail "sender $k exited $?: $(tail -3 "$T/send$k.err")"
