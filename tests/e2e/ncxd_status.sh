@@ -40,6 +40,9 @@ grep -qE "^127\.0\.0\.1 +$gsrc stock/extended +5 +[0-9]+ +1 +2 " "$T/table" || f
 grep -qE "^127\.0\.0\.1 +[0-9]+ reliable/extended +1 " "$T/table" || fail "reliable sender row"
 grep -q 'more senders' "$T/table" && fail "all 6 fit, yet 'more senders'"
 # --top: the busiest first (the 4849-record replay), a count of the rest.
+# (A sender's rate is over an interval of 1 s at least: one seen for less
+# than that shows 0.0 until the next snapshot. Give every rate its second.)
+sleep 2
 "$ncx" status --control "$ctl" --top 1 >"$T/top" || fail "--top 1"
 [ "$(grep -c '^127\|^'"$base" "$T/top")" -eq 1 ] || fail "--top 1 shows $(cat "$T/top")"
 grep -qE "^127\.0\.0\.1 +$esrc " "$T/top" || fail "the busiest is not first: $(cat "$T/top")"
@@ -77,6 +80,10 @@ timeout 30 "$ncx" status --control "$ctl" --top 2 >"$T/after" 2>&1 || fail "stat
 grep -q ': 4006 senders;' "$T/after" || fail "after: $(head -1 "$T/after")"
 grep -q '^\.\.\. and 4004 more senders' "$T/after" || fail "after: $(cat "$T/after")"
 grep -q 'control socket: a client did not ask in time: dropped' "$T/st.err" || fail "silent client not dropped"
+# The live view's lines are rate-limited: 4006 new senders in well under a
+# minute give 200 lines, then the log core's notice for that call site.
+[ "$(grep -c 'new sender ' "$T/st.err")" -eq 200 ] || fail "$(grep -c 'new sender ' "$T/st.err") new sender lines, want 200"
+grep -q 'ratelimit in effect: .*worker\.c:[0-9]*: silent for 60 s' "$T/st.err" || fail "no ratelimit notice: $(grep ratelimit "$T/st.err")"
 wait_for 10 grep -q 'control socket: a client did not read its answer in time: dropped' "$T/st.err" ||
 	fail "non-reading client not dropped: $(grep control "$T/st.err")"
 stop_ncxd st
