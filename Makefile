@@ -138,9 +138,10 @@ check: deps
 	@B=$(B) UNITS='$(UNITS)' TSAN_UNITS='$(TSAN_UNITS)' FUZZERS='$(FUZZERS)' \
 		./scripts/run-tests
 
-run: deps
+run:
+	@./scripts/deps run
 	$(MAKE) --no-print-directory main-bins
-	@B=$(B) ./scripts/run-demo
+	@B=$(B) exec ./scripts/run-demo
 
 # Installed layout: the same as the Debian packages' (debian/rules calls this with
 # PREFIX=/usr). ncx-loadgen and ncx-relay are test tools and are not installed.

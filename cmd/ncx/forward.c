@@ -102,7 +102,7 @@ static void usage(FILE *f)
 		"\n"
 		"  -t, --target HOST:PORT  a receiver (numeric address; port default %d);\n"
 		"                          repeatable, up to %d\n"
-		"  -p, --port SRCPORT      the source port, where responses come back\n"
+		"  -p, --src-port SRCPORT  the source port, where responses come back\n"
 		"                          (default %d; 0: any free port)\n"
 		"      --state FILE        where the last seq every target acked is kept, so that a\n"
 		"                          restart resumes after it (default %s/forward-SRCPORT.state;\n"
@@ -178,7 +178,8 @@ static int add_target(struct forward *f, const char *text)
 static int parse_args(struct forward *f, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
+		{ "target", required_argument, NULL, 't' }, { "src-port", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'p' }, /* the old name: a hidden alias */
 		{ "state", required_argument, NULL, 's' },  { "from", required_argument, NULL, 'f' },
 		{ "ring-size", required_argument, NULL, 'R' }, { "rate", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "help", no_argument, NULL, 'h' },
@@ -188,7 +189,8 @@ static int parse_args(struct forward *f, int argc, char **argv)
 	unsigned long v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "t:p:r:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:p:r:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((rc = add_target(f, optarg)))
@@ -227,11 +229,12 @@ static int parse_args(struct forward *f, int argc, char **argv)
 			break;
 		case 'v': f->verbose = true; break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return EX_USAGE;
+		default: return cmd_usage_error("forward", c, argv, longopts);
 		}
 	}
 	if (optind != argc) {
-		cmd_err("forward", "unexpected argument '%s'", argv[optind]);
+		fprintf(stderr, "ncx forward: unexpected argument '%s'\nTry 'ncx forward --help'.\n",
+			argv[optind]);
 		return EX_USAGE;
 	}
 	if (f->nc_cfg.ntargets == 0) {

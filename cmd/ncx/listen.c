@@ -280,7 +280,8 @@ int cmd_listen(int argc, char **argv)
 	const char *addrs[MAX_SOCKETS];
 	int naddrs = 0, c, rc, rcvbuf = 8 << 20;
 
-	while ((c = getopt_long(argc, argv, "l:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (naddrs == MAX_SOCKETS) {
@@ -293,11 +294,12 @@ int cmd_listen(int argc, char **argv)
 		case 'd': l.dict = true; break;
 		case 'b': rcvbuf = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EX_USAGE;
+		default: return cmd_usage_error("listen", c, argv, longopts);
 		}
 	}
 	if (optind != argc) {
-		cmd_err("listen", "unexpected argument '%s'", argv[optind]);
+		fprintf(stderr, "ncx listen: unexpected argument '%s'\nTry 'ncx listen --help'.\n",
+			argv[optind]);
 		return EX_USAGE;
 	}
 	if (naddrs == 0) {

@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	  "log a message or stdin's lines, send them reliably, wait for the acks" },
 	{ "forward", cmd_forward, false,
 	  "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
+	{ "status", cmd_status, false,
+	  "ask a running ncxd for its senders: a table, or --watch it live" },
 };
 
 static void usage(FILE *f)
@@ -67,6 +69,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return run(&commands[i], argc - 1, argv + 1);
-	fprintf(stderr, "ncx: unknown command '%s' (try ncx --help)\n", argv[1]);
+	fprintf(stderr, "ncx: unknown command '%s'\nTry 'ncx --help'.\n", argv[1]);
 	return EX_USAGE;
 }

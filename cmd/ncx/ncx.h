@@ -3,12 +3,14 @@
 #ifndef NCX_CMD_NCX_H
 #define NCX_CMD_NCX_H
 
+#include <stdbool.h>
 #include <sysexits.h>
 
 int cmd_listen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /*
  * Our own lines (log.c): the log core, with the plain console on stderr
@@ -28,6 +30,15 @@ void cmd_log_stop(void);
  * start) it is printed directly, and still logged if the core is up.
  */
 void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A bad command line (opts.c): "ncx CMD: unknown option '--foo'" (or a
+ * missing or unwanted value) and "Try 'ncx CMD --help'." on stderr, for
+ * getopt_long() with opterr = 0 and an optstring starting with ':' (c is
+ * what it returned: '?' or ':'). Returns EX_USAGE.
+ */
+struct option;
+int cmd_usage_error(const char *cmd, int c, char **argv, const struct option *longopts);
 
 /* The port a receiver listens on when HOST:PORT leaves it out (netconsole's). */
 #define CMD_DEFAULT_PORT 6666

@@ -88,7 +88,7 @@ static void usage(FILE *f)
 		"Send each line of each FILE (hex of one UDP payload; '-' is stdin; blank lines and\n"
 		"lines starting with '#' are skipped) as one datagram, in order.\n\n"
 		"  -t, --target HOST:PORT  receiver (default 127.0.0.1:6666); numeric addresses only\n"
-		"  -p, --port SRCPORT      source port (default: any); the receiver keys senders by it\n"
+		"  -p, --src-port SRCPORT  source port (default: any); the receiver keys senders by it\n"
 		"  -r, --rate N            at most N datagrams per second (default: no limit)\n"
 		"  -h, --help              this text\n");
 }
@@ -96,7 +96,8 @@ static void usage(FILE *f)
 int cmd_replay(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' }, { "port", required_argument, NULL, 'p' },
+		{ "target", required_argument, NULL, 't' }, { "src-port", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'p' }, /* the old name: a hidden alias */
 		{ "rate", required_argument, NULL, 'r' },   { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -106,17 +107,18 @@ int cmd_replay(int argc, char **argv)
 	struct sockaddr_storage ss;
 	int c, fd, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "t:p:r:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:p:r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
 		case 'p': srcport = strtol(optarg, NULL, 10); break;
 		case 'r': rate = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EX_USAGE;
+		default: return cmd_usage_error("replay", c, argv, longopts);
 		}
 	}
 	if (optind == argc) {
-		usage(stderr);
+		fprintf(stderr, "ncx replay: no FILE to send ('-' for stdin)\nTry 'ncx replay --help'.\n");
 		return EX_USAGE;
 	}
 	if (ncx_addr_parse(target, 6666, &to)) {

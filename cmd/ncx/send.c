@@ -36,6 +36,11 @@
  * every 100 ms.
  */
 #define WINDOW_MAX (1u << 20)
+/* Waiting for acks this long without a single answer: say so, once. */
+#define NO_ANSWER_US 3000000u
+#define TAG_MAX 128
+
+enum { OPT_NO_WAIT = 256, OPT_TIMEOUT, OPT_RATE };
 
 struct sender {
 	struct ncx_netcon_config cfg;
@@ -47,12 +52,16 @@ struct sender {
 	bool verbose;
 	uint64_t logged;	/* records this run wrote */
 	uint64_t longest;	/* ring bytes of the longest record so far */
+	uint64_t start_us;	/* when the console started */
+	bool told;		/* "no answer yet" said, or an answer came */
+	size_t taglen;		/* "TAG: " at the start of line, or 0 */
+	char line[NCX_LOG_LINE_MAX]; /* one record: the tag, then the text */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ncx send -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [-l LEVEL]\n"
+		"usage: ncx send -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [-L LEVEL] [-T TAG]\n"
 		"                [--no-wait] [--timeout SECONDS] [--rate PPS] [-v] [MESSAGE...]\n"
 		"\n"
 		"Log MESSAGE (the arguments joined by spaces) as one record, or, with no\n"
@@ -69,7 +78,8 @@ static void usage(FILE *f)
 		"\n"
 		"By default ncx send exits 0 once every record has been acked by every\n"
 		"target, and 69 (EX_UNAVAILABLE) if that has not happened within the\n"
-		"timeout, saying on stderr how many records were never acked.\n"
+		"timeout, saying on stderr how many records were never acked. If no target\n"
+		"has answered at all after 3 s, it says so once on stderr and waits on.\n"
 		"\n"
 		"  -t, --target HOST:PORT  a receiver: a numeric IPv4 or IPv6 address\n"
 		"                          (127.0.0.1:6666, [::1]:6666; no DNS); the port\n"
@@ -81,9 +91,11 @@ static void usage(FILE *f)
 		"                          like reboots of one sender, which it tells apart by\n"
 		"                          timestamps and text; an ephemeral port makes each\n"
 		"                          run a sender of its own, with nothing to confuse.\n"
-		"  -l, --level LEVEL       the records' level: emerg, alert, crit, err (error),\n"
+		"  -L, --level LEVEL       the records' level: emerg, alert, crit, err (error),\n"
 		"                          warning (warn), notice, info, debug, or 0..7\n"
 		"                          (default info)\n"
+		"  -T, --tag TAG           begin each record's text with \"TAG: \" (as logger(1)\n"
+		"                          does; at most %d bytes)\n"
 		"      --no-wait           exit once every record is sent, without waiting\n"
 		"                          for acks (a short pause lets early answers in);\n"
 		"                          the first record is not held for its ack either\n"
@@ -102,8 +114,8 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  ncx send -t 10.0.0.5:6666 \"backup finished\"\n"
-		"  dmesg | ncx send -t 10.0.0.5 -t [fd00::5]:6666 -l notice --timeout 120\n",
-		NCX_LOG_LINE_MAX, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_TIMEOUT);
+		"  dmesg | ncx send -t 10.0.0.5 -t [fd00::5]:6666 -L notice -T dmesg --timeout 120\n",
+		NCX_LOG_LINE_MAX, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, TAG_MAX, DEFAULT_TIMEOUT);
 }
 
 /* A level by name or number; -1 if neither. */
@@ -156,6 +168,31 @@ static uint64_t in_flight(struct sender *s, uint64_t *acked_next)
 	return ncx_ring_next_seq(s->ring) - *acked_next;
 }
 
+/*
+ * After NO_ANSWER_US of waiting without a single response from any target,
+ * once, on stderr only (not a record: it is not for the receivers). Only
+ * when acks are awaited.
+ */
+static void check_answer(struct sender *s)
+{
+	struct ncx_netcon_stats st;
+	char list[NCX_TX_TARGETS_MAX * (NCX_ADDR_TEXT_MAX + 2)];
+	size_t n = 0;
+
+	if (s->told || !s->wait || ncx_now_us() - s->start_us < NO_ANSWER_US)
+		return;
+	s->told = true;
+	ncx_netcon_get_stats(s->nc, &st);
+	if (st.tx.responses)
+		return;
+	for (unsigned i = 0; i < s->cfg.ntargets; i++) {
+		if (i)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, ", ");
+		n += ncx_addr_format(&s->cfg.targets[i], true, list + n, sizeof(list) - n);
+	}
+	fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running?)\n", list);
+}
+
 static uint64_t window(const struct sender *s)
 {
 	uint64_t w = RING_BYTES / 2 / s->longest;
@@ -180,21 +217,26 @@ static bool window_wait(struct sender *s, size_t len)
 		} else if (s->timeout_s && ncx_now_us() - since > (uint64_t)s->timeout_s * 1000000) {
 			return false;
 		}
+		check_answer(s);
 		sleep_ms(1);
 	}
 	return true;
 }
 
-/* One logical line as records of at most NCX_LOG_LINE_MAX bytes. */
+/* One logical line as records of at most NCX_LOG_LINE_MAX bytes, each
+ * with the tag (if any) in front. */
 static bool log_line(struct sender *s, const char *p, size_t len)
 {
+	size_t room = NCX_LOG_LINE_MAX - s->taglen;
+
 	do {
-		size_t n = len > NCX_LOG_LINE_MAX ? NCX_LOG_LINE_MAX : len;
+		size_t n = len > room ? room : len;
 		int err;
 
-		if (!window_wait(s, n))
+		if (!window_wait(s, s->taglen + n))
 			return false;
-		err = ncx_log_write(s->level, p, n);
+		memcpy(s->line + s->taglen, p, n);
+		err = ncx_log_write(s->level, s->line, s->taglen + n);
 		if (err) {
 			cmd_err("send", "cannot log: %s", strerror(-err));
 			return false;
@@ -291,14 +333,30 @@ static void wait_sent(struct sender *s)
 	(void)ncx_netcon_wait_acked(s->nc, 100);	/* the short drain */
 }
 
+/* ncx_netcon_wait_acked() in slices, to say "no answer yet" on time. */
+static int wait_acked(struct sender *s)
+{
+	uint64_t end = s->timeout_s ? ncx_now_us() + (uint64_t)s->timeout_s * 1000000u : UINT64_MAX;
+
+	for (;;) {
+		uint64_t now = ncx_now_us();
+		int slice = end - now < 200000 ? (int)((end - now) / 1000) : 200;
+
+		if (ncx_netcon_wait_acked(s->nc, slice) == 0)
+			return 0;
+		check_answer(s);
+		if (ncx_now_us() >= end)
+			return -ETIMEDOUT;
+	}
+}
+
 static int finish(struct sender *s, bool logged_all)
 {
 	int rc = 0;
 
 	if (!s->wait) {
 		wait_sent(s);
-	} else if (!logged_all ||
-		   ncx_netcon_wait_acked(s->nc, s->timeout_s ? s->timeout_s * 1000 : -1)) {
+	} else if (!logged_all || wait_acked(s)) {
 		uint64_t acked;
 		uint64_t left = in_flight(s, &acked);
 
@@ -317,16 +375,22 @@ static int finish(struct sender *s, bool logged_all)
 static int parse_args(struct sender *s, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' },  { "src-port", required_argument, NULL, 'p' },
-		{ "level", required_argument, NULL, 'l' },   { "no-wait", no_argument, NULL, 'W' },
-		{ "timeout", required_argument, NULL, 'T' }, { "rate", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },	     { "help", no_argument, NULL, 'h' },
+		{ "target", required_argument, NULL, 't' },
+		{ "src-port", required_argument, NULL, 'p' },
+		{ "level", required_argument, NULL, 'L' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned long v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "t:p:l:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:p:L:T:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((rc = cmd_add_target("send", &s->cfg, optarg)))
@@ -339,25 +403,37 @@ static int parse_args(struct sender *s, int argc, char **argv)
 			}
 			s->cfg.src_port = (uint16_t)v;
 			break;
-		case 'l':
+		case 'T': {
+			size_t n = strlen(optarg);
+
+			if (n > TAG_MAX || strchr(optarg, '\n')) {
+				cmd_err("send", "tag: at most %d bytes, one line", TAG_MAX);
+				return EX_USAGE;
+			}
+			memcpy(s->line, optarg, n);
+			memcpy(s->line + n, ": ", 2);
+			s->taglen = n + 2;
+			break;
+		}
+		case 'L':
 			if ((s->level = parse_level(optarg)) < 0) {
 				cmd_err("send", "'%s' is not a level (emerg..debug or 0..7)", optarg);
 				return EX_USAGE;
 			}
 			break;
-		case 'W':
+		case OPT_NO_WAIT:
 			s->wait = false;
 			/* No acks awaited: no point holding the stream for its first ack. */
 			s->cfg.tx.start_hold_us = 0;
 			break;
-		case 'T':
+		case OPT_TIMEOUT:
 			if (!parse_uint(optarg, 24 * 3600 * 365, &v)) {
 				cmd_err("send", "timeout '%s' is not a number of seconds", optarg);
 				return EX_USAGE;
 			}
 			s->timeout_s = (int)v;
 			break;
-		case 'r':
+		case OPT_RATE:
 			if (!parse_uint(optarg, UINT32_MAX, &v) || !v) {
 				cmd_err("send", "rate '%s' is not a positive number of datagrams/s", optarg);
 				return EX_USAGE;
@@ -366,7 +442,7 @@ static int parse_args(struct sender *s, int argc, char **argv)
 			break;
 		case 'v': s->verbose = true; break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return EX_USAGE;
+		default: return cmd_usage_error("send", c, argv, longopts);
 		}
 	}
 	if (!s->cfg.ntargets) {
@@ -410,6 +486,7 @@ int cmd_send(int argc, char **argv)
 		return err == -ENOMEM || err == -EAGAIN ? EX_OSERR : EX_UNAVAILABLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	s.start_us = ncx_now_us();
 	ok = optind < argc ? log_args(&s, argc - optind, argv + optind) : log_stdin(&s);
 	return finish(&s, ok);
 }

@@ -26,6 +26,7 @@ void ncxd_config_default(struct ncxd_config *c)
 	c->format = NCXD_TEXT;
 	c->threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 	c->metrics_interval = 10;
+	c->metrics_per_host = 100;
 	c->rate = 1u << 20;
 	c->burst = 4u << 20;
 	c->rcvbuf = 32 << 20;
@@ -34,6 +35,7 @@ void ncxd_config_default(struct ncxd_config *c)
 	c->buffers = 0;	/* from NCXD_AUTO_BUFFER_BYTES at start */
 	c->buffer_size = 4 << 10;
 	c->flush_ms = 100;
+	c->control = strdup(NCXD_DEFAULT_CONTROL);
 }
 
 void ncxd_config_free(struct ncxd_config *c)
@@ -44,6 +46,7 @@ void ncxd_config_free(struct ncxd_config *c)
 	free(c->path);
 	free(c->metrics);
 	free(c->user);
+	free(c->control);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -95,9 +98,9 @@ static int set_rate(struct ncxd_config *c, const char *v)
 }
 
 static const char *const known[] = { "listen", "dir", "path", "format", "threads", "metrics",
-				     "metrics-interval", "allow", "user", "rate", "rcvbuf",
+				     "metrics-interval", "metrics-per-host", "allow", "user", "rate", "rcvbuf",
 				     "idle", "max-files", "buffers", "buffer-size", "flush-ms",
-				     NULL };
+				     "control", NULL };
 
 bool ncxd_config_known(const char *name)
 {
@@ -171,6 +174,10 @@ int ncxd_config_set(struct ncxd_config *c, const char *name, const char *v, bool
 		if (parse_u64(v, 1, 86400, &n))
 			FAIL("metrics-interval: '%s' is not a number of seconds from 1 to 86400", v);
 		c->metrics_interval = (unsigned)n;
+	} else if (!strcmp(name, "metrics-per-host")) {
+		if (parse_u64(v, 0, 100000, &n))
+			FAIL("metrics-per-host: '%s' is not a number from 0 to 100000", v);
+		c->metrics_per_host = (int)n;
 	} else if (!strcmp(name, "user")) {
 		if (!*v)
 			FAIL("user: empty");
@@ -202,6 +209,13 @@ int ncxd_config_set(struct ncxd_config *c, const char *name, const char *v, bool
 		if (parse_u64(v, 1, 100, &n))
 			FAIL("flush-ms: '%s' is not a number from 1 to 100", v);
 		c->flush_ms = (unsigned)n;
+	} else if (!strcmp(name, "control")) {
+		/* '' turns it off. */
+		free(c->control);
+		c->control = *v ? strdup(v) : NULL;
+		c->control_given = true;
+		if (*v && strlen(v) >= 108)
+			FAIL("control: '%s' is too long for a socket path (107 bytes at most)", v);
 	} else {
 		FAIL("unknown option '%s'", name);
 	}

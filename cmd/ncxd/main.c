@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,19 @@ static struct ncx_console *console;
 /* ncxd's own messages go through the log core to stderr, one line each.
  * The signals the main thread waits for are blocked first, so the
  * console's thread (like every worker) never takes one. */
+/*
+ * The log core's ratelimit, per call site, for ncxd: the live view's lines
+ * (a new sender, a gap, a reboot, a sender gone idle: worker.c) come from
+ * a whole fleet, so a site says at most NCXD_LOG_BURST lines, then is
+ * silent for NCXD_LOG_SILENCE s, then says how many it suppressed.
+ */
+#define NCXD_LOG_BURST 200
+#define NCXD_LOG_SILENCE 60
+
 static int log_start(void)
 {
-	struct ncx_log_config lc = { .ring_size = 1u << 20 };
+	struct ncx_log_config lc = { .ring_size = 1u << 20, .rl_burst = NCXD_LOG_BURST,
+				     .rl_silence = NCXD_LOG_SILENCE };
 
 	if (ncx_log_init(&lc) < 0 || !(console = ncx_console_fd(2, NCX_LOG_INFO, 0)) ||
 	    ncx_console_register(console) < 0) {
@@ -64,7 +75,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ncxd [-l ADDR:PORT]... [-d DIR] [--path TEMPLATE] [--format text|json]\n"
-		"            [-t THREADS] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
+		"            [--threads N] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
 		"            [--rate BYTES_PER_S[:BURST]] [-c FILE] [more options below]\n\n"
 		"Collect netconsole traffic (extended and legacy) from many hosts into a file per host.\n\n"
 		"  -l, --listen ADDR:PORT   listen here (repeatable; default 0.0.0.0:6666 and [::]:6666)\n"
@@ -72,9 +83,11 @@ static void usage(FILE *f)
 		"      --path TEMPLATE      file below DIR (default %%h/%%Y-%%m-%%d.log): %%h address,\n"
 		"                           %%p port, other %% escapes strftime's, receive time in UTC\n"
 		"      --format text|json   line format (default text)\n"
-		"  -t, --threads N          worker threads (default: the number of CPUs)\n"
+		"      --threads N          worker threads (default: the number of CPUs)\n"
 		"      --metrics FILE       write Prometheus metrics to FILE (via FILE.tmp and rename)\n"
 		"      --metrics-interval S seconds between metrics writes (default 10)\n"
+		"      --metrics-per-host N per-host series for the N busiest senders (default\n"
+		"                           100; 0 none); FILE is removed when ncxd exits\n"
 		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
 		"      --user USER          drop privileges to USER after binding\n"
 		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
@@ -86,6 +99,8 @@ static void usage(FILE *f)
 		"                           buffers in all, split among the workers)\n"
 		"      --buffer-size BYTES  bytes per write buffer (default 4096)\n"
 		"      --flush-ms MS        flush buffers at least this often (default 100)\n"
+		"      --control PATH       control socket for `ncx status` (default\n"
+		"                           " NCXD_DEFAULT_CONTROL "; '' for none)\n"
 		"  -c, --config FILE        read settings from FILE: 'option value' lines with the\n"
 		"                           long option names, '#' comments; the command line wins\n"
 		"  -h, --help               this text\n"
@@ -98,9 +113,10 @@ static const struct option longopts[] = {
 	{ "dir", required_argument, NULL, 'd' },
 	{ "path", required_argument, NULL, 0 },
 	{ "format", required_argument, NULL, 0 },
-	{ "threads", required_argument, NULL, 't' },
+	{ "threads", required_argument, NULL, 0 },
 	{ "metrics", required_argument, NULL, 0 },
 	{ "metrics-interval", required_argument, NULL, 0 },
+	{ "metrics-per-host", required_argument, NULL, 0 },
 	{ "allow", required_argument, NULL, 0 },
 	{ "user", required_argument, NULL, 0 },
 	{ "rate", required_argument, NULL, 0 },
@@ -110,6 +126,7 @@ static const struct option longopts[] = {
 	{ "buffers", required_argument, NULL, 0 },
 	{ "buffer-size", required_argument, NULL, 0 },
 	{ "flush-ms", required_argument, NULL, 0 },
+	{ "control", required_argument, NULL, 0 },
 	{ "config", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -121,58 +138,90 @@ static const char *short_name(int c)
 	switch (c) {
 	case 'l': return "listen";
 	case 'd': return "dir";
-	case 't': return "threads";
 	default: return NULL;
 	}
 }
 
+/*
+ * A bad command line, in two plain lines (not log lines: no time, level or
+ * thread), the way coreutils say it:
+ *   ncxd: unknown option '--foo'
+ *   Try 'ncxd --help'.
+ * For getopt_long() with opterr = 0 and ':' first in the optstring.
+ */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ncxd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ncxd --help'.\n", stderr);
+	return EX_USAGE;
+}
+
+static int bad_option(int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	bool is_long = !strncmp(arg, "--", 2) && arg[2];
+	int n = is_long ? (int)strcspn(arg, "=") : 0;
+
+	if (c == ':' && is_long)
+		return usage_error("option '%.*s' needs a value", n, arg);
+	if (c == ':')
+		return usage_error("option '-%c' needs a value", optopt);
+	if (is_long && optopt && arg[n] == '=')
+		return usage_error("option '%.*s' takes no value", n, arg);
+	if (optopt)
+		return usage_error("unknown option '-%c'", optopt);
+	return usage_error("unknown option '%.*s'", n ? n : (int)strlen(arg), arg);
+}
+
+#define SHORTOPTS ":l:d:c:hV"
+
 /* -c first (wherever it is), then the rest, so the command line wins.
- * Returns -1 to go on, or an exit code. */
+ * Returns -1 to go on, or an exit code. Errors are plain stderr lines. */
 static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 {
 	char err[512];
 	int c, idx;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
 		if (c != 'c')
 			continue;
 		int rc = ncxd_config_file(cfg, optarg, err, sizeof(err));
 
 		if (rc == -EINVAL) {
-			ncx_err("%s\n", err);
+			fprintf(stderr, "ncxd: %s\n", err);
 			return EX_CONFIG;
 		}
 		if (rc) {
-			ncx_err("cannot read config %s\n", err);
+			fprintf(stderr, "ncxd: cannot read config %s\n", err);
 			return EX_NOINPUT;
 		}
 	}
-	opterr = 1;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "l:d:t:c:hV", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
 		const char *name = c ? short_name(c) : longopts[idx].name;
 
 		switch (c) {
 		case 'c': continue;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ncxd %s\n", NCX_VERSION); return 0;
-		case '?': usage(stderr); return EX_USAGE;
+		case '?':
+		case ':': return bad_option(c, argv);
 		default: break;
 		}
-		if (!name) {
-			usage(stderr);
-			return EX_USAGE;
-		}
-		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err))) {
-			ncx_err("--%s\n", err);
-			return EX_USAGE;
-		}
+		if (!name)
+			return usage_error("unknown option '-%c'", c);
+		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err)))
+			return usage_error("--%s", err);
 	}
-	if (optind != argc) {
-		ncx_err("unexpected argument '%s'\n", argv[optind]);
-		return EX_USAGE;
-	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (cfg->nlisten == 0) {
 		cfg->listen[cfg->nlisten++] = strdup("0.0.0.0:6666");
 		cfg->listen[cfg->nlisten++] = strdup("[::]:6666");
@@ -265,27 +314,37 @@ static int drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
+/* Used by the main thread (metrics) and the control thread (status): a
+ * worker answers a newer request too, so each waits for its own or later. */
+void ncxd_refresh(struct ncxd *d, uint64_t max_age_us)
+{
+	uint64_t now = ncx_now_us();
+
+	if (max_age_us && now - atomic_load(&d->refreshed_us) < max_age_us)
+		return;
+	atomic_store(&d->refreshed_us, now);
+	unsigned g = atomic_fetch_add(&d->metrics_gen, 1) + 1;
+
+	for (int tries = 0; tries < 100; tries++) {
+		int done = 0;
+
+		for (int w = 0; w < d->nworkers; w++) {
+			pthread_mutex_lock(&d->workers[w].lock);
+			done += (int)(d->workers[w].snap_gen - g) >= 0;
+			pthread_mutex_unlock(&d->workers[w].lock);
+		}
+		if (done == d->nworkers)
+			break;
+		usleep(10000);
+	}
+}
+
 /* Ask every worker for a fresh snapshot, wait a little for them, write. */
-static void write_metrics(struct ncxd *d, bool final)
+static void write_metrics(struct ncxd *d)
 {
 	if (!d->cfg.metrics)
 		return;
-	if (!final) {
-		unsigned g = atomic_fetch_add(&d->metrics_gen, 1) + 1;
-
-		for (int tries = 0; tries < 100; tries++) {
-			int done = 0;
-
-			for (int w = 0; w < d->nworkers; w++) {
-				pthread_mutex_lock(&d->workers[w].lock);
-				done += d->workers[w].snap_gen == g;
-				pthread_mutex_unlock(&d->workers[w].lock);
-			}
-			if (done == d->nworkers)
-				break;
-			usleep(10000);
-		}
-	}
+	ncxd_refresh(d, 0);
 	static bool failing;
 	int rc = ncxd_metrics_write(d, d->cfg.metrics);
 
@@ -307,7 +366,7 @@ static void main_loop(struct ncxd *d, const sigset_t *sigs)
 		uint64_t now = ncx_now_us();
 
 		if (now >= next) {
-			write_metrics(d, false);
+			write_metrics(d);
 			next = now + interval;
 		}
 		/* Wake at least every 200 ms to notice a failed worker. */
@@ -415,6 +474,8 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 		return EX_OSERR;
 	if ((rc = bind_all(d)))
 		return rc;
+	if ((rc = ncxd_control_open(d, pw ? (int)pw->pw_uid : -1, pw ? (int)pw->pw_gid : -1)))
+		return rc;
 	if (pw && (rc = drop_privileges(pw)))
 		return rc;
 	if (access(cfg->dir, W_OK | X_OK) < 0) {
@@ -436,16 +497,24 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 			break;
 		}
 	}
+	if (d->control && ncxd_control_start(d)) {
+		ncx_err("cannot start the control thread\n");
+		atomic_store(&d->stop, true);
+	}
 	ncx_info("ready: %d threads, %d addresses, writing %s/%s (%s)\n", d->nworkers,
 		 cfg->nlisten, cfg->dir, cfg->path, cfg->format == NCXD_JSON ? "json" : "text");
 	main_loop(d, sigs);
+	ncxd_control_stop(d);
 	rc = 0;
 	for (int w = 0; w < d->nworkers; w++) {
 		pthread_join(d->workers[w].thread, NULL);
 		if (d->workers[w].failed)
 			rc = EX_OSERR;
 	}
-	write_metrics(d, true);
+	/* Not left behind with its last values, as if ncxd were still running
+	 * (and still counting): a textfile collector then reports nothing. */
+	if (cfg->metrics && unlink(cfg->metrics) < 0 && errno != ENOENT)
+		ncx_warn("cannot remove metrics %s: %s\n", cfg->metrics, strerror(errno));
 	if (rc == 0)
 		ncx_info("exiting\n");
 	return rc;
@@ -461,6 +530,7 @@ int main(int argc, char **argv)
 	 * without our signals: only the main thread takes them. */
 	block_signals(&sigs);
 	d.state.lock_fd = -1; /* nothing to close until open_state() */
+	d.start_real_us = ncx_real_us();
 	if ((rc = log_start()))
 		return rc;
 	ncxd_config_default(&d.cfg);
@@ -474,6 +544,7 @@ int main(int argc, char **argv)
 		}
 		free(d.workers);
 	}
+	ncxd_control_stop(&d);
 	ncxd_state_close(&d.state);
 	ncxd_config_free(&d.cfg);
 	log_stop();

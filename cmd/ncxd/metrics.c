@@ -13,6 +13,10 @@
 
 #include "ncxd.h"
 
+#ifndef NCX_VERSION
+#define NCX_VERSION "unknown"
+#endif
+
 const char *const ncxd_counter_name[NCXD_C_COUNT] = {
 	[NCXD_C_RECORDS] = "records",
 	[NCXD_C_LEGACY] = "legacy_records",
@@ -69,57 +73,123 @@ static void labels(FILE *f, const struct ncx_addr *a)
 	fprintf(f, "host=\"%s\",port=\"%u\"", host, (unsigned)a->port);
 }
 
-static void write_all(FILE *f, struct ncxd *d)
+static uint64_t host_records(const struct ncxd_host_snap *h)
 {
-	struct ncxd_snapshot tot = { 0 };
+	return h->st.c[NCXD_C_RECORDS] + h->st.c[NCXD_C_LEGACY];
+}
 
-	for (int w = 0; w < d->nworkers; w++) {
-		struct ncxd_snapshot *s = &d->workers[w].snap;
+/*
+ * The per-host series: the --metrics-per-host busiest senders by records,
+ * kept in a min-heap while each worker's snapshot is read (so the file
+ * and the work stay bounded at any number of senders).
+ */
+struct top {
+	struct ncxd_host_snap *v;
+	size_t n, cap;
+};
 
-		for (int i = 0; i < NCXD_C_COUNT; i++)
-			tot.total.c[i] += s->total.c[i];
-		for (int i = 0; i < NCXD_D_COUNT; i++)
-			tot.total.drop[i] += s->total.drop[i];
-		tot.denied += s->denied;
-		tot.socket_drops += s->socket_drops;
-		tot.hosts += s->hosts;
-		tot.open_files += s->open_files;
-		tot.buffers_used += s->buffers_used;
+static void heap_down(struct top *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < t->n && host_records(&t->v[l]) < host_records(&t->v[m]))
+			m = l;
+		if (r < t->n && host_records(&t->v[r]) < host_records(&t->v[m]))
+			m = r;
+		if (m == i)
+			return;
+		struct ncxd_host_snap tmp = t->v[i];
+
+		t->v[i] = t->v[m];
+		t->v[m] = tmp;
+		i = m;
 	}
-	for (int i = 0; i < NCXD_C_COUNT; i++) {
-		const char *n = ncxd_counter_name[i];
+}
 
-		fprintf(f, "# HELP ncxd_%s_total %s\n# TYPE ncxd_%s_total counter\n", n,
-			counter_help[i], n);
-		fprintf(f, "ncxd_%s_total %llu\n", n, (unsigned long long)tot.total.c[i]);
-		for (int w = 0; w < d->nworkers; w++) {
-			const struct ncxd_snapshot *s = &d->workers[w].snap;
+static void top_add(struct top *t, const struct ncxd_host_snap *h)
+{
+	if (t->n < t->cap) {
+		size_t i = t->n++;
 
-			for (size_t h = 0; h < s->nhosts; h++) {
-				fprintf(f, "ncxd_%s_total{", n);
-				labels(f, &s->hosts_v[h].addr);
-				fprintf(f, "} %llu\n", (unsigned long long)s->hosts_v[h].st.c[i]);
-			}
+		t->v[i] = *h;
+		while (i && host_records(&t->v[(i - 1) / 2]) > host_records(&t->v[i])) {
+			struct ncxd_host_snap tmp = t->v[i];
+
+			t->v[i] = t->v[(i - 1) / 2];
+			t->v[(i - 1) / 2] = tmp;
+			i = (i - 1) / 2;
 		}
+	} else if (t->cap && host_records(h) > host_records(&t->v[0])) {
+		t->v[0] = *h;
+		heap_down(t, 0);
 	}
-	fputs("# HELP ncxd_dropped_total Records dropped, by reason.\n"
-	      "# TYPE ncxd_dropped_total counter\n", f);
+}
+
+static int busiest_first(const void *pa, const void *pb)
+{
+	uint64_t a = host_records(pa), b = host_records(pb);
+
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+struct merged {
+	struct ncxd_snapshot tot;
+	uint64_t seen; /* senders in the snapshots */
+	struct top top;
+};
+
+/* Each worker's snapshot in turn, under its lock only while it is read. */
+static void merge(struct ncxd *d, struct merged *m)
+{
+	for (int w = 0; w < d->nworkers; w++) {
+		struct ncxd_worker *wk = &d->workers[w];
+		const struct ncxd_snapshot *s = &wk->snap;
+
+		pthread_mutex_lock(&wk->lock);
+		for (int i = 0; i < NCXD_C_COUNT; i++)
+			m->tot.total.c[i] += s->total.c[i];
+		for (int i = 0; i < NCXD_D_COUNT; i++)
+			m->tot.total.drop[i] += s->total.drop[i];
+		m->tot.denied += s->denied;
+		m->tot.socket_drops += s->socket_drops;
+		m->tot.hosts += s->hosts;
+		m->tot.open_files += s->open_files;
+		m->tot.buffers_used += s->buffers_used;
+		m->seen += s->nhosts;
+		for (size_t h = 0; h < s->nhosts; h++)
+			top_add(&m->top, &s->hosts_v[h]);
+		pthread_mutex_unlock(&wk->lock);
+	}
+	if (m->top.n > 1)
+		qsort(m->top.v, m->top.n, sizeof(*m->top.v), busiest_first);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void write_all(FILE *f, struct ncxd *d, const struct merged *m)
+{
+	const struct ncxd_snapshot *tot = &m->tot;
+	char name[96], help[256];
+
+	family(f, "ncxd_build_info", "gauge", "ncxd's version, as a label; always 1.");
+	fprintf(f, "ncxd_build_info{version=\"%s\"} 1\n", NCX_VERSION);
+	family(f, "ncxd_start_time_seconds", "gauge", "When ncxd started, seconds since the epoch.");
+	fprintf(f, "ncxd_start_time_seconds %llu\n",
+		(unsigned long long)(d->start_real_us / 1000000u));
+	/* Totals: one unlabelled sample per family. */
+	for (int i = 0; i < NCXD_C_COUNT; i++) {
+		snprintf(name, sizeof(name), "ncxd_%s_total", ncxd_counter_name[i]);
+		family(f, name, "counter", counter_help[i]);
+		fprintf(f, "%s %llu\n", name, (unsigned long long)tot->total.c[i]);
+	}
+	family(f, "ncxd_dropped_total", "counter", "Records dropped, by reason (docs/ncxd.md).");
 	for (int r = 0; r < NCXD_D_COUNT; r++)
 		fprintf(f, "ncxd_dropped_total{reason=\"%s\"} %llu\n", ncxd_drop_name[r],
-			(unsigned long long)tot.total.drop[r]);
-	for (int w = 0; w < d->nworkers; w++) {
-		const struct ncxd_snapshot *s = &d->workers[w].snap;
-
-		for (size_t h = 0; h < s->nhosts; h++)
-			for (int r = 0; r < NCXD_D_COUNT; r++) {
-				if (!s->hosts_v[h].st.drop[r])
-					continue;
-				fputs("ncxd_dropped_total{", f);
-				labels(f, &s->hosts_v[h].addr);
-				fprintf(f, ",reason=\"%s\"} %llu\n", ncxd_drop_name[r],
-					(unsigned long long)s->hosts_v[h].st.drop[r]);
-			}
-	}
+			(unsigned long long)tot->total.drop[r]);
 	fprintf(f,
 		"# HELP ncxd_denied_total Datagrams from addresses outside --allow.\n"
 		"# TYPE ncxd_denied_total counter\nncxd_denied_total %llu\n"
@@ -130,32 +200,67 @@ static void write_all(FILE *f, struct ncxd *d)
 		"ncxd_open_files %llu\n"
 		"# HELP ncxd_buffers_used Write buffers in use now.\n# TYPE ncxd_buffers_used gauge\n"
 		"ncxd_buffers_used %llu\n",
-		(unsigned long long)tot.denied, (unsigned long long)tot.socket_drops,
-		(unsigned long long)tot.hosts, (unsigned long long)tot.open_files,
-		(unsigned long long)tot.buffers_used);
+		(unsigned long long)tot->denied, (unsigned long long)tot->socket_drops,
+		(unsigned long long)tot->hosts, (unsigned long long)tot->open_files,
+		(unsigned long long)tot->buffers_used);
 	fprintf(f,
 		"# HELP ncxd_state_full_total Reliable senders that found no room in the state "
 		"table (no resume after a restart).\n"
 		"# TYPE ncxd_state_full_total counter\nncxd_state_full_total %llu\n",
 		(unsigned long long)atomic_load(&d->state.full));
+	family(f, "ncxd_metrics_hosts_omitted", "gauge",
+	       "Senders with state now but no per-host series (beyond --metrics-per-host).");
+	fprintf(f, "ncxd_metrics_hosts_omitted %llu\n",
+		(unsigned long long)(m->seen > m->top.n ? m->seen - m->top.n : 0));
+	if (!m->top.n)
+		return;
+	/* Per host: families of their own (ncxd_host_*), so that sum() of a
+	 * total family never counts a sender twice. */
+	for (int i = 0; i < NCXD_C_COUNT; i++) {
+		snprintf(name, sizeof(name), "ncxd_host_%s_total", ncxd_counter_name[i]);
+		snprintf(help, sizeof(help), "Per sender (the --metrics-per-host busiest): %s",
+			 counter_help[i]);
+		family(f, name, "counter", help);
+		for (size_t h = 0; h < m->top.n; h++) {
+			fprintf(f, "%s{", name);
+			labels(f, &m->top.v[h].addr);
+			fprintf(f, "} %llu\n", (unsigned long long)m->top.v[h].st.c[i]);
+		}
+	}
+	family(f, "ncxd_host_dropped_total", "counter",
+	       "Per sender (the --metrics-per-host busiest): records dropped, by reason.");
+	for (size_t h = 0; h < m->top.n; h++)
+		for (int r = 0; r < NCXD_D_COUNT; r++) {
+			if (!m->top.v[h].st.drop[r])
+				continue;
+			fputs("ncxd_host_dropped_total{", f);
+			labels(f, &m->top.v[h].addr);
+			fprintf(f, ",reason=\"%s\"} %llu\n", ncxd_drop_name[r],
+				(unsigned long long)m->top.v[h].st.drop[r]);
+		}
 }
 
 int ncxd_metrics_write(struct ncxd *d, const char *path)
 {
 	char tmp[4096];
+	struct merged m = { 0 };
 	FILE *f;
 	int rc = 0;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	m.top.cap = (size_t)d->cfg.metrics_per_host;
+	if (m.top.cap && !(m.top.v = calloc(m.top.cap, sizeof(*m.top.v))))
+		m.top.cap = 0; /* no memory: totals only, this time */
+	merge(d, &m);
 	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	for (int w = 0; w < d->nworkers; w++)
-		pthread_mutex_lock(&d->workers[w].lock);
-	write_all(f, d);
-	for (int w = 0; w < d->nworkers; w++)
-		pthread_mutex_unlock(&d->workers[w].lock);
+	if (!f) {
+		rc = -errno;
+		free(m.top.v);
+		return rc;
+	}
+	write_all(f, d, &m);
+	free(m.top.v);
 	if (fflush(f) || ferror(f))
 		rc = errno ? -errno : -EIO;
 	if (fclose(f) && !rc)

@@ -11,6 +11,7 @@
  *   allow.c    --allow CIDR lists (pure)
  *   config.c   option names and values, shared by argv and -c FILE (pure)
  *   metrics.c  the Prometheus textfile
+ *   control.c  the control socket (`ncx status`): a thread of its own
  *   state.c    DIR/.ncxd-state: each reliable sender's written position
  *
  * Workers share nothing per host: the kernel's SO_REUSEPORT hash keeps a
@@ -37,6 +38,7 @@
 #define NCXD_MAX_LISTEN 16
 #define NCXD_MAX_ALLOW 256
 #define NCXD_DEFAULT_PORT 6666
+#define NCXD_DEFAULT_CONTROL "/run/ncx/ncxd.sock"
 /* Defaults made at start, for the whole daemon, split among the workers:
  * open files (or fewer, if the fd limit is lower), and the bytes of write
  * buffers (reserved, touched only as hosts use them). */
@@ -132,6 +134,7 @@ struct ncxd_config {
 	int threads;
 	char *metrics;
 	unsigned metrics_interval; /* seconds */
+	int metrics_per_host;	   /* per-host series for this many senders, the busiest */
 	struct ncxd_cidr allow[NCXD_MAX_ALLOW];
 	int nallow;
 	char *user;
@@ -142,6 +145,8 @@ struct ncxd_config {
 	int buffers;	     /* write buffers per worker; 0 until start: NCXD_AUTO_BUFFER_BYTES */
 	size_t buffer_size;  /* bytes each */
 	unsigned flush_ms;
+	char *control;	     /* the control socket's path; NULL: none */
+	bool control_given;  /* set by the user (failing to create it is then fatal) */
 	/* Set while reading argv, so that a list given there replaces the file's. */
 	bool listen_cli, allow_cli;
 };
@@ -200,9 +205,17 @@ struct ncxd_stats {
 	uint64_t drop[NCXD_D_COUNT];
 };
 
+/* What a sender's stream has been (struct ncxd_host_snap.flags). */
+#define NCXD_SNAP_RELIABLE 0x1 /* said ncrx=1 */
+#define NCXD_SNAP_EXT 0x2      /* extended records */
+#define NCXD_SNAP_LEGACY 0x4   /* legacy datagrams */
+
 struct ncxd_host_snap {
 	struct ncx_addr addr;
 	struct ncxd_stats st;
+	unsigned flags;	  /* NCXD_SNAP_* */
+	uint64_t last_us; /* wall clock of its last record (0: none yet) */
+	double rate;	  /* records/s over the last interval of >= 1 s */
 };
 
 struct ncxd_snapshot {
@@ -285,10 +298,30 @@ struct ncxd {
 	atomic_bool stop;
 	atomic_uint reopen_gen;
 	atomic_uint metrics_gen;
+	/* When snapshots were last asked for (ncxd_refresh()), monotonic µs. */
+	atomic_uint_least64_t refreshed_us;
+	uint64_t start_real_us; /* wall clock at start */
 	struct ncxd_state state;
+	struct ncxd_control *control; /* NULL: no control socket */
 };
 
 void *ncxd_worker_main(void *arg);
+
+/* Ask every worker for a fresh snapshot and wait for them (1 s at most).
+ * max_age_us: if snapshots were asked for less than this long ago, do
+ * nothing (0: always). */
+void ncxd_refresh(struct ncxd *d, uint64_t max_age_us);
+
+/* control.c: the control socket. open: create and listen (before privileges
+ * are dropped: uid/gid own it, -1 to leave as is); returns 0 or an exit
+ * status. start: its thread. stop: join it, close and remove the socket. */
+int ncxd_control_open(struct ncxd *d, int uid, int gid);
+int ncxd_control_start(struct ncxd *d);
+void ncxd_control_stop(struct ncxd *d);
+/* The status reply for one request line (without its newline) into a
+ * malloc'd buffer: the machine-readable form docs/ncxd.md describes.
+ * Returns its length, or -ENOMEM; *out NULL on error. */
+long ncxd_status_reply(struct ncxd *d, const char *request, char **out);
 
 /* metrics.c: write FILE.tmp and rename it to FILE. Returns 0 or -errno. */
 int ncxd_metrics_write(struct ncxd *d, const char *path);

@@ -47,6 +47,13 @@ struct sink_host {
 	bool pos_valid;
 	bool no_slot;	/* the state table had no room: not tried again */
 	struct ncxd_stats st;
+	/* For the live view (worker.c): what the stream has been, when it was
+	 * last heard from, and its rate over the last interval. */
+	unsigned flags;	     /* NCXD_SNAP_* */
+	uint64_t last_us;    /* wall clock of the last record */
+	uint64_t records;    /* records and legacy datagrams delivered */
+	uint64_t rate_recs, rate_us; /* records and monotonic time at the interval's start */
+	double rate;
 };
 
 struct sink {

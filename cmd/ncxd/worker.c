@@ -163,6 +163,68 @@ static uint64_t resume_point(void *arg, const struct ncx_addr *from)
 	return next;
 }
 
+/*
+ * The live view on stderr: one line for a new sender, a gap, a reboot and
+ * a sender gone idle, through the log core (never blocks: a line is a
+ * record in its ring) and so under its per-call-site ratelimit (main.c
+ * sets it for ncxd: NCXD_LOG_BURST lines, then NCXD_LOG_SILENCE s of
+ * silence, then a count of what was suppressed).
+ */
+static const char *stream_kind(unsigned flags)
+{
+	if (flags & NCXD_SNAP_RELIABLE)
+		return "reliable, extended";
+	if ((flags & (NCXD_SNAP_EXT | NCXD_SNAP_LEGACY)) == (NCXD_SNAP_EXT | NCXD_SNAP_LEGACY))
+		return "stock, extended and legacy";
+	if (flags & NCXD_SNAP_LEGACY)
+		return "stock, legacy";
+	if (flags & NCXD_SNAP_EXT)
+		return "stock, extended";
+	return "nothing delivered yet";
+}
+
+static void log_new_sender(const struct sink_host *h, const struct ncx_rx_event *ev)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+	unsigned f = ev->kind == NCX_RX_LEGACY ? NCXD_SNAP_LEGACY :
+		     ev->kind == NCX_RX_RECORD ? NCXD_SNAP_EXT : 0;
+
+	if (ev->reliable)
+		f |= NCXD_SNAP_RELIABLE;
+	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_info("new sender %s (%s)\n", a, stream_kind(f));
+}
+
+static void log_gap(const struct sink_host *h, const struct ncx_rx_event *ev)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+
+	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_info("gap from %s: seq %llu..%llu, %llu records %s\n", a,
+		 (unsigned long long)ev->gap.first, (unsigned long long)ev->gap.last,
+		 (unsigned long long)(ev->gap.last - ev->gap.first + 1),
+		 ev->gap.lost ? "lost" : "not received");
+}
+
+static void log_reboot(const struct sink_host *h, uint64_t prev, uint64_t seq)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+
+	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_info("reboot of %s: seq %llu, then a new boot from seq %llu\n", a,
+		 (unsigned long long)prev, (unsigned long long)seq);
+}
+
+static void log_gone(const struct wstate *s, const struct sink_host *h)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+
+	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_info("sender %s gone idle (silent for %llu s): forgotten after %llu records\n", a,
+		 (unsigned long long)s->cfg->idle_s,
+		 (unsigned long long)h->records);
+}
+
 /* The reboot line for a new stream resume_point() found, first thing. */
 static void restarted_line(struct wstate *s, struct sink_host *h)
 {
@@ -172,6 +234,7 @@ static void restarted_line(struct wstate *s, struct sink_host *h)
 	if (!s->restarted || !ncx_addr_equal(&s->restarted_from, &h->addr))
 		return;
 	s->restarted = false;
+	log_reboot(h, e.a, e.b);
 	sink_event(&s->sink, h, s->real_us, &e);
 }
 
@@ -202,6 +265,7 @@ static void sender_gone(struct wstate *s, struct sink_host *h)
 {
 	struct ncxd_state_slot *sl = h->slot;
 
+	log_gone(s, h);
 	/* Silent for --idle: it holds nothing unacked, so there is nothing to
 	 * resume; a new boot must not be taken for resends of the old one. */
 	sink_host_gone(&s->sink, h, s->real_us);
@@ -224,8 +288,11 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	if (ev->user && !h) {
 		h = sink_host_new(&s->sink, ev->from, reply_fd(s, ev->from));
 		*ev->user = h;
-		if (h)
+		if (h) {
+			h->rate_us = s->mono_us;
+			log_new_sender(h, ev);
 			restarted_line(s, h);
+		}
 	}
 	/* Answer from the socket the sender last reached. */
 	if (h && s->cur_fd >= 0)
@@ -241,16 +308,23 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	case NCX_RX_RECORD:
 		if (ev->reliable)
 			track_reliable(s, h, ev);
+		h->flags |= NCXD_SNAP_EXT | (ev->reliable ? NCXD_SNAP_RELIABLE : 0);
+		h->last_us = s->real_us;
+		h->records++;
 		sink_record(&s->sink, h, s->real_us, s->mono_us, &ev->record);
 		set_pos(h, ev->record.seq + 1, ev->record.ts_usec);
 		break;
 	case NCX_RX_LEGACY:
+		h->flags |= NCXD_SNAP_LEGACY;
+		h->last_us = s->real_us;
+		h->records++;
 		sink_legacy(&s->sink, h, s->real_us, s->mono_us, &ev->legacy);
 		break;
 	case NCX_RX_GAP: {
 		struct ncxd_event e = { .kind = NCXD_EV_GAP, .a = ev->gap.first, .b = ev->gap.last,
 					.lost = ev->gap.lost };
 
+		log_gap(h, ev);
 		sink_event(&s->sink, h, s->real_us, &e);
 		set_pos(h, ev->gap.last + 1, h->pos_ts);
 		break;
@@ -259,6 +333,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		struct ncxd_event e = { .kind = NCXD_EV_REBOOT, .a = ev->reboot.prev_seq,
 					.b = ev->reboot.seq };
 
+		log_reboot(h, e.a, e.b);
 		sink_event(&s->sink, h, s->real_us, &e);
 		set_pos(h, ev->reboot.seq, 0); /* the new boot's first is still to come */
 		break;
@@ -388,7 +463,22 @@ static void add_own(struct ncxd_stats *st, const struct ncxd_stats *own)
 struct snap_ctx {
 	struct ncxd_snapshot *snap;
 	size_t cap;
+	uint64_t mono_us;
 };
+
+/* A sender's rate: records/s over the interval since its last snapshot, if
+ * that was 1 s ago or more (a snapshot sooner keeps the last rate: two
+ * readers asking close together must not make it a rate over 10 ms). */
+#define RATE_MIN_US 1000000u
+
+static void host_rate(struct sink_host *h, uint64_t now)
+{
+	if (now - h->rate_us < RATE_MIN_US)
+		return;
+	h->rate = (double)(h->records - h->rate_recs) * 1e6 / (double)(now - h->rate_us);
+	h->rate_recs = h->records;
+	h->rate_us = now;
+}
 
 static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
 			const struct ncx_rx_stats *st)
@@ -402,8 +492,15 @@ static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
 	memset(hs, 0, sizeof(*hs));
 	hs->addr = *from;
 	add_stats(&hs->st, st);
-	if (user)
-		add_own(&hs->st, &((struct sink_host *)user)->st);
+	if (user) {
+		struct sink_host *h = user;
+
+		add_own(&hs->st, &h->st);
+		host_rate(h, c->mono_us);
+		hs->flags = h->flags;
+		hs->last_us = h->last_us;
+		hs->rate = h->rate;
+	}
 }
 
 /* Build this worker's snapshot from its own engine and sink, then swap it in. */
@@ -411,7 +508,7 @@ static void publish(struct wstate *s, unsigned gen)
 {
 	struct ncxd_snapshot snap = { 0 };
 	struct ncx_rx_stats e;
-	struct snap_ctx c = { .snap = &snap };
+	struct snap_ctx c = { .snap = &snap, .mono_us = ncx_now_us() };
 
 	poll_drops(s);
 	ncx_rx_stats(s->rx, &e);

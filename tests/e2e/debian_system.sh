@@ -98,7 +98,7 @@ chroot "$mnt" systemctl enable -q ncx-system-check.service || fail "enable the c
 unmount_all
 
 port=$(free_port)
-bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/rx" -t 1 >"$T/rx.out" 2>"$T/rx.err"
+bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/rx" --threads 1 >"$T/rx.out" 2>"$T/rx.err"
 rx_pid=$!
 wait_udp_bound "$port" || fail "ncxd did not bind 127.0.0.1:$port: $(cat "$T/rx.err")"
 
@@ -123,7 +123,7 @@ wait "$rx_pid" || fail "the host's ncxd exited $? on SIGTERM: $(cat "$T/rx.err")
 tr -d '\r' <"$T/report.log" >"$T/report"
 sed 's/^/# guest: /' "$T/report"
 bad=0
-for c in ncxd_active ncxd_receives forward_active forward_kmsg reload_reopens \
+for c in ncxd_active ncxd_receives ncx_status forward_active forward_kmsg reload_reopens \
 	logrotate_reopens dkms_installed ncxcon_loaded; do
 	if ! grep -q "^ncx-check $c ok" "$T/report"; then
 		grep -q "^ncx-check $c " "$T/report" || echo "no result for $c"

@@ -32,7 +32,7 @@ sleep 12
 kill -0 "$fwd" 2>/dev/null || fail "ncx forward gave up while the receiver was down: $(cat "$T/fwd.err")"
 [ -e "$T/logs" ] && fail "something wrote $T/logs before ncxd ran"
 
-bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" -t 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
+bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" --threads 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
 ncxd=$!
 wait_udp_bound "$port" || fail "ncxd did not bind $port: $(cat "$T/ncxd.err")"
 

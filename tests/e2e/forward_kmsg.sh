@@ -73,7 +73,7 @@ else
 fi
 
 # ---- first run ---------------------------------------------------------------
-bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" -t 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
+bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" --threads 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
 ncxd=$!
 wait_udp_bound "$port" || fail "ncxd did not bind $port: $(cat "$T/ncxd.err")"
 

@@ -36,7 +36,7 @@ read -r krel kroot _ <<<"$NCX_KERNEL"
 note "kernel $krel from $kroot"
 
 port=$(free_port)
-bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" -t 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
+bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/logs" --threads 1 >"$T/ncxd.out" 2>"$T/ncxd.err"
 ncxd=$!
 wait_udp_bound "$port" || fail "ncxd did not bind 127.0.0.1:$port: $(cat "$T/ncxd.err")"
 

@@ -34,7 +34,7 @@ esac
 start_rx() { # NAME PORT
 	case $rx in
 	listen) bg "$NCX_BIN/ncx" listen -l "127.0.0.1:$2" >"$T/$1.out" 2>"$T/$1.err" ;;
-	ncxd) bg "$NCX_BIN/ncxd" -l "127.0.0.1:$2" -d "$T/$1.d" -t 1 >"$T/$1.out" 2>"$T/$1.err" ;;
+	ncxd) bg "$NCX_BIN/ncxd" -l "127.0.0.1:$2" -d "$T/$1.d" --threads 1 >"$T/$1.out" 2>"$T/$1.err" ;;
 	esac
 	wait_udp_bound "$2" || fail "$rx did not bind 127.0.0.1:$2: $(cat "$T/$1.err")"
 }

@@ -18,7 +18,7 @@ expect() { # CODE ARGS...
 }
 expect 64 --bogus
 expect 64 --format xml
-expect 64 -t 0
+expect 64 --threads 0
 expect 64 --path /abs/%h.log
 expect 64 --path 'x/../%h'
 expect 64 --allow 10.0.0.0/33

@@ -26,7 +26,7 @@ dd if=/dev/zero of="$T/mnt/filler" bs=4k 2>/dev/null
 [ "$(df --output=avail "$T/mnt" | tail -1)" -eq 0 ] || fail "tmpfs not full"
 
 per=2000
-start_ncxd full -d "$T/mnt/logs" -t 1 --buffer-size 4096 --rate 0
+start_ncxd full -d "$T/mnt/logs" --threads 1 --buffer-size 4096 --rate 0
 bg loadgen --hosts 1 --records "$per" --rate 1000 2>"$T/loadgen.err"
 lg=$!
 wait_for 30 grep -q 'cannot \(write\|open\)' "$T/full.err" || fail "no write error reported: $(cat "$T/full.err")"
@@ -63,7 +63,7 @@ rm -rf "$T/mnt/logs" && mkdir "$T/mnt/logs"
 dd if=/dev/zero of="$T/mnt/filler" bs=4k 2>/dev/null
 [ "$(df --output=avail "$T/mnt" | tail -1)" -eq 0 ] || fail "tmpfs not full"
 nrel=200
-start_ncxd rel -d "$T/mnt/logs" -t 1 --rate 0 --metrics "$T/rel.prom" --metrics-interval 1
+start_ncxd rel -d "$T/mnt/logs" --threads 1 --rate 0 --metrics "$T/rel.prom" --metrics-interval 1
 seq "$nrel" | sed 's/^/reliable-line n=/' >"$T/lines"
 # (Not through bg: a background command's stdin would be /dev/null.)
 "$NCX_BIN/ncx" send -t "127.0.0.1:$port" --timeout 120 <"$T/lines" 2>"$T/send.err" &

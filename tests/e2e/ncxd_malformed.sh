@@ -8,7 +8,7 @@
 . "$NCX_TOP/tests/support/ncxd.sh"
 
 hosts=20 per=300
-start_ncxd flood -d "$T/logs" -t 2
+start_ncxd flood -d "$T/logs" --threads 2
 bg loadgen --hosts "$hosts" --records "$per" --rate 1000 2>"$T/loadgen.err"
 lg=$!
 

@@ -8,7 +8,7 @@
 . "$NCX_TOP/tests/support/ncxd.sh"
 
 hosts=1000 per=20
-start_ncxd many -d "$T/logs" -t 2 --max-files 64 --buffers 32 --buffer-size 4096
+start_ncxd many -d "$T/logs" --threads 2 --max-files 64 --buffers 32 --buffer-size 4096
 loadgen --hosts "$hosts" --records "$per" --rate 10000 2>"$T/loadgen.err" ||
 	fail "loadgen: $(cat "$T/loadgen.err")"
 total=$((hosts * per))

@@ -10,7 +10,7 @@
 tre='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
 # --- text, default template ---
-start_ncxd text -d "$T/logs" -t 2
+start_ncxd text -d "$T/logs" --threads 2
 src=$(free_port)
 "$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext"
 # No waiting for the lines: SIGTERM must drain the socket and write everything.
@@ -51,7 +51,7 @@ grep -q 'err \[.*bootb user level 3 seq=' "$f" || fail "level 3 should be named 
 
 # --- restart appends, never truncates ---
 cp "$f" "$T/before"
-start_ncxd text2 -d "$T/logs" -t 1
+start_ncxd text2 -d "$T/logs" --threads 1
 "$NCX_BIN/ncx" replay -r 20000 -t "127.0.0.1:$port" -p "$src" "$DATA/ext.hex" || fail "replay ext again"
 wait_for 60 bash -c "[ \$(wc -l <'$f') -ge 9700 ]" || fail "second run: $(wc -l <"$f") lines, want 9700"
 stop_ncxd text2

@@ -18,7 +18,7 @@ per=1500
 # lines: record lines of our senders written so far, all files.
 lines() { cat "$T"/logs/*/*.log 2>/dev/null | grep -c ' restart-test sender=' || true; }
 
-start_ncxd run1 -d "$T/logs" --rate 0 -t 2
+start_ncxd run1 -d "$T/logs" --rate 0 --threads 2
 keep_port=1 # every restart keeps the port: the senders know no other
 for k in $(seq "$senders"); do
 	# About 300 lines a second each: the run lasts several seconds, and the
@@ -43,8 +43,8 @@ kill_at() {
 	[ "$(lines)" -lt "$total" ] || fail "the run was over before the kill; slow the senders down"
 	start_ncxd "$name" -d "$T/logs" --rate 0 "$@"
 }
-kill_at 25 run2 -t 3
-kill_at 60 run3 -t 1
+kill_at 25 run2 --threads 3
+kill_at 60 run3 --threads 1
 
 for k in $(seq "$senders"); do
 	wait "${spid[k]}" || fail "sender $k exited $?: $(tail -3 "$T/send$k.err")"
@@ -81,14 +81,14 @@ note "$total lines from $senders senders, two SIGKILLs: each once, in order"
 # a new stream, not resends of the old one. Its lines are written, after a
 # reboot line, none taken for duplicates.
 sp=$(free_port)
-start_ncxd run4 -d "$T/logs" --rate 0 -t 2
+start_ncxd run4 -d "$T/logs" --rate 0 --threads 2
 seq 100 | sed 's/^/first-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
 	2>"$T/first.err" || fail "first run: $(tail -3 "$T/first.err")"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 sleep 1.5 # the new run's first record is stamped well after the last one written
 port_keep=$port
-start_ncxd run5 -d "$T/logs" --rate 0 -t 1
+start_ncxd run5 -d "$T/logs" --rate 0 --threads 1
 [ "$port" = "$port_keep" ] || fail "port changed"
 seq 100 | sed 's/^/second-run n=/' | "$NCX_BIN/ncx" send -t "127.0.0.1:$port" -p "$sp" --timeout 60 \
 	2>"$T/second.err" || fail "second run: $(tail -3 "$T/second.err")"

@@ -7,7 +7,7 @@
 . "$NCX_TOP/tests/support/ncxd.sh"
 
 hosts=5 per=1500
-start_ncxd rot -d "$T/logs" -t 2 --path '%h/current.log'
+start_ncxd rot -d "$T/logs" --threads 2 --path '%h/current.log'
 bg loadgen --hosts "$hosts" --records "$per" --rate 1500 2>"$T/loadgen.err"
 lg=$!
 for round in 1 2; do

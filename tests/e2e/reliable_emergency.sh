@@ -8,7 +8,7 @@
 . "$NCX_TOP/tests/support/e2e.sh"
 
 . "$NCX_TOP/tests/support/ncxd.sh"
-start_ncxd ncxd -d "$T/logs" -t 1
+start_ncxd ncxd -d "$T/logs" --threads 1
 ncxd_pid=$pid
 start_relay --blackout 0:15
 

@@ -24,7 +24,7 @@ note "loss $loss, reorder $reorder, dup $dup both ways; $senders senders x $per 
 # ncxd on a free port ($port, $ncxd_pid). --rate 0: the test floods on purpose,
 # and every relayed sender shares 127.0.0.1.
 . "$NCX_TOP/tests/support/ncxd.sh"
-start_ncxd ncxd -d "$T/logs" -t 2 --rate 0
+start_ncxd ncxd -d "$T/logs" --threads 2 --rate 0
 ncxd_pid=$pid
 
 # The relay, on another free port ($rport, $relay_pid).

@@ -30,7 +30,7 @@ kmod_rx() {
 	local name=$1 port rport pid try
 	shift
 	port=$(free_port)
-	bg "$NCX_MAIN_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/$name.d" -t 1 >"$T/$name.out" 2>"$T/$name.err"
+	bg "$NCX_MAIN_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/$name.d" --threads 1 >"$T/$name.out" 2>"$T/$name.err"
 	pid=$!
 	wait_udp_bound "$port" || fail "ncxd ($name) did not bind: $(cat "$T/$name.err")"
 	for try in 1 2 3 4 5; do

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Shared helpers for the ncxd end-to-end tests (bash), after e2e.sh:
 #   . "$NCX_TOP/tests/support/e2e.sh"; . "$NCX_TOP/tests/support/ncxd.sh"
-# start_ncxd NAME ARGS...: ncxd on 127.0.0.1:$port, stderr in $T/NAME.err;
-# sets $port and $pid. A free port is picked, unless keep_port is set and
+# start_ncxd NAME ARGS...: ncxd on 127.0.0.1:$port, stderr in $T/NAME.err,
+# its control socket $T/NAME.sock (ARGS may say otherwise); sets $port, $pid
+# and $ctl. A free port is picked, unless keep_port is set and
 # $port already is (a restart keeps its port: its senders know no other).
 # "@PORT@" in ARGS becomes the port.
 start_ncxd() {
@@ -10,7 +11,8 @@ start_ncxd() {
 	for try in 1 2 3 4 5; do
 		[ -n "${keep_port:-}" ] && [ -n "${port:-}" ] || port=$(free_port)
 		: >"$T/$name.err"
-		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" "${@//@PORT@/$port}" 2>"$T/$name.err"
+		ctl=$T/$name.sock
+		bg "$NCX_BIN/ncxd" -l "127.0.0.1:$port" --control "$ctl" "${@//@PORT@/$port}" 2>"$T/$name.err"
 		pid=$!
 		wait_for 30 bash -c "grep -q 'ready:' '$T/$name.err' || ! kill -0 $pid 2>/dev/null"
 		kill -0 "$pid" 2>/dev/null && grep -q 'ready:' "$T/$name.err" && return 0

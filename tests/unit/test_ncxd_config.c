@@ -36,6 +36,37 @@ static void test_defaults(void **state)
 	assert_int_equal(c.rcvbuf, 32 << 20);
 	assert_int_equal(c.metrics_interval, 10);
 	assert_int_equal(c.nlisten, 0); /* main fills in 0.0.0.0:6666 and [::]:6666 */
+	assert_string_equal(c.control, "/run/ncx/ncxd.sock");
+	assert_false(c.control_given);
+	assert_int_equal(c.metrics_per_host, 100);
+	ncxd_config_free(&c);
+}
+
+/* --control PATH, --control '' (none), --metrics-per-host N (0: none). */
+static void test_control_and_per_host(void **state)
+{
+	struct ncxd_config c;
+
+	ncxd_config_default(&c);
+	assert_int_equal(set(&c, "control", "/tmp/x.sock"), 0);
+	assert_string_equal(c.control, "/tmp/x.sock");
+	assert_true(c.control_given);
+	assert_int_equal(set(&c, "control", ""), 0);
+	assert_null(c.control);
+	assert_int_equal(set(&c, "metrics-per-host", "0"), 0);
+	assert_int_equal(c.metrics_per_host, 0);
+	assert_int_equal(set(&c, "metrics-per-host", "100000"), 0);
+	assert_int_equal(set(&c, "metrics-per-host", "100001"), -EINVAL);
+	assert_non_null(strstr(err, "metrics-per-host"));
+	assert_int_equal(set(&c, "metrics-per-host", "-1"), -EINVAL);
+	char longpath[200];
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	assert_int_equal(set(&c, "control", longpath), -EINVAL);
+	assert_true(ncxd_config_known("control"));
+	assert_true(ncxd_config_known("metrics-per-host"));
 	ncxd_config_free(&c);
 }
 
@@ -152,6 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_control_and_per_host),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_file),
 	};
