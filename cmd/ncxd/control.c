@@ -74,7 +74,8 @@ static int busiest_first(const void *pa, const void *pb)
 	return 0;
 }
 
-static const char *stream_token(unsigned f)
+/* What a sender's stream is, as the status answer and the log lines name it. */
+const char *ncxd_stream_kind(unsigned f)
 {
 	if (f & NCXD_SNAP_RELIABLE)
 		return "reliable/extended";
@@ -189,7 +190,7 @@ long ncxd_status_reply(struct ncxd *d, const char *request, char **out)
 
 		ncx_addr_format(&rows[i].addr, false, a, sizeof(a));
 		fprintf(f, "sender %s %u %s %llu %llu %llu %llu %llu %.1f %llu\n", a,
-			(unsigned)rows[i].addr.port, stream_token(rows[i].flags),
+			(unsigned)rows[i].addr.port, ncxd_stream_kind(rows[i].flags),
 			(unsigned long long)rows[i].records, (unsigned long long)rows[i].bytes,
 			(unsigned long long)rows[i].gaps, (unsigned long long)rows[i].lost,
 			(unsigned long long)rows[i].missed, rows[i].rate,

@@ -209,6 +209,8 @@ struct ncxd_stats {
 #define NCXD_SNAP_RELIABLE 0x1 /* said ncrx=1 */
 #define NCXD_SNAP_EXT 0x2      /* extended records */
 #define NCXD_SNAP_LEGACY 0x4   /* legacy datagrams */
+/* "reliable/extended", "stock/legacy", ...: a stream's kind from NCXD_SNAP_ flags. */
+const char *ncxd_stream_kind(unsigned flags);
 
 struct ncxd_host_snap {
 	struct ncx_addr addr;

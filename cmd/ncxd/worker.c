@@ -170,19 +170,6 @@ static uint64_t resume_point(void *arg, const struct ncx_addr *from)
  * sets it for ncxd: NCXD_LOG_BURST lines, then NCXD_LOG_SILENCE s of
  * silence, then a count of what was suppressed).
  */
-static const char *stream_kind(unsigned flags)
-{
-	if (flags & NCXD_SNAP_RELIABLE)
-		return "reliable, extended";
-	if ((flags & (NCXD_SNAP_EXT | NCXD_SNAP_LEGACY)) == (NCXD_SNAP_EXT | NCXD_SNAP_LEGACY))
-		return "stock, extended and legacy";
-	if (flags & NCXD_SNAP_LEGACY)
-		return "stock, legacy";
-	if (flags & NCXD_SNAP_EXT)
-		return "stock, extended";
-	return "nothing delivered yet";
-}
-
 static void log_new_sender(const struct sink_host *h, const struct ncx_rx_event *ev)
 {
 	char a[NCX_ADDR_TEXT_MAX];
@@ -192,7 +179,7 @@ static void log_new_sender(const struct sink_host *h, const struct ncx_rx_event 
 	if (ev->reliable)
 		f |= NCXD_SNAP_RELIABLE;
 	ncx_addr_format(&h->addr, true, a, sizeof(a));
-	ncx_info("new sender %s (%s)\n", a, stream_kind(f));
+	ncx_info("new sender %s (%s)\n", a, ncxd_stream_kind(f));
 }
 
 static void log_gap(const struct sink_host *h, const struct ncx_rx_event *ev)

@@ -24,8 +24,8 @@ for s in 0 1 2 5 6; do printf '6,%d,%d,-;gap test %d\n' $s $s $s | hexline; done
 # The log lines.
 wait_for 20 grep -q "gap from 127.0.0.1:$gsrc: seq 3..4, 2 records not received" "$T/st.err" ||
 	fail "no gap line: $(cat "$T/st.err")"
-grep -q "new sender $base:$sport (stock, extended)" "$T/st.err" || fail "no new sender line: $(cat "$T/st.err")"
-grep -q "new sender 127.0.0.1:[0-9]* (reliable, extended)" "$T/st.err" || fail "no reliable sender line"
+grep -q "new sender $base:$sport (stock/extended)" "$T/st.err" || fail "no new sender line: $(cat "$T/st.err")"
+grep -q "new sender 127.0.0.1:[0-9]* (reliable/extended)" "$T/st.err" || fail "no reliable sender line"
 grep -q "reboot of 127.0.0.1:$esrc: seq [0-9]*, then a new boot from seq [0-9]*" "$T/st.err" ||
 	fail "no reboot line: $(grep 127.0.0.1:$esrc "$T/st.err")"
 
