@@ -8,9 +8,10 @@
 #     loaded again halfway through 3,000 lines, and given a bad target= through sysfs
 #     (refused, the old one kept) and the good one again at three quarters: ncxd sees
 #     one stream, every record once, in order.
-#  2. the receiver is down (the relay drops everything) for the first 60 s, the boot
-#     and 1,000 lines included: once it is back, everything the kernel still holds
-#     arrives, once, in order (emergency transmission).
+#  2. two targets from one source port, one of them down (its relay drops everything)
+#     for the first 60 s, the boot and 1,000 lines included: the other gets everything
+#     meanwhile, and once the first is back, everything the kernel still holds arrives
+#     there too, once, in order (emergency transmission).
 #  3. a pacing cap of 50 datagrams/s (max_pps): the boot log and 200 lines take at least
 #     the time the cap allows, and all of it arrives (what it holds back stays in the
 #     kernel's buffer).
@@ -45,19 +46,28 @@ kmod_check_stream one
 kmod_check_lines one "$tag" 3000
 note "$krel: bad targets refused (insmod and sysfs); one stream through unload, reload and a new target="
 
-# 2. The receiver down for the first 60 s.
+# 2. Two targets, one of them down for the first 60 s.
 kmod_rx down --blackout 0:60 --seed 22
+kmod_rx up --loss 0.1 --seed 23
 tag=d$$x$RANDOM
 start=$(date +%s)
-# shellcheck disable=SC2154 # down_port: set by kmod_rx
-kmod_boot "$T/guest" "$tag" "$down_port" "$down_port" "ncx_lines=1000 ncx_same_port=1 ncx_wait_s=150"
+# shellcheck disable=SC2154 # down_port, up_port: set by kmod_rx
+kmod_boot "$T/guest" "$tag" "$down_port" "$down_port" \
+	"ncx_lines=1000 ncx_stock=0 ncx_wait_s=150 ncx_ext2=$up_port"
 took=$(($(date +%s) - start))
 [ "$took" -ge 60 ] || fail "the guest was done after $took s, before the receiver came back"
 sleep 1
-kmod_stop down
-kmod_check_stream down
-kmod_check_lines down "$tag" 1000
-note "$krel: receiver down 60 s: everything arrived once, in order, $took s after boot"
+kmod_stop down up
+for r in down up; do
+	kmod_check_stream $r
+	kmod_check_lines $r "$tag" 1000
+done
+# The other target was not held back: it had the last line long before the first came back.
+l=$(grep -h "ncx-kmod $tag line 1000 " "$T/up.d"/127.0.0.1/*.log | cut -d' ' -f1)
+f=$(head -n 1 "$T/down.d"/127.0.0.1/*.log | cut -d' ' -f1)
+[ -n "$l" ] && [ -n "$f" ] && [ "$(date -d "$l" +%s%N)" -lt "$(date -d "$f" +%s%N)" ] ||
+	fail "the target that was up got the last line ($l) only after the down one's first record ($f)"
+note "$krel: two targets, one down 60 s: the other had everything at once; then both, once, in order, $took s after boot"
 
 # 3. The pacing cap.
 kmod_rx paced
