@@ -175,8 +175,15 @@ static void write_all(FILE *f, struct ncxd *d, const struct merged *m)
 	const struct ncxd_snapshot *tot = &m->tot;
 	char name[96], help[256];
 
-	family(f, "ncxd_build_info", "gauge", "ncxd's version, as a label; always 1.");
-	fprintf(f, "ncxd_build_info{version=\"%s\"} 1\n", NCX_VERSION);
+	/* NCX_VERSION is "0.1.0 (git describe)", or "0.1.0" outside a checkout. */
+	const char *rev = strstr(NCX_VERSION, " (");
+	int vlen = rev ? (int)(rev - NCX_VERSION) : (int)strlen(NCX_VERSION);
+	int rlen = rev ? (int)strlen(rev + 2) - 1 : 0;
+
+	family(f, "ncxd_build_info", "gauge",
+	       "ncxd's release (version) and the commit it was built from (revision); always 1.");
+	fprintf(f, "ncxd_build_info{version=\"%.*s\",revision=\"%.*s\"} 1\n", vlen, NCX_VERSION,
+		rlen > 0 ? rlen : 0, rev ? rev + 2 : "");
 	family(f, "ncxd_start_time_seconds", "gauge", "When ncxd started, seconds since the epoch.");
 	fprintf(f, "ncxd_start_time_seconds %llu\n",
 		(unsigned long long)(d->start_real_us / 1000000u));

@@ -46,7 +46,10 @@ x 'ncxd_dropped_total{reason="write_error"} 0'
 # (A sender that only ever sent garbage gets no state in the engine: counted in the total only.)
 x "ncxd_hosts 5"
 x "ncxd_metrics_hosts_omitted 0"
-x "ncxd_build_info{version=\"$("$NCX_BIN/ncxd" --version | cut -d' ' -f2)\"} 1"
+# "ncxd 0.1.0 (git describe)": the release, and the commit if there is one.
+v=$("$NCX_BIN/ncxd" --version)
+rev=$(echo "$v" | sed -n 's/^ncxd [^ ]* (\(.*\))$/\1/p')
+x "ncxd_build_info{version=\"$(echo "$v" | cut -d' ' -f2)\",revision=\"$rev\"} 1"
 start_s=$(awk '/^ncxd_start_time_seconds / { print $2 }' "$m")
 now=$(date +%s)
 [ -n "$start_s" ] && [ "$start_s" -le "$now" ] && [ "$start_s" -gt $((now - 600)) ] ||
