@@ -268,12 +268,13 @@ static int status_get(char *buf, const struct kernel_param *kp)
 		      "targets %u\nnext %llu\nacked %lld\nunacked %llu\nrecords %llu\n"
 		      "datagrams %llu\nresent %llu\nemg_resent %llu\nemergencies %llu\n"
 		      "gone %llu\nplaceholders %llu\nprobes %llu\nresponses %llu\n"
-		      "malformed %llu\nforged %llu\ntruncated %llu\npaced %llu\nheld %llu\n",
+		      "malformed %llu\nforged %llu\ntruncated %llu\npaced %llu\nheld %llu\n"
+		      "busy %llu\n",
 		      nc->ntargets, nc->next_seq, acked == U64_MAX ? -1LL : (s64)acked, unacked,
 		      nc->stats.records, nc->stats.datagrams, st.resent, st.emg_resent,
 		      st.emergencies, st.gone, st.placeholders, st.probes, nc->stats.responses,
 		      st.malformed, nc->stats.forged, nc->stats.truncated, st.paced,
-		      nc->stats.held);
+		      nc->stats.held, nc->stats.busy);
 	mutex_unlock(&config_lock);
 	return n;
 }

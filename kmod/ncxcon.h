@@ -74,6 +74,7 @@ struct ncxcon_stats {
 	u64 responses;		/* datagrams from a target on its port */
 	u64 forged;		/* datagrams on our ports from anyone else */
 	u64 truncated;		/* records cut to fit NCXCON_REC_MAX */
+	u64 busy;		/* sends put off: netpoll would have queued them */
 	u64 held;		/* rounds whose first sends tx held back (pacing,
 				 * the in-flight cap, the stream-start hold)
 				 */
@@ -121,6 +122,7 @@ size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, struct ncxc
 /* xmit.c */
 unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len);
 unsigned int ncxcon_xmit_count(const char *rec, size_t len);
+bool ncxcon_busy(struct ncxcon *nc, int target);
 int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emergency);
 int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count);
 void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *more);

@@ -40,6 +40,38 @@ static bool dev_busy(struct net_device *dev)
 	return false;
 }
 
+/*
+ * Would netpoll queue a datagram now instead of sending it? It does when the
+ * device is busy for a whole tick, and then queues every later one behind it
+ * for a work item that retries every 100 ms: an unbounded queue, and resends
+ * that arrive so late the receiver has given up on them. So the kthread
+ * sends nothing while this is true: first sends wait (in the kernel's
+ * buffer), resends are skipped (the receiver asks again).
+ */
+static bool netpoll_full(struct netpoll *np)
+{
+	struct netpoll_info *npinfo = rcu_dereference_raw(np->dev->npinfo);
+
+	return (npinfo && skb_queue_len(&npinfo->txq)) || dev_busy(np->dev);
+}
+
+/* Is target t (every target that is up, for -1) too busy to send to? */
+bool ncxcon_busy(struct ncxcon *nc, int target)
+{
+	unsigned long flags;
+	unsigned int t;
+	bool busy = false;
+
+	spin_lock_irqsave(&nc->xmit_lock, flags);
+	for (t = 0; t < nc->ntargets && !busy; t++)
+		if ((target < 0 || (unsigned int)target == t) && nc->t[t].up)
+			busy = netpoll_full(&nc->t[t].np);
+	spin_unlock_irqrestore(&nc->xmit_lock, flags);
+	if (busy)
+		nc->stats.busy++;
+	return busy;
+}
+
 static void panic_room(struct netpoll *np)
 {
 	struct net_device *dev = np->dev;
@@ -141,6 +173,8 @@ int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emer
 
 	if (ncxcon_record_read(&s, nc->work, &r) || s != seq)
 		return 0;
+	if (ncxcon_busy(nc, target))
+		return -EBUSY;
 	len = ncxcon_record_format(&r, emergency, nc->work);
 	return ncxcon_xmit(nc, target, nc->work->rec, len);
 }
@@ -152,7 +186,7 @@ int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count)
 	char d[NCX_WIRE_GONE_MAX];
 	size_t len = ncx_gone_format(first, count, d, sizeof(d));
 
-	if (len > sizeof(d))
+	if (len > sizeof(d) || ncxcon_busy(nc, target))
 		return 0;
 	send_dgram(nc, &nc->t[target], d, len);
 	return 1;
@@ -172,6 +206,10 @@ void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *m
 
 	*more = false;
 	while (budget--) {
+		if (ncxcon_busy(nc, -1)) {
+			nc->held = true;
+			return;
+		}
 		seq = nc->next_seq;
 		if (ncxcon_record_read(&seq, nc->work, &r))
 			return;

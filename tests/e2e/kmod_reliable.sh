@@ -29,7 +29,7 @@ panic_run() {
 	tag=k$$x$RANDOM
 	start=$(date +%s)
 	kmod_boot "$T/guest" "$tag" "${!rp}" "${!sp}" "ncx_lines=$lines ncx_crash=1"
-	note "$krel: guest ran $(($(date +%s) - start)) s; ncxcon: $(grep -E '^status (datagrams|resent|emg_resent|probes) ' "$T/report.log" | cut -d' ' -f2- | tr '\n' ' ')"
+	note "$krel: guest ran $(($(date +%s) - start)) s; ncxcon: $(grep -E '^status (datagrams|resent|emg_resent|probes|busy) ' "$T/report.log" | cut -d' ' -f2- | tr '\n' ' ')"
 	sleep 1
 	kmod_stop "ncxcon$n" "stock$n"
 
