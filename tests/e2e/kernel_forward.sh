@@ -21,16 +21,9 @@
 # tests/qemu/kernels lists (Debian's 6.1 and 6.12), 10-20 s each under TCG: this script
 # runs itself again for each, with NCX_KERNEL="RELEASE ROOT HEADERS" (set it to run one).
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
-qemu=$NCX_TOP/tests/qemu
-
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
 [ -x "$NCX_MAIN_BIN/ncx" ] || fail "$NCX_MAIN_BIN/ncx not built (make main-bins)"
 [ -x "$NCX_BIN/ncxd" ] || fail "$NCX_BIN/ncxd not built"
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$qemu/kernels" each bash "$0"
-	exit
-fi
-read -r krel kroot _ <<<"$NCX_KERNEL"
+. "$NCX_TOP/tests/support/each_kernel.sh"
 
 "$qemu/mkinitramfs" "$T/guest" "$krel" "$kroot" "$NCX_MAIN_BIN/ncx" || fail "mkinitramfs"
 note "kernel $krel from $kroot"

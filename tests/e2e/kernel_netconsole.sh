@@ -10,14 +10,7 @@
 # Exit 77 = skipped: no QEMU or kernel there (scripts/deps with NCX_DEPS_QEMU=0).
 # About 10 s of emulated boot per kernel.
 . "${NCX_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}/tests/support/e2e.sh"
-qemu=$NCX_TOP/tests/qemu
-
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$qemu/kernels" each bash "$0"
-	exit
-fi
-read -r krel kroot _ <<<"$NCX_KERNEL"
+. "$NCX_TOP/tests/support/each_kernel.sh"
 
 "$qemu/mkinitramfs" "$T/guest" "$krel" "$kroot" || fail "mkinitramfs"
 note "kernel $krel from $kroot"

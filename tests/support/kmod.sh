@@ -7,13 +7,7 @@
 # NCX_KERNEL="RELEASE ROOT HEADERS" set (tests/qemu/kernels each) and exits with the
 # result. The module must be built for each (make kmod: build/kmod/RELEASE/ncxcon.ko; or
 # NCX_KMOD_DIR/RELEASE/ncxcon.ko).
-qemu=$NCX_TOP/tests/qemu
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-if [ -z "${NCX_KERNEL:-}" ]; then
-	"$qemu/kernels" each bash "$0"
-	exit
-fi
-read -r krel kroot _ <<<"$NCX_KERNEL"
+. "$NCX_TOP/tests/support/each_kernel.sh"
 kmod_ko=${NCX_KMOD_DIR:-$NCX_TOP/build/kmod}/$krel/ncxcon.ko
 
 # kmod_guest DIR: kernel and initramfs with ncxcon.ko, for tests/qemu/boot.
