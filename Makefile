@@ -15,7 +15,8 @@
 # Sources are found by their place, so adding a file needs no edit here:
 #   lib/*.c               -> build/libncx.a (and one per sanitizer variant)
 #   cmd/<prog>/*.c        -> build/bin/<prog>
-#   tests/unit/test_*.c   -> build/tests/test_*   (cmocka; plus tests/support/*.c)
+#   tests/unit/test_*.c   -> build/tests/test_*   (cmocka; plus tests/support/*.c,
+#                            linked with libncx.a and libncxd.a: ncxd's modules but main.c)
 #   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*    (clang, libFuzzer + ASan + UBSan)
 #   tests/e2e/*.sh        run by scripts/run-tests against build/asan/bin
 #   bench/bench_*.c       -> build/bench/bench_*
@@ -51,6 +52,8 @@ SAN_TSAN := -fsanitize=thread
 LIB_SRC := $(sort $(wildcard lib/*.c))
 CMDS := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard cmd/*/*.c)))))
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+# ncxd's modules but main.c, for the unit tests to link (not to #include).
+NCXD_LIB_SRC := $(filter-out cmd/ncxd/main.c,$(sort $(wildcard cmd/ncxd/*.c)))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS := $(basename $(notdir $(UNIT_SRC)))
 TSAN_UNITS := $(basename $(notdir $(shell grep -l 'ncx:tsan' $(UNIT_SRC) /dev/null 2>/dev/null)))
@@ -76,9 +79,13 @@ $(2)/libncx.a: $$(patsubst %.c,$(2)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 $$(foreach c,$$(CMDS),$$(eval $$(call program,$$(c),$(2),$(3),$(4))))
-$(2)/tests/%: $(2)/obj/tests/unit/%.o $$(patsubst %.c,$(2)/obj/%.o,$$(SUPPORT_SRC)) $(2)/libncx.a
+$(2)/libncxd.a: $$(patsubst %.c,$(2)/obj/%.o,$$(NCXD_LIB_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+$(2)/tests/%: $(2)/obj/tests/unit/%.o $$(patsubst %.c,$(2)/obj/%.o,$$(SUPPORT_SRC)) \
+		$(2)/libncxd.a $(2)/libncx.a
 	@mkdir -p $$(@D)
-	$(3) $(4) -o $$@ $$(filter %.o,$$^) $(2)/libncx.a $$(CMOCKA_LIBS) $$(LDLIBS)
+	$(3) $(4) -o $$@ $$(filter %.o,$$^) $(2)/libncxd.a $(2)/libncx.a $$(CMOCKA_LIBS) $$(LDLIBS)
 $(1)-bins: $$(addprefix $(2)/bin/,$$(CMDS))
 $(1)-tests: $$(addprefix $(2)/tests/,$$(UNITS))
 endef

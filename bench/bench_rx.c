@@ -176,7 +176,7 @@ static double bench_engine(const struct dgrams *d, uint32_t senders, struct coun
 		addrs[i] = addr_of(i);
 	t0 = now_ns();
 	for (size_t k = 0; k < d->n; k++, clock++) {
-		ncx_rx_feed(rx, &addrs[d->who[k]], d->buf + d->off[k], d->len[k], clock);
+		ncx_rx_feed(rx, &addrs[d->who[k]], d->buf + d->off[k], d->len[k], clock, NULL);
 		if ((k & 63) == 0 && ncx_rx_next_deadline(rx) <= clock)
 			ncx_rx_tick(rx, clock);
 	}
@@ -236,7 +236,7 @@ static void idle_memory(uint32_t senders)
 		struct ncx_addr a = addr_of(i);
 		int len = snprintf(buf, sizeof(buf), "6,%u,1000,-;one record and then silence\n", i);
 
-		ncx_rx_feed(rx, &a, buf, (size_t)len, 1);
+		ncx_rx_feed(rx, &a, buf, (size_t)len, 1, NULL);
 	}
 	printf("idle senders: %u, each costs\n", senders);
 	printf("  ncx_rx_sender_bytes()     %6zu bytes\n", ncx_rx_sender_bytes());

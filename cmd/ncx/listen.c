@@ -24,13 +24,11 @@
 #include "ncx.h"
 
 #define MAX_SOCKETS 16
-#define BATCH 32
 
 struct listener {
 	struct ncx_rx *rx;
 	int fds[MAX_SOCKETS];
 	int nfds;
-	int cur_fd;	/* the socket the datagram being fed came in on */
 	bool verbose;
 	bool dict;
 	FILE *out;
@@ -117,9 +115,10 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 {
 	struct listener *l = arg;
 
-	/* Remember which socket a sender reached, to answer from the same port. */
-	if (ev->user && !*ev->user)
-		*ev->user = (void *)(intptr_t)(l->cur_fd + 1);
+	/* Remember which socket a sender reached (the feed's ctx), to answer
+	 * from the same port, timers' responses too. */
+	if (ev->user && ev->ctx)
+		*ev->user = (void *)(intptr_t)(*(const int *)ev->ctx + 1);
 
 	switch (ev->kind) {
 	case NCX_RX_RECORD:
@@ -161,42 +160,23 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	}
 }
 
-static void receive_batch(struct listener *l, int fd, unsigned char (*bufs)[NCX_WIRE_DGRAM_MAX])
+static void receive_batch(struct listener *l, int *fd, struct ncx_udp_batch *b)
 {
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_storage from[BATCH];
-	struct ncx_addr a;
-	int n;
+	uint64_t now;
 
-	memset(msgs, 0, sizeof(msgs));
-	for (int i = 0; i < BATCH; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = NCX_WIRE_DGRAM_MAX;
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &from[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-	}
-	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
+	if (ncx_udp_recv_batch(*fd, b) == 0)
 		return;
-	uint64_t now = ncx_now_us();
-
-	l->cur_fd = fd;
-	for (int i = 0; i < n; i++) {
-		if (ncx_addr_from_sockaddr(&a, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen))
-			continue;
-		ncx_rx_feed(l->rx, &a, bufs[i], msgs[i].msg_len, now);
-	}
+	now = ncx_now_us();
+	for (int i = 0; i < b->n; i++)
+		ncx_rx_feed(l->rx, &b->from[i], b->data[i], b->len[i], now, fd);
 }
 
 static int run(struct listener *l)
 {
-	unsigned char (*bufs)[NCX_WIRE_DGRAM_MAX] = malloc(sizeof(*bufs) * BATCH);
+	struct ncx_udp_batch batch;
 	struct pollfd pfd[MAX_SOCKETS];
 
-	if (!bufs)
+	if (ncx_udp_batch_init(&batch, NCX_WIRE_DGRAM_MAX) < 0)
 		return EX_OSERR;
 	for (int i = 0; i < l->nfds; i++)
 		pfd[i] = (struct pollfd){ .fd = l->fds[i], .events = POLLIN };
@@ -213,7 +193,7 @@ static int run(struct listener *l)
 			break;
 		for (int i = 0; i < l->nfds; i++)
 			if (pfd[i].revents & POLLIN)
-				receive_batch(l, pfd[i].fd, bufs);
+				receive_batch(l, &l->fds[i], &batch);
 		ncx_rx_tick(l->rx, ncx_now_us());
 		fflush(l->out);
 	}
@@ -222,7 +202,7 @@ static int run(struct listener *l)
 	 * ncx_rx_flush_resumable()), so nobody would ask for them again. */
 	ncx_rx_flush(l->rx, ncx_now_us());
 	fflush(l->out);
-	free(bufs);
+	ncx_udp_batch_free(&batch);
 	return 0;
 }
 

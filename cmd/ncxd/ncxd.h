@@ -235,7 +235,6 @@ struct ncxd_snapshot {
 #define NCXD_STATE_SLOTS 65536u
 #define NCXD_STATE_PROBES 256
 #define NCXD_STATE_EXPIRE_S (7u * 86400u) /* dropped at startup if not updated for this long */
-#define NCXD_NEW_STREAM_US 1000000u	   /* see resume_point() in worker.c */
 
 struct ncxd_state_slot;
 struct ncxd_state_file;

@@ -24,9 +24,8 @@
  *    counted (write_error). Once writing works again, a "dropped" event line
  *    follows the buffered lines, at the place where the loss happened.
  *
- * A reliable sender's position (one past the last seq handed to the sink)
- * goes to its state slot whenever a flush leaves nothing of it unwritten,
- * never before: after a SIGKILL, the next run resumes the stream there.
+ * The sink knows nothing of streams or acks: it says how far it got
+ * (sink_host_settled()), and durable.c decides what that vouches for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,13 +183,6 @@ static void log_failure(struct sink_host *h, const char *what, int err)
 	h->failing = true;
 }
 
-/* Everything handed over for h is in its file now: say so in its slot. */
-static void host_written(struct sink_host *h)
-{
-	if (h->slot && h->pos_valid)
-		ncxd_state_put(h->slot, h->pos, h->pos_ts, (uint64_t)time(NULL));
-}
-
 /* Buffers beyond the first go back to the pool (h holds nothing beyond it). */
 static void trim_buffers(struct sink *s, struct sink_host *h)
 {
@@ -233,7 +225,6 @@ static int host_flush(struct sink *s, struct sink_host *h)
 
 	if (h->len == h->head) {
 		h->len = h->head = 0;
-		host_written(h);
 		return 0;
 	}
 	if ((rc = host_open(s, h)) < 0) {
@@ -262,7 +253,6 @@ static int host_flush(struct sink *s, struct sink_host *h)
 	if (h->failing)
 		ncx_info("writing %s works again\n", h->path);
 	h->failing = false;
-	host_written(h);
 	return 0;
 }
 
@@ -299,9 +289,9 @@ static bool acquire_buffer(struct sink *s, struct sink_host *h)
 }
 
 /* Keep h->path right for the receive time: a new day may mean a new file. */
-static int host_path(struct sink *s, struct sink_host *h, uint64_t real_us)
+static int host_path(struct sink *s, struct sink_host *h)
 {
-	int64_t sec = (int64_t)(real_us / 1000000u);
+	int64_t sec = (int64_t)(s->real_us / 1000000u);
 	char rel[PATH_MAX], full[PATH_MAX];
 	int n;
 
@@ -330,11 +320,11 @@ static int host_path(struct sink *s, struct sink_host *h, uint64_t real_us)
 }
 
 /* Append one line; false if it had to be dropped (the caller counts). */
-static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const char *p, size_t n)
+static bool put(struct sink *s, struct sink_host *h, const char *p, size_t n)
 {
 	const size_t cap = s->cfg->buffer_size;
 
-	if (host_path(s, h, real_us) < 0)
+	if (host_path(s, h) < 0)
 		return false;
 	if (!h->nbuf && !acquire_buffer(s, h))
 		return false;
@@ -389,18 +379,18 @@ static bool put(struct sink *s, struct sink_host *h, uint64_t real_us, const cha
 }
 
 /* Format an event line in a buffer of its own (not s->line) and put it. */
-static bool put_event(struct sink *s, struct sink_host *h, uint64_t real_us,
+static bool put_event(struct sink *s, struct sink_host *h,
 		      const struct ncxd_event *ev)
 {
 	char buf[512];
 	struct ncxd_line l = { .p = buf, .cap = sizeof(buf) };
 
-	ncxd_format_event(&l, s->cfg->format, real_us, &h->addr, ev);
-	return put(s, h, real_us, l.p, l.len);
+	ncxd_format_event(&l, s->cfg->format, s->real_us, &h->addr, ev);
+	return put(s, h, l.p, l.len);
 }
 
 /* Write the events owed: drops first (they happened before what follows). */
-static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, bool suppressed)
+static void put_pending(struct sink *s, struct sink_host *h, bool suppressed)
 {
 	for (int r = 0; r < NCXD_D_COUNT; r++) {
 		if (!h->pend_drop[r])
@@ -408,7 +398,7 @@ static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, b
 		struct ncxd_event ev = { .kind = NCXD_EV_DROPPED, .a = h->pend_drop[r],
 					 .reason = ncxd_drop_name[r] };
 
-		if (!put_event(s, h, real_us, &ev))
+		if (!put_event(s, h, &ev))
 			return; /* still owed; the count stays */
 		h->pend_drop[r] = 0;
 	}
@@ -416,7 +406,7 @@ static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, b
 		struct ncxd_event ev = { .kind = NCXD_EV_SUPPRESSED, .a = h->supp_records,
 					 .b = h->supp_bytes };
 
-		if (put_event(s, h, real_us, &ev))
+		if (put_event(s, h, &ev))
 			h->supp_records = h->supp_bytes = 0;
 	}
 }
@@ -427,10 +417,10 @@ static void put_pending(struct sink *s, struct sink_host *h, uint64_t real_us, b
  * host is exactly the one that sends most). If it passes, the events owed
  * go first (they happened before it) and s->line is ready for the record.
  */
-static bool admit_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+static bool admit_record(struct sink *s, struct sink_host *h,
 			 uint64_t cost)
 {
-	if (!ncxd_bucket_take(&h->bucket, s->cfg->rate, s->cfg->burst, mono_us, cost)) {
+	if (!ncxd_bucket_take(&h->bucket, s->cfg->rate, s->cfg->burst, s->mono_us, cost)) {
 		h->supp_records++;
 		h->supp_bytes += cost;
 		h->st.c[NCXD_C_SUPPRESSED]++;
@@ -439,48 +429,48 @@ static bool admit_record(struct sink *s, struct sink_host *h, uint64_t real_us, 
 		s->total.c[NCXD_C_SUPPRESSED_BYTES] += cost;
 		return false;
 	}
-	put_pending(s, h, real_us, true);
+	put_pending(s, h, true);
 	s->line.len = 0;
 	s->line.truncated = false;
 	return true;
 }
 
-static void put_line(struct sink *s, struct sink_host *h, uint64_t real_us)
+static void put_line(struct sink *s, struct sink_host *h)
 {
-	if (!put(s, h, real_us, s->line.p, s->line.len))
+	if (!put(s, h, s->line.p, s->line.len))
 		count_drop(s, h, h->nbuf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
 }
 
-void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+void sink_record(struct sink *s, struct sink_host *h,
 		 const struct ncx_ext *rec)
 {
-	if (!admit_record(s, h, real_us, mono_us, rec->body.len))
+	if (!admit_record(s, h, rec->body.len))
 		return;
-	ncxd_format_record(&s->line, s->cfg->format, real_us, &h->addr, rec);
-	put_line(s, h, real_us);
+	ncxd_format_record(&s->line, s->cfg->format, s->real_us, &h->addr, rec);
+	put_line(s, h);
 }
 
-void sink_legacy(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+void sink_legacy(struct sink *s, struct sink_host *h,
 		 const struct ncx_legacy *g)
 {
-	if (!admit_record(s, h, real_us, mono_us, g->text.len))
+	if (!admit_record(s, h, g->text.len))
 		return;
-	ncxd_format_legacy(&s->line, s->cfg->format, real_us, &h->addr, g);
-	put_line(s, h, real_us);
+	ncxd_format_legacy(&s->line, s->cfg->format, s->real_us, &h->addr, g);
+	put_line(s, h);
 }
 
-void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const struct ncxd_event *ev)
+void sink_event(struct sink *s, struct sink_host *h, const struct ncxd_event *ev)
 {
-	put_pending(s, h, real_us, false);
+	put_pending(s, h, false);
 	/* Events are not rate-limited: they are few and they are the news. */
-	if (!put_event(s, h, real_us, ev))
+	if (!put_event(s, h, ev))
 		count_drop(s, h, h->nbuf ? NCXD_D_WRITE_ERROR : NCXD_D_NO_BUFFER, 1);
 }
 
-void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n)
+void sink_drop(struct sink *s, struct sink_host *h, enum ncxd_drop r, uint64_t n)
 {
 	count_drop(s, h, r, n);
-	put_pending(s, h, real_us, false);
+	put_pending(s, h, false);
 }
 
 static bool owes(const struct sink_host *h)
@@ -491,7 +481,7 @@ static bool owes(const struct sink_host *h)
 	return false;
 }
 
-int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
+int sink_flush_host(struct sink *s, struct sink_host *h)
 {
 	int rc = host_flush(s, h);
 
@@ -499,7 +489,7 @@ int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
 		return rc;
 	/* Writing works: the drop events owed go right after what was buffered. */
 	if (owes(h)) {
-		put_pending(s, h, real_us, false);
+		put_pending(s, h, false);
 		if ((rc = host_flush(s, h)) < 0)
 			return rc;
 	}
@@ -507,24 +497,24 @@ int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
 	return 0;
 }
 
-static void flush_host(struct sink *s, struct sink_host *h, uint64_t real_us)
+static void flush_host(struct sink *s, struct sink_host *h)
 {
-	(void)sink_flush_host(s, h, real_us);
+	(void)sink_flush_host(s, h);
 }
 
-void sink_flush_all(struct sink *s, uint64_t real_us)
+void sink_flush_all(struct sink *s)
 {
 	struct link *l = s->dirty.next;
 
 	while (l != &s->dirty) {
 		struct link *next = l->next;
 
-		flush_host(s, container_of(l, struct sink_host, dirty), real_us);
+		flush_host(s, container_of(l, struct sink_host, dirty));
 		l = next;
 	}
 }
 
-void sink_flush_due(struct sink *s, uint64_t real_us)
+void sink_flush_due(struct sink *s)
 {
 	const uint64_t iv = (uint64_t)s->cfg->flush_ms * 1000u;
 	uint64_t until = 0;	/* set at the first due host: no clock read when none is */
@@ -549,7 +539,7 @@ void sink_flush_due(struct sink *s, uint64_t real_us)
 			s->flush_slices_cut++;
 			break;
 		}
-		if (sink_flush_host(s, h, real_us) != 0) {
+		if (sink_flush_host(s, h) != 0) {
 			/* Failing: again one interval from now, after the others. */
 			h->since_us = s->mono_us;
 			list_del(&h->dirty);
@@ -566,21 +556,31 @@ uint64_t sink_next_due(const struct sink *s)
 	       (uint64_t)s->cfg->flush_ms * 1000u;
 }
 
-void sink_reopen(struct sink *s, uint64_t real_us)
+void sink_reopen(struct sink *s)
 {
-	sink_flush_all(s, real_us);
+	sink_flush_all(s);
 	while (!list_empty(&s->lru))
 		host_close(s, container_of(s->lru.next, struct sink_host, lru));
 }
 
-struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a, int resp_fd)
+void sink_set_now(struct sink *s, uint64_t mono_us, uint64_t real_us)
+{
+	s->mono_us = mono_us;
+	s->real_us = real_us;
+}
+
+bool sink_host_settled(const struct sink_host *h)
+{
+	return h->len == h->head;
+}
+
+struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a)
 {
 	struct sink_host *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
 	h->addr = *a;
-	h->resp_fd = resp_fd;
 	h->fd = -1;
 	h->path_sec = -1;
 	list_init(&h->lru);
@@ -591,11 +591,11 @@ struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a, int re
 }
 
 /* Everything owed and buffered, out; what cannot be written is said aloud. */
-static void host_final(struct sink *s, struct sink_host *h, uint64_t real_us)
+static void host_final(struct sink *s, struct sink_host *h)
 {
 	if (h->supp_records || owes(h))
-		put_pending(s, h, real_us, true);
-	flush_host(s, h, real_us);
+		put_pending(s, h, true);
+	flush_host(s, h);
 	if (h->nbuf && h->len > h->head) {
 		const size_t cap = s->cfg->buffer_size;
 		size_t lines = 0;
@@ -612,19 +612,19 @@ static void host_final(struct sink *s, struct sink_host *h, uint64_t real_us)
 	host_close(s, h);
 }
 
-void sink_host_gone(struct sink *s, struct sink_host *h, uint64_t real_us)
+void sink_host_gone(struct sink *s, struct sink_host *h)
 {
-	host_final(s, h, real_us);
+	host_final(s, h);
 	list_del(&h->all);
 	s->nhosts--;
 	free(h->path);
 	free(h);
 }
 
-void sink_finish(struct sink *s, uint64_t real_us)
+void sink_finish(struct sink *s)
 {
 	for (struct link *l = s->all.next; l != &s->all; l = l->next)
-		host_final(s, container_of(l, struct sink_host, all), real_us);
+		host_final(s, container_of(l, struct sink_host, all));
 }
 
 void sink_free(struct sink *s)

@@ -20,9 +20,10 @@ struct link {
 	struct link *prev, *next;
 };
 
+/* One host's file: its path, its descriptor, its buffered bytes. Nothing
+ * of the network lives here (worker.c and durable.c keep that). */
 struct sink_host {
 	struct ncx_addr addr;
-	int resp_fd;	/* the socket this sender reached: responses go out from it */
 	int fd;		/* -1 while closed */
 	char *path;	/* the file, DIR included; NULL until the first line */
 	int64_t path_sec; /* the second path was expanded for */
@@ -39,21 +40,7 @@ struct sink_host {
 	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
 	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
 	bool failing;	/* the last write failed (logged once per episode) */
-	/* Reliable senders: the stream's position in the file. pos is one past
-	 * the last seq handed to the sink (written, or dropped and reported);
-	 * once a flush has written everything, it goes to the state slot. */
-	struct ncxd_state_slot *slot;
-	uint64_t pos, pos_ts; /* pos_ts: the timestamp of seq pos - 1 (0 unknown) */
-	bool pos_valid;
-	bool no_slot;	/* the state table had no room: not tried again */
 	struct ncxd_stats st;
-	/* For the live view (worker.c): what the stream has been, when it was
-	 * last heard from, and its rate over the last interval. */
-	unsigned flags;	     /* NCXD_SNAP_* */
-	uint64_t last_us;    /* wall clock of the last record */
-	uint64_t records;    /* records and legacy datagrams delivered */
-	uint64_t rate_recs, rate_us; /* records and monotonic time at the interval's start */
-	double rate;
 };
 
 struct sink {
@@ -61,7 +48,9 @@ struct sink {
 	/* dirty: the hosts holding a buffer, oldest line first (since_us) */
 	struct link all, lru, dirty;
 	size_t nhosts;
-	uint64_t mono_us; /* now, monotonic: the caller keeps it current */
+	/* Now, read once per worker round (sink_set_now()): the lines' times,
+	 * the paths' dates, the rate limit and the flush deadlines all use it. */
+	uint64_t mono_us, real_us;
 	uint64_t flush_slice_us; /* sink_flush_due()'s budget per call (real time) */
 	uint64_t flush_slices_cut; /* calls that stopped with work left */
 	int nopen;
@@ -76,36 +65,43 @@ struct sink {
 
 int sink_init(struct sink *s, const struct ncxd_config *cfg);
 /* Write every pending event and buffer, close every file. */
-void sink_finish(struct sink *s, uint64_t real_us);
+void sink_finish(struct sink *s);
 /* Free every host and the pool (after sink_finish). */
 void sink_free(struct sink *s);
 
-struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a, int resp_fd);
-/* The sender's state expired: write what it has, close, free. */
-void sink_host_gone(struct sink *s, struct sink_host *h, uint64_t real_us);
+/* The time for everything that follows: monotonic and wall clock, µs. */
+void sink_set_now(struct sink *s, uint64_t mono_us, uint64_t real_us);
 
-void sink_record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a);
+/* True if every line handed over for h is in its file, or was dropped and
+ * counted: how far the sink got, for whoever must only vouch for what is
+ * written (durable.c). */
+bool sink_host_settled(const struct sink_host *h);
+/* The sender's state expired: write what it has, close, free. */
+void sink_host_gone(struct sink *s, struct sink_host *h);
+
+void sink_record(struct sink *s, struct sink_host *h,
 		 const struct ncx_ext *rec);
-void sink_legacy(struct sink *s, struct sink_host *h, uint64_t real_us, uint64_t mono_us,
+void sink_legacy(struct sink *s, struct sink_host *h,
 		 const struct ncx_legacy *g);
-void sink_event(struct sink *s, struct sink_host *h, uint64_t real_us, const struct ncxd_event *ev);
+void sink_event(struct sink *s, struct sink_host *h, const struct ncxd_event *ev);
 /* n records were dropped for reason r: counted now, written as an event. */
-void sink_drop(struct sink *s, struct sink_host *h, uint64_t real_us, enum ncxd_drop r, uint64_t n);
+void sink_drop(struct sink *s, struct sink_host *h, enum ncxd_drop r, uint64_t n);
 
 /* Everything h has buffered, and the events it owes, to its file: 0, or
  * -errno with what was not written still buffered. */
-int sink_flush_host(struct sink *s, struct sink_host *h, uint64_t real_us);
+int sink_flush_host(struct sink *s, struct sink_host *h);
 /* Every buffer to its file, idle buffers back to the pool. */
-void sink_flush_all(struct sink *s, uint64_t real_us);
+void sink_flush_all(struct sink *s);
 /* The periodic flush: each buffer whose oldest line went in flush_ms ago or
  * more (at s->mono_us) to its file; one that fails is tried again flush_ms
  * later. Stops after flush_slice_us of real time with work left (at least
  * one host per call): sink_next_due() then says "now", and the worker
  * reads its sockets before it goes on. */
-void sink_flush_due(struct sink *s, uint64_t real_us);
+void sink_flush_due(struct sink *s);
 /* When sink_flush_due() next has work (monotonic µs); UINT64_MAX: none. */
 uint64_t sink_next_due(const struct sink *s);
 /* SIGHUP: flush, then close every file; the next write opens it again. */
-void sink_reopen(struct sink *s, uint64_t real_us);
+void sink_reopen(struct sink *s);
 
 #endif

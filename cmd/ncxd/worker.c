@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * worker: one thread, its own sockets (SO_REUSEPORT: the kernel's 4-tuple
- * hash keeps a sender on one worker), its own rx engine and its own sink.
- * Nothing per host is shared with any other thread but the state table
- * (state.c), where each sender has a slot of its own.
+ * hash keeps a sender on one worker), its own rx engine, its own sink and
+ * its own durable set. Nothing per host is shared with any other thread
+ * but the state table (state.c), where each sender has a slot of its own.
  *
- * Reliable senders: an ack says "written". Before a response goes out, the
- * sender's buffer is written to its file (write(2): the page cache survives
- * a SIGKILL) and its position stored in its state slot; if that write
- * fails, the response is not sent (the engine sends another with the next
- * progress, retransmission request or emergency datagram). On restart the
- * engine's resume hook gives each sender's first stream the position the
- * slot holds, so what was written is not written again, and what was not
- * is asked for.
+ * A datagram's way: receive_batch() reads a batch (udp.h), each datagram
+ * goes into the engine with the socket it came in on as its context, and
+ * the engine's events come back to on_event(): records and events to the
+ * sink (the host's file), positions and responses to durable.c, which
+ * sends the responses at the round's end, once what they ack is written.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,9 +23,9 @@
 #include <ncx/log.h>
 #include <ncx/udp.h>
 
+#include "durable.h"
 #include "sink.h"
 
-#define BATCH 32
 /*
  * After a round that found less than a batch, wait this long before reading
  * again, instead of going straight back to poll(2): under steady traffic a
@@ -41,53 +38,44 @@
  * not at all while batches come full (then nothing waits).
  */
 #define WAIT_US 500
-#define CTRL_SPACE CMSG_SPACE(sizeof(uint32_t))
+
+/* What the worker keeps per sender (the engine's user slot points here). */
+struct host {
+	struct sink_host *file;
+	struct durable dur;
+	int reply_fd; /* the socket the sender last reached: responses go out from it */
+	/* For the live view: what the stream has been, when it was last heard
+	 * from, and its rate over the last interval. */
+	unsigned flags;	     /* NCXD_SNAP_* */
+	uint64_t last_us;    /* wall clock of the last record */
+	uint64_t records;    /* records and legacy datagrams delivered */
+	uint64_t rate_recs, rate_us; /* records and monotonic time at the interval's start */
+	double rate;
+};
 
 struct wstate {
 	struct ncxd_worker *w;
 	const struct ncxd_config *cfg;
 	struct ncx_rx *rx;
 	struct sink sink;
-	int cur_fd;	  /* the socket the datagram being fed came in on */
-	const void *cur_buf; /* the datagram being fed (NULL outside a feed) */
-	size_t cur_len;
-	/* A new stream the resume hook found: its reboot line is written when
-	 * the engine's first event for that sender comes (right after). */
-	bool restarted;
-	struct ncx_addr restarted_from;
-	uint64_t restarted_prev, restarted_seq;
+	struct durable_set dur;
+	struct ncx_udp_batch batch;
 	uint64_t real_us; /* wall clock for the lines being written */
 	uint64_t mono_us;
 	uint64_t denied, socket_drops;
 	uint32_t ovfl[NCXD_MAX_LISTEN];
 	struct ncxd_stats nohost; /* drops the engine reports without a sender */
-	unsigned char (*bufs)[NCX_WIRE_DGRAM_MAX];
-	char (*ctrl)[CTRL_SPACE];
 };
 
 /* Both clocks, once per batch or round: the engine and the sink run on them. */
 static void read_clocks(struct wstate *s)
 {
-	s->mono_us = s->sink.mono_us = ncx_now_us();
+	s->mono_us = ncx_now_us();
 	s->real_us = ncx_real_us();
+	sink_set_now(&s->sink, s->mono_us, s->real_us);
 }
 
-static void send_response(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = ncx_addr_to_sockaddr(ev->from, &ss);
-
-	if (h->resp_fd < 0)
-		return;
-	/* Acked means written: no ack for what could not be written. */
-	if (sink_flush_host(&s->sink, h, s->real_us) < 0)
-		return;
-	/* A lost response is recovered by the protocol's timers: no retry. */
-	(void)sendto(h->resp_fd, ev->response.p, ev->response.len, MSG_DONTWAIT,
-		     (struct sockaddr *)&ss, len);
-}
-
-static void on_drop(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
+static void on_drop(struct wstate *s, struct host *h, const struct ncx_rx_event *ev)
 {
 	enum ncxd_drop r;
 
@@ -102,65 +90,19 @@ static void on_drop(struct wstate *s, struct sink_host *h, const struct ncx_rx_e
 	default: return;
 	}
 	if (h)
-		sink_drop(&s->sink, h, s->real_us, r, ev->drop.records);
+		sink_drop(&s->sink, h->file, r, ev->drop.records);
 	else
 		s->nohost.drop[r] += ev->drop.records;
 }
 
-/* The socket to answer a sender from: the one its datagram came in on, or
- * outside a feed (a timer's event for a sender not heard from yet) one of
- * its address family. */
-static int reply_fd(struct wstate *s, const struct ncx_addr *from)
+/* The socket to answer a sender from, for a timer's event before it has
+ * reached any: one of its address family. */
+static int family_fd(const struct wstate *s, const struct ncx_addr *from)
 {
-	if (s->cur_fd >= 0)
-		return s->cur_fd;
 	for (int i = 0; i < s->w->nfds; i++)
 		if (s->w->family[i] == from->family)
 			return s->w->fds[i];
 	return -1;
-}
-
-/*
- * Is the datagram being fed the start of a new stream rather than a resend
- * of the one the slot describes? Within a stream a sender's timestamps go
- * on as its seqs do, so a record below the resume point stamped well after
- * the last record written (NCXD_NEW_STREAM_US: clock jitter between CPUs,
- * small steps) is not part of it: the sender started over while ncxd was
- * down (a program that logs through libncx restarted, a new `ncx send` on
- * the same port). A rebooted kernel's timestamps start again near zero and
- * are not caught here: the engine's own rule finds that reboot later.
- */
-static bool new_stream(const struct wstate *s, uint64_t next, uint64_t last_ts,
-		       uint64_t *seq)
-{
-	struct ncx_ext rec;
-
-	if (!s->cur_buf || !last_ts || !next ||
-	    ncx_ext_parse(s->cur_buf, s->cur_len, &rec) != 0)
-		return false;
-	*seq = rec.seq;
-	return rec.seq < next && rec.ts_usec > last_ts &&
-	       rec.ts_usec - last_ts > NCXD_NEW_STREAM_US;
-}
-
-/* The engine's resume hook: where an earlier run left this sender. */
-static uint64_t resume_point(void *arg, const struct ncx_addr *from)
-{
-	struct wstate *s = arg;
-	struct ncxd_state_slot *sl = ncxd_state_find(&s->w->d->state, from);
-	uint64_t next, seq;
-
-	if (!sl)
-		return UINT64_MAX;
-	next = ncxd_state_next(sl);
-	if (new_stream(s, next, ncxd_state_ts(sl), &seq)) {
-		s->restarted = true;
-		s->restarted_from = *from;
-		s->restarted_prev = next - 1;
-		s->restarted_seq = seq;
-		return UINT64_MAX; /* the stream starts where this record is */
-	}
-	return next;
 }
 
 /*
@@ -170,7 +112,7 @@ static uint64_t resume_point(void *arg, const struct ncx_addr *from)
  * sets it for ncxd: NCXD_LOG_BURST lines, then NCXD_LOG_SILENCE s of
  * silence, then a count of what was suppressed).
  */
-static void log_new_sender(const struct sink_host *h, const struct ncx_rx_event *ev)
+static void log_new_sender(const struct ncx_rx_event *ev)
 {
 	char a[NCX_ADDR_TEXT_MAX];
 	unsigned f = ev->kind == NCX_RX_LEGACY ? NCXD_SNAP_LEGACY :
@@ -178,112 +120,88 @@ static void log_new_sender(const struct sink_host *h, const struct ncx_rx_event 
 
 	if (ev->reliable)
 		f |= NCXD_SNAP_RELIABLE;
-	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_addr_format(ev->from, true, a, sizeof(a));
 	ncx_info("new sender %s (%s)\n", a, ncxd_stream_kind(f));
 }
 
-static void log_gap(const struct sink_host *h, const struct ncx_rx_event *ev)
+static void log_gap(const struct ncx_rx_event *ev)
 {
 	char a[NCX_ADDR_TEXT_MAX];
 
-	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_addr_format(ev->from, true, a, sizeof(a));
 	ncx_info("gap from %s: seq %llu..%llu, %llu records %s\n", a,
 		 (unsigned long long)ev->gap.first, (unsigned long long)ev->gap.last,
 		 (unsigned long long)(ev->gap.last - ev->gap.first + 1),
 		 ev->gap.lost ? "lost" : "not received");
 }
 
-static void log_reboot(const struct sink_host *h, uint64_t prev, uint64_t seq)
+static void log_reboot(const struct ncx_rx_event *ev)
 {
 	char a[NCX_ADDR_TEXT_MAX];
 
-	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_addr_format(ev->from, true, a, sizeof(a));
 	ncx_info("reboot of %s: seq %llu, then a new boot from seq %llu\n", a,
-		 (unsigned long long)prev, (unsigned long long)seq);
+		 (unsigned long long)ev->reboot.prev_seq, (unsigned long long)ev->reboot.seq);
 }
 
-static void log_gone(const struct wstate *s, const struct sink_host *h)
+static void log_gone(const struct wstate *s, const struct ncx_rx_event *ev,
+		     const struct host *h)
 {
 	char a[NCX_ADDR_TEXT_MAX];
 
-	ncx_addr_format(&h->addr, true, a, sizeof(a));
+	ncx_addr_format(ev->from, true, a, sizeof(a));
 	ncx_info("sender %s gone idle (silent for %llu s): forgotten after %llu records\n", a,
-		 (unsigned long long)s->cfg->idle_s,
-		 (unsigned long long)h->records);
+		 (unsigned long long)s->cfg->idle_s, (unsigned long long)h->records);
 }
 
-/* The reboot line for a new stream resume_point() found, first thing. */
-static void restarted_line(struct wstate *s, struct sink_host *h)
+static struct host *host_new(struct wstate *s, const struct ncx_rx_event *ev)
 {
-	struct ncxd_event e = { .kind = NCXD_EV_REBOOT, .a = s->restarted_prev,
-				.b = s->restarted_seq };
+	struct host *h = calloc(1, sizeof(*h));
 
-	if (!s->restarted || !ncx_addr_equal(&s->restarted_from, &h->addr))
-		return;
-	s->restarted = false;
-	log_reboot(h, e.a, e.b);
-	sink_event(&s->sink, h, s->real_us, &e);
+	if (!h)
+		return NULL;
+	h->file = sink_host_new(&s->sink, ev->from);
+	if (!h->file) {
+		free(h);
+		return NULL;
+	}
+	durable_attach(&h->dur, h->file);
+	h->reply_fd = family_fd(s, ev->from);
+	h->rate_us = s->mono_us;
+	log_new_sender(ev);
+	return h;
 }
 
-/* A reliable sender's record: it gets a state slot, if there is room. */
-static void track_reliable(struct wstate *s, struct sink_host *h, const struct ncx_rx_event *ev)
+static void host_gone(struct wstate *s, const struct ncx_rx_event *ev, struct host *h)
 {
-	struct ncxd_state *st = &s->w->d->state;
-
-	if (h->slot || h->no_slot || !st->f)
-		return;
-	h->slot = ncxd_state_claim(st, ev->from, ev->record.seq, s->real_us / 1000000u);
-	h->no_slot = !h->slot;
-	if (!h->slot)
-		ncx_warn("state table full: a sender gets no resume point (%llu so far)\n",
-			 (unsigned long long)atomic_load(&st->full));
+	log_gone(s, ev, h);
+	durable_forget(&s->dur, &h->dur);
+	sink_host_gone(&s->sink, h->file);
+	free(h);
 }
 
-/* One past the last seq handed to the sink: where the stream stands, and
- * the timestamp of the record before it (0: unknown). */
-static void set_pos(struct sink_host *h, uint64_t pos, uint64_t ts)
+static void on_record(struct wstate *s, struct host *h, const struct ncx_rx_event *ev)
 {
-	h->pos = pos;
-	h->pos_ts = ts;
-	h->pos_valid = true;
-}
-
-static void sender_gone(struct wstate *s, struct sink_host *h)
-{
-	struct ncxd_state_slot *sl = h->slot;
-
-	log_gone(s, h);
-	/* Silent for --idle: it holds nothing unacked, so there is nothing to
-	 * resume; a new boot must not be taken for resends of the old one. */
-	sink_host_gone(&s->sink, h, s->real_us);
-	if (sl)
-		ncxd_state_forget(sl);
+	h->flags |= NCXD_SNAP_EXT | (ev->reliable ? NCXD_SNAP_RELIABLE : 0);
+	h->last_us = s->real_us;
+	h->records++;
+	sink_record(&s->sink, h->file, &ev->record);
+	durable_record(&s->dur, &h->dur, ev->from, ev->reliable, ev->pos, ev->record.ts_usec);
 }
 
 static void on_event(void *arg, const struct ncx_rx_event *ev)
 {
 	struct wstate *s = arg;
-	struct sink_host *h = ev->user ? *ev->user : NULL;
+	struct host *h = ev->user ? *ev->user : NULL;
 
 	if (ev->kind == NCX_RX_SENDER_GONE) {
 		if (h)
-			sender_gone(s, h);
-		if (ev->user)
-			*ev->user = NULL;
+			host_gone(s, ev, h);
+		*ev->user = NULL;
 		return;
 	}
-	if (ev->user && !h) {
-		h = sink_host_new(&s->sink, ev->from, reply_fd(s, ev->from));
-		*ev->user = h;
-		if (h) {
-			h->rate_us = s->mono_us;
-			log_new_sender(h, ev);
-			restarted_line(s, h);
-		}
-	}
-	/* Answer from the socket the sender last reached. */
-	if (h && s->cur_fd >= 0)
-		h->resp_fd = s->cur_fd;
+	if (ev->user && !h)
+		h = *ev->user = host_new(s, ev);
 	if (!h) {
 		if (ev->kind == NCX_RX_DROP)
 			on_drop(s, NULL, ev);
@@ -291,45 +209,43 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 			s->nohost.drop[NCXD_D_MEMORY]++;
 		return;
 	}
+	/* Answer from the socket the sender last reached (the feed's context). */
+	if (ev->ctx)
+		h->reply_fd = *(const int *)ev->ctx;
 	switch (ev->kind) {
 	case NCX_RX_RECORD:
-		if (ev->reliable)
-			track_reliable(s, h, ev);
-		h->flags |= NCXD_SNAP_EXT | (ev->reliable ? NCXD_SNAP_RELIABLE : 0);
-		h->last_us = s->real_us;
-		h->records++;
-		sink_record(&s->sink, h, s->real_us, s->mono_us, &ev->record);
-		set_pos(h, ev->record.seq + 1, ev->record.ts_usec);
+		on_record(s, h, ev);
 		break;
 	case NCX_RX_LEGACY:
 		h->flags |= NCXD_SNAP_LEGACY;
 		h->last_us = s->real_us;
 		h->records++;
-		sink_legacy(&s->sink, h, s->real_us, s->mono_us, &ev->legacy);
+		sink_legacy(&s->sink, h->file, &ev->legacy);
 		break;
 	case NCX_RX_GAP: {
 		struct ncxd_event e = { .kind = NCXD_EV_GAP, .a = ev->gap.first, .b = ev->gap.last,
 					.lost = ev->gap.lost };
 
-		log_gap(h, ev);
-		sink_event(&s->sink, h, s->real_us, &e);
-		set_pos(h, ev->gap.last + 1, h->pos_ts);
+		log_gap(ev);
+		sink_event(&s->sink, h->file, &e);
+		durable_moved(&s->dur, &h->dur, ev->pos, h->dur.pos_ts);
 		break;
 	}
 	case NCX_RX_REBOOT: {
 		struct ncxd_event e = { .kind = NCXD_EV_REBOOT, .a = ev->reboot.prev_seq,
 					.b = ev->reboot.seq };
 
-		log_reboot(h, e.a, e.b);
-		sink_event(&s->sink, h, s->real_us, &e);
-		set_pos(h, ev->reboot.seq, 0); /* the new boot's first is still to come */
+		log_reboot(ev);
+		sink_event(&s->sink, h->file, &e);
+		durable_moved(&s->dur, &h->dur, ev->pos, 0); /* the new boot's first is to come */
 		break;
 	}
 	case NCX_RX_DROP:
 		on_drop(s, h, ev);
 		break;
 	case NCX_RX_RESPONSE:
-		send_response(s, h, ev);
+		durable_reply(&s->dur, &h->dur, h->reply_fd, ev->from, ev->response.p,
+			      ev->response.len);
 		break;
 	case NCX_RX_SENDER_GONE:
 		break;
@@ -343,19 +259,6 @@ static void note_drops(struct wstate *s, int idx, uint32_t v)
 	if ((int32_t)(v - s->ovfl[idx]) > 0) {
 		s->socket_drops += (uint32_t)(v - s->ovfl[idx]);
 		s->ovfl[idx] = v;
-	}
-}
-
-/* SO_RXQ_OVFL: the count as of each datagram received. */
-static void read_ovfl(struct wstate *s, int idx, struct msghdr *mh)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-			uint32_t v;
-
-			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			note_drops(s, idx, v);
-		}
 	}
 }
 
@@ -375,47 +278,25 @@ static void poll_drops(struct wstate *s)
 #endif
 }
 
-/* One recvmmsg batch from socket idx; returns how many datagrams. */
+/* One batch from socket idx into the engine; returns how many datagrams. */
 static int receive_batch(struct wstate *s, int idx)
 {
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_storage from[BATCH];
-	struct ncx_addr a;
-	int fd = s->w->fds[idx], n;
+	struct ncx_udp_batch *b = &s->batch;
+	int n = ncx_udp_recv_batch(s->w->fds[idx], b);
 
-	memset(msgs, 0, sizeof(msgs));
-	for (int i = 0; i < BATCH; i++) {
-		iov[i] = (struct iovec){ .iov_base = s->bufs[i], .iov_len = NCX_WIRE_DGRAM_MAX };
-		msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
-						   .msg_name = &from[i],
-						   .msg_namelen = sizeof(from[i]),
-						   .msg_control = s->ctrl[i],
-						   .msg_controllen = CTRL_SPACE };
-	}
-	n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
+	if (n == 0)
 		return 0;
 	read_clocks(s);
-	s->cur_fd = fd;
-	/* The socket's drop count is cumulative: the last datagram's is news
-	 * enough for the batch. */
-	read_ovfl(s, idx, &msgs[n - 1].msg_hdr);
-	for (int i = 0; i < n; i++) {
-		struct msghdr *mh = &msgs[i].msg_hdr;
-
-		if (ncx_addr_from_sockaddr(&a, (struct sockaddr *)&from[i], mh->msg_namelen))
-			continue;
-		if (!ncxd_allowed(s->cfg->allow, (size_t)s->cfg->nallow, &a)) {
+	if (b->has_drops)
+		note_drops(s, idx, b->drops);
+	for (int i = 0; i < b->n; i++) {
+		if (!ncxd_allowed(s->cfg->allow, (size_t)s->cfg->nallow, &b->from[i])) {
 			s->denied++;
 			continue;
 		}
-		s->cur_buf = s->bufs[i];
-		s->cur_len = msgs[i].msg_len;
-		ncx_rx_feed(s->rx, &a, s->bufs[i], msgs[i].msg_len, s->mono_us);
+		ncx_rx_feed(s->rx, &b->from[i], b->data[i], b->len[i], s->mono_us,
+			    &s->w->fds[idx]);
 	}
-	s->cur_buf = NULL;
-	s->cur_fd = -1; /* events from the timers come from no socket */
 	return n;
 }
 
@@ -458,7 +339,7 @@ struct snap_ctx {
  * readers asking close together must not make it a rate over 10 ms). */
 #define RATE_MIN_US 1000000u
 
-static void host_rate(struct sink_host *h, uint64_t now)
+static void host_rate(struct host *h, uint64_t now)
 {
 	if (now - h->rate_us < RATE_MIN_US)
 		return;
@@ -480,9 +361,9 @@ static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
 	hs->addr = *from;
 	add_stats(&hs->st, st);
 	if (user) {
-		struct sink_host *h = user;
+		struct host *h = user;
 
-		add_own(&hs->st, &h->st);
+		add_own(&hs->st, &h->file->st);
 		host_rate(h, c->mono_us);
 		hs->flags = h->flags;
 		hs->last_us = h->last_us;
@@ -548,7 +429,7 @@ static void serve(struct wstate *s)
 	while (!atomic_load(&d->stop)) {
 		int timeout = poll_timeout(s);
 
-		if (got > 0 && got < BATCH && timeout > 0) {
+		if (got > 0 && got < NCX_UDP_BATCH && timeout > 0) {
 			/* Traffic, but light: let more queue (WAIT_US), then read every socket. */
 			long us = timeout * 1000L < WAIT_US ? timeout * 1000L : WAIT_US;
 			struct timespec ts = { 0, us * 1000L };
@@ -566,7 +447,7 @@ static void serve(struct wstate *s)
 				int n = receive_batch(s, i);
 
 				got += n;
-				if (n < BATCH)
+				if (n < NCX_UDP_BATCH)
 					break;
 			}
 		read_clocks(s);
@@ -575,10 +456,12 @@ static void serve(struct wstate *s)
 
 		if (g != reopen_seen) {
 			reopen_seen = g;
-			sink_reopen(&s->sink, s->real_us);
+			sink_reopen(&s->sink);
 		}
-		/* Each buffer flush_ms after its oldest line went in. */
-		sink_flush_due(&s->sink, s->real_us);
+		/* Each buffer flush_ms after its oldest line went in; then the
+		 * round's responses, each file they vouch for written first. */
+		sink_flush_due(&s->sink);
+		durable_round_end(&s->dur);
 		g = atomic_load(&d->metrics_gen);
 		if (g != metrics_seen) {
 			metrics_seen = g;
@@ -597,7 +480,25 @@ static void drain(struct wstate *s)
 	/* Reliable senders keep what is held behind a hole: the next run resumes
 	 * at the first unwritten seq and gets it resent (rx.h). */
 	ncx_rx_flush_resumable(s->rx, s->mono_us);
-	sink_finish(&s->sink, s->real_us);
+	durable_round_end(&s->dur);
+	sink_finish(&s->sink);
+	durable_round_end(&s->dur); /* the positions sink_finish settled */
+}
+
+/* At exit, after sink_finish(): the worker's records of its senders (their
+ * files are the sink's, freed by sink_free()). */
+static void free_host(void *arg, const struct ncx_addr *from, void *user,
+		      const struct ncx_rx_stats *st)
+{
+	free(user);
+}
+
+/* The engine's resume hook: where an earlier run left this sender. */
+static bool resume_point(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
+{
+	struct wstate *s = arg;
+
+	return durable_resume(&s->w->d->state, from, out);
 }
 
 void *ncxd_worker_main(void *arg)
@@ -610,27 +511,26 @@ void *ncxd_worker_main(void *arg)
 		goto fail;
 	s->w = w;
 	s->cfg = &w->d->cfg;
-	s->cur_fd = -1;
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
 	if (w->d->state.f) {
 		rc.resume = resume_point;
 		rc.resume_arg = s;
 	}
-	s->bufs = malloc(sizeof(*s->bufs) * BATCH);
-	s->ctrl = calloc(BATCH, sizeof(*s->ctrl));
-	if (!s->bufs || !s->ctrl || sink_init(&s->sink, s->cfg) < 0)
+	if (ncx_udp_batch_init(&s->batch, NCX_WIRE_DGRAM_MAX) < 0 ||
+	    sink_init(&s->sink, s->cfg) < 0)
 		goto fail;
+	durable_init(&s->dur, &w->d->state, &s->sink);
 	s->rx = ncx_rx_new(&rc, on_event, s);
 	if (!s->rx)
 		goto fail;
 	serve(s);
 	drain(s);
 	publish(s, atomic_load(&w->d->metrics_gen));
+	ncx_rx_each_sender(s->rx, free_host, NULL);
 	ncx_rx_free(s->rx);
 	sink_free(&s->sink);
-	free(s->bufs);
-	free(s->ctrl);
+	ncx_udp_batch_free(&s->batch);
 	free(s);
 	return NULL;
 fail:
@@ -640,8 +540,7 @@ fail:
 			ncx_rx_free(s->rx);
 		if (s->sink.cfg)
 			sink_free(&s->sink);
-		free(s->bufs);
-		free(s->ctrl);
+		ncx_udp_batch_free(&s->batch);
 		free(s);
 	}
 	w->failed = true;

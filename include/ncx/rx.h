@@ -67,6 +67,12 @@
 #define NCX_RX_RESPONSE_MAX 1000 /* a response datagram is at most this long */
 #define NCX_RX_RESPONSES_MAX 8	 /* response datagrams per sender per retransmission round */
 
+/* Where an earlier run of the receiver left a sender (cfg.resume). */
+struct ncx_rx_resume {
+	uint64_t next;	  /* the lowest seq it has not written */
+	uint64_t last_ts; /* the timestamp of the record before next; 0 if unknown */
+};
+
 struct ncx_rx_config {
 	uint32_t window;	   /* records held per sender behind a hole; default 4096 */
 	uint32_t max_senders;	   /* default 100000; more are dropped (TOO_MANY_SENDERS) */
@@ -82,14 +88,24 @@ struct ncx_rx_config {
 				    * reordered before the first one are not late; default 0 */
 	/*
 	 * Optional, for a receiver that restarted: called once when the engine
-	 * creates state for a sender. Return the lowest seq an earlier run has
-	 * not written (the stream resumes there: anything below it is a
-	 * duplicate, dropped and acked, and nothing below it is asked for), or
-	 * UINT64_MAX if nothing is known. The sender's reboot is still told
-	 * apart by the usual rules. NULL: never.
+	 * creates state for a sender. Fill *out with where an earlier run left
+	 * it and return true, or return false if nothing is known. The engine
+	 * applies every restart rule itself (so a new boot is told by one
+	 * source, its REBOOT event):
+	 *  - the first record decides. Below out->next and stamped more than
+	 *    new_stream_us after out->last_ts (0: unknown), it starts a new
+	 *    stream (the sender started over while the receiver was down, its
+	 *    clock going on: a restarted program, a new `ncx send`): a REBOOT
+	 *    event, prev_seq out->next - 1, and the stream starts there;
+	 *  - otherwise the stream resumes at out->next: anything below it is a
+	 *    duplicate, dropped and acked, and nothing below it is asked for. A
+	 *    rebooted kernel (its clock starts again near zero) is told apart
+	 *    later by the usual rules (see rx_stream.c).
+	 * NULL: never.
 	 */
-	uint64_t (*resume)(void *arg, const struct ncx_addr *from);
+	bool (*resume)(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out);
 	void *resume_arg;
+	uint64_t new_stream_us; /* see resume; default 1 s */
 };
 
 /* Fill cfg with the defaults above. */
@@ -125,8 +141,15 @@ struct ncx_rx_event {
 	 * store anything here (ncxd keeps its file state). NULL for events that
 	 * have no sender state (e.g. TOO_MANY_SENDERS). */
 	void **user;
+	/* The ctx given to the ncx_rx_feed() call this event comes from; NULL
+	 * for events of ncx_rx_tick() and the flushes. */
+	void *ctx;
 	bool reliable;	   /* the sender has said ncrx=1 */
 	uint64_t rx_us;	   /* when the datagram (for a record: its last piece) arrived */
+	/* RECORD, GAP, REBOOT: the stream's position after the event, one past
+	 * the last seq delivered or reported (for REBOOT: the new boot's first
+	 * seq, still to come). What a receiver that restarts resumes at. */
+	uint64_t pos;
 	union {
 		struct ncx_ext record;	   /* RECORD: whole, reassembled; spans valid in the callback */
 		struct ncx_legacy legacy;  /* LEGACY */
@@ -177,9 +200,11 @@ struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, 
 void ncx_rx_free(struct ncx_rx *rx);
 
 /* One datagram from `from` at now_us. Never fails: bad input is counted and
- * dropped with a DROP event. The buffer is not kept. */
+ * dropped with a DROP event. The buffer is not kept. ctx is the caller's,
+ * for this datagram alone (ncxd: the socket it came in on): every event the
+ * call emits carries it, so no caller keeps state beside the call. */
 void ncx_rx_feed(struct ncx_rx *rx, const struct ncx_addr *from, const void *buf, size_t len,
-		 uint64_t now_us);
+		 uint64_t now_us, void *ctx);
 
 /* Run the timers due at now_us: hole timeouts, retransmission requests,
  * acks, fragment timeouts, idle expiry. Cheap when nothing is due. */

@@ -46,21 +46,24 @@ struct track {
 struct state {
 	struct ncx_addr addr[NADDR];
 	struct track t[NADDR];
-	uint64_t resume_at;
+	uint64_t resume_at, resume_ts;
+	void *ctx; /* what the feed being made passes; NULL in tick and flush */
 };
 
 static int who(const struct state *st, const struct ncx_addr *a);
 
-static uint64_t resume_hook(void *arg, const struct ncx_addr *from)
+static bool resume_hook(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
 {
 	struct state *st = arg;
 	int i = who(st, from);
 
 	if (i >= 2)
-		return UINT64_MAX;
+		return false;
 	st->t[i].resumed = true;
 	st->t[i].floor = st->resume_at;
-	return st->resume_at;
+	out->next = st->resume_at;
+	out->last_ts = st->resume_ts; /* a later first record may start a new stream */
+	return true;
 }
 
 static int who(const struct state *st, const struct ncx_addr *a)
@@ -118,17 +121,22 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		return; /* malformed from a sender without state */
 	t = &st->t[who(st, ev->from)];
 	CHECK(ev->user != NULL);
+	CHECK(ev->ctx == st->ctx);
 	switch (ev->kind) {
 	case NCX_RX_RECORD:
+		CHECK(ev->pos == ev->record.seq + 1);
 		advance(t, ev->record.seq, ev->record.seq);
 		CHECK(!ev->record.frag);
 		CHECK(ev->record.body.p != NULL || ev->record.body.len == 0);
 		break;
 	case NCX_RX_GAP:
+		CHECK(ev->pos == ev->gap.last + 1);
 		advance(t, ev->gap.first, ev->gap.last);
 		CHECK(ev->gap.lost == ev->reliable);
 		break;
 	case NCX_RX_REBOOT:
+		CHECK(ev->pos == ev->reboot.seq);
+		/* fall through */
 	case NCX_RX_SENDER_GONE:
 		t->started = false;
 		t->resumed = false;
@@ -170,7 +178,8 @@ static void setup(struct state *st, struct ncx_rx_config *cfg, uint8_t options)
 	if (options & 2) {
 		cfg->resume = resume_hook;
 		cfg->resume_arg = st;
-		st->resume_at = (uint64_t)(options >> 2) * 7;
+		st->resume_at = (uint64_t)(options >> 3) * 7;
+		st->resume_ts = options & 4 ? 1000 : 0;
 	}
 }
 
@@ -196,7 +205,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - i)
 			len = size - i;
 		now += (uint64_t)step << (op >> 4);
-		ncx_rx_feed(rx, &st.addr[op & 3], data + i, len, now);
+		st.ctx = &st.addr[op & 3];
+		ncx_rx_feed(rx, &st.addr[op & 3], data + i, len, now, st.ctx);
+		st.ctx = NULL;
 		i += len;
 		if (op & 4) {
 			ncx_rx_tick(rx, now);

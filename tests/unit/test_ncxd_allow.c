@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../cmd/ncxd/allow.c"
+#include <errno.h>
+
+#include "../../cmd/ncxd/ncxd.h"
 
 static bool m(const char *cidr, const char *addr)
 {

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../cmd/ncxd/bucket.c"
+#include "../../cmd/ncxd/ncxd.h"
 
 static void test_burst_then_rate(void **state)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/ncxd/path.c"
+#include "../../cmd/ncxd/ncxd.h"
 
 #define T0 ((time_t)1795310014) /* 2026-11-22T01:13:34Z */
 

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ncxd's sink on a scratch directory: the fd LRU and the buffer pool stay
- * within their bounds and lose nothing, a new day opens a new file, a
+ * within their bounds and lose nothing, a new day opens a new file, and a
  * write error buffers, drops with a count and writes a "dropped" event once
- * writing works again, and a reliable sender's position reaches its state
- * slot only once everything before it is in the file. */
+ * writing works again. (Positions in the state slot: test_ncxd_durable.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,12 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../cmd/ncxd/bucket.c"
-#include "../../cmd/ncxd/format.c"
-#include "../../cmd/ncxd/metrics.c"
-#include "../../cmd/ncxd/path.c"
-#include "../../cmd/ncxd/sink.c"
-#include "../../cmd/ncxd/state.c"
+#include <ncx/log.h>
+
+#include "../../cmd/ncxd/sink.h"
 
 /* ncxd's messages go through the log core: count them with a console. */
 static atomic_int logged;
@@ -81,7 +77,8 @@ static void record(struct sink *s, struct sink_host *h, uint64_t real_us, uint64
 	snprintf(wire, sizeof(wire), "6,%llu,0,-;rec %llu", (unsigned long long)seq,
 		 (unsigned long long)seq);
 	assert_int_equal(ncx_ext_parse(wire, strlen(wire), &r), 0);
-	sink_record(s, h, real_us, real_us, &r);
+	s->real_us = real_us;
+	sink_record(s, h, &r);
 }
 
 static char *slurp(const char *rel)
@@ -125,7 +122,7 @@ static void test_bounds(void **state)
 
 		snprintf(text, sizeof(text), "127.0.0.%d:6665", i + 1);
 		assert_int_equal(ncx_addr_parse(text, 1, &a), 0);
-		h[i] = sink_host_new(&s, &a, -1);
+		h[i] = sink_host_new(&s, &a);
 	}
 	for (int seq = 0; seq < 50; seq++)
 		for (int i = 0; i < 10; i++) {
@@ -133,7 +130,7 @@ static void test_bounds(void **state)
 			assert_true(s.nopen <= 2);
 			assert_true(s.nfree >= 0 && s.nfree <= 2);
 		}
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	assert_int_equal(s.nopen, 0);
 	assert_int_equal(s.nfree, 2);
 	for (int i = 0; i < 10; i++) {
@@ -165,10 +162,10 @@ static void test_new_day(void **state)
 	config(&c, "%h/%Y-%m-%d.log");
 	assert_int_equal(sink_init(&s, &c), 0);
 	assert_int_equal(ncx_addr_parse("10.0.0.1:6665", 1, &a), 0);
-	h = sink_host_new(&s, &a, -1);
+	h = sink_host_new(&s, &a);
 	record(&s, h, DAY0 - 100000, 1); /* 23:59:59.9 the day before */
 	record(&s, h, DAY0 + 100000, 2);
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	assert_non_null(strstr(slurp("10.0.0.1/2026-11-21.log"), "rec 1 seq=1\n"));
 	assert_null(strstr(slurp("10.0.0.1/2026-11-21.log"), "rec 2"));
 	assert_non_null(strstr(slurp("10.0.0.1/2026-11-22.log"), "rec 2 seq=2\n"));
@@ -195,21 +192,21 @@ static void test_write_error(void **state)
 	f = fopen(blocker, "w"); /* a file where the host's directory should be */
 	assert_non_null(f);
 	fclose(f);
-	h = sink_host_new(&s, &a, -1);
+	h = sink_host_new(&s, &a);
 	for (int seq = 0; seq < 200; seq++) {
 		record(&s, h, DAY0, (uint64_t)seq);
 		if (seq % 20 == 19)
-			sink_flush_all(&s, DAY0);
+			sink_flush_all(&s);
 	}
 	uint64_t dropped = s.total.drop[NCXD_D_WRITE_ERROR];
 
 	assert_true(dropped > 0 && dropped < 200);
 	assert_int_equal(messages(), 1); /* one message per episode, not per line */
 	unlink(blocker);
-	sink_flush_all(&s, DAY0);
+	sink_flush_all(&s);
 	for (int seq = 200; seq < 210; seq++)
 		record(&s, h, DAY0, (uint64_t)seq);
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	const char *t = slurp("10.0.0.2/x.log");
 	char want[96];
 
@@ -250,12 +247,12 @@ static void test_write_error_grows(void **state)
 	f = fopen(blocker, "w");
 	assert_non_null(f);
 	fclose(f);
-	h = sink_host_new(&s, &a, -1);
+	h = sink_host_new(&s, &a);
 	/* ~50 bytes a line: 64 KiB hold over 1,000 lines; send until one drops. */
 	while (s.total.drop[NCXD_D_WRITE_ERROR] == 0) {
 		record(&s, h, DAY0, (uint64_t)n++);
 		if (n % 100 == 0)
-			sink_flush_all(&s, DAY0);
+			sink_flush_all(&s);
 		assert_true(h->nbuf <= 16);
 	}
 	assert_int_equal(h->nbuf, 16);
@@ -263,9 +260,9 @@ static void test_write_error_grows(void **state)
 	assert_true(n > 1000);
 	assert_true(h->len <= SINK_HOST_BYTES && h->len > SINK_HOST_BYTES - 100);
 	unlink(blocker);
-	sink_flush_all(&s, DAY0);
+	sink_flush_all(&s);
 	assert_int_equal(s.nfree, 20);
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	const char *t = slurp("10.0.0.4/x.log");
 
 	assert_non_null(t);
@@ -296,12 +293,12 @@ static void test_line_over_buffer(void **state)
 	config(&c, "%h.log");
 	assert_int_equal(sink_init(&s, &c), 0);
 	assert_int_equal(ncx_addr_parse("10.0.0.9:6666", 1, &a), 0);
-	h = sink_host_new(&s, &a, -1);
+	h = sink_host_new(&s, &a);
 	record(&s, h, DAY0, 1);
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(ncx_legacy_parse(big, sizeof(big), &g), 0);
-	sink_legacy(&s, h, DAY0, DAY0, &g);
-	sink_flush_all(&s, DAY0);
+	sink_legacy(&s, h, &g);
+	sink_flush_all(&s);
 	t = slurp("10.0.0.9.log");
 	assert_non_null(t);
 	assert_non_null(strstr(t, "rec 1 seq=1\n"));
@@ -309,7 +306,7 @@ static void test_line_over_buffer(void **state)
 	assert_non_null(strstr(strstr(t, "rec 1"), "xxxxxxxxxx"));
 	assert_int_equal(count(t, "\n"), 2);
 	assert_true(strlen(t) > sizeof(big));
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	sink_free(&s);
 }
 
@@ -335,12 +332,12 @@ static void test_flush_due_in_slices(void **state)
 		struct ncx_addr a;
 
 		assert_int_equal(ncx_addr_parse(addr[i], 1, &a), 0);
-		h[i] = sink_host_new(&s, &a, -1);
+		h[i] = sink_host_new(&s, &a);
 		record(&s, h[i], DAY0, 0);
 	}
 	s.mono_us = 1100 * ms;
 	for (int k = 1; k <= 3; k++) {
-		sink_flush_due(&s, DAY0);
+		sink_flush_due(&s);
 		for (int i = 0; i < 3; i++) {
 			const char *t = slurp(file[i]);
 
@@ -350,7 +347,7 @@ static void test_flush_due_in_slices(void **state)
 		assert_int_equal(sink_next_due(&s), k < 3 ? 1100 * ms : UINT64_MAX);
 	}
 	assert_int_equal(s.flush_slices_cut, 2);
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	sink_free(&s);
 }
 
@@ -367,8 +364,8 @@ static void test_flush_due(void **state)
 	assert_int_equal(sink_init(&s, &c), 0);
 	assert_int_equal(ncx_addr_parse("10.0.0.5:6665", 1, &a), 0);
 	assert_int_equal(ncx_addr_parse("10.0.0.6:6665", 1, &b), 0);
-	ha = sink_host_new(&s, &a, -1);
-	hb = sink_host_new(&s, &b, -1);
+	ha = sink_host_new(&s, &a);
+	hb = sink_host_new(&s, &b);
 	assert_int_equal(sink_next_due(&s), UINT64_MAX);
 	s.mono_us = 1000 * ms;
 	record(&s, ha, DAY0, 0);
@@ -378,10 +375,10 @@ static void test_flush_due(void **state)
 	record(&s, ha, DAY0, 1); /* rides with seq 0 */
 	assert_int_equal(sink_next_due(&s), 1100 * ms);
 	s.mono_us = 1100 * ms - 1;
-	sink_flush_due(&s, DAY0);
+	sink_flush_due(&s);
 	assert_null(slurp("10.0.0.5.log"));
 	s.mono_us = 1100 * ms;
-	sink_flush_due(&s, DAY0);
+	sink_flush_due(&s);
 	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 2);
 	assert_null(slurp("10.0.0.6.log"));
 	assert_int_equal(sink_next_due(&s), 1150 * ms);
@@ -389,16 +386,16 @@ static void test_flush_due(void **state)
 	record(&s, hb, DAY0, 1);
 	record(&s, ha, DAY0, 2); /* a new interval for a: due at 1220 */
 	s.mono_us = 1150 * ms;
-	sink_flush_due(&s, DAY0);
+	sink_flush_due(&s);
 	assert_int_equal(count(slurp("10.0.0.6.log"), " seq="), 2);
 	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 2);
 	assert_int_equal(sink_next_due(&s), 1220 * ms);
 	s.mono_us = 1220 * ms;
-	sink_flush_due(&s, DAY0);
+	sink_flush_due(&s);
 	assert_int_equal(count(slurp("10.0.0.5.log"), " seq="), 3);
 	assert_int_equal(sink_next_due(&s), UINT64_MAX);
 	assert_int_equal(s.nfree, 2);
-	sink_finish(&s, DAY0);
+	sink_finish(&s);
 	sink_free(&s);
 }
 
@@ -415,12 +412,13 @@ static void test_suppressed(void **state)
 	c.burst = 20;
 	assert_int_equal(sink_init(&s, &c), 0);
 	assert_int_equal(ncx_addr_parse("10.0.0.3:6665", 1, &a), 0);
-	h = sink_host_new(&s, &a, -1);
+	h = sink_host_new(&s, &a);
 	/* Each record's body ("rec N") costs 5 bytes: 20 bytes of burst pass 4. */
 	for (int seq = 0; seq < 10; seq++)
 		record(&s, h, DAY0, (uint64_t)seq);
-	record(&s, h, DAY0 + 10000000, 10); /* 10 s later: tokens again */
-	sink_finish(&s, DAY0);
+	s.mono_us += 10000000; /* 10 s later: tokens again */
+	record(&s, h, DAY0 + 10000000, 10);
+	sink_finish(&s);
 	const char *t = slurp("10.0.0.3.log");
 
 	assert_non_null(strstr(t, "rec 3 seq=3\n"));
@@ -428,63 +426,6 @@ static void test_suppressed(void **state)
 	assert_non_null(strstr(t, " ncx: suppressed records=6 bytes=30\n"));
 	assert_non_null(strstr(strstr(t, "suppressed"), "rec 10 seq=10\n"));
 	sink_free(&s);
-}
-
-/* The slot gets the position only when a flush has written everything;
- * a failing write leaves it where the file ends. */
-static void test_state_position(void **state)
-{
-	struct ncxd_config c;
-	struct ncxd_state st;
-	struct ncxd_state_stats ss;
-	struct sink s;
-	struct ncx_addr a;
-	struct sink_host *h;
-	char blocker[128];
-	FILE *f;
-
-	config(&c, "%h/x.log");
-	assert_int_equal(ncxd_state_open(&st, dir, 64, 1000, &ss), 0);
-	assert_int_equal(sink_init(&s, &c), 0);
-	assert_int_equal(ncx_addr_parse("10.0.0.4:6665", 1, &a), 0);
-	h = sink_host_new(&s, &a, -1);
-	h->slot = ncxd_state_claim(&st, &a, 5, 1000);
-	assert_non_null(h->slot);
-	for (uint64_t seq = 5; seq < 8; seq++) {
-		record(&s, h, DAY0, seq);
-		h->pos = seq + 1;
-		h->pos_ts = 1000 + seq;
-		h->pos_valid = true;
-	}
-	/* buffered, not written: the slot still says 5 */
-	assert_int_equal(ncxd_state_next(h->slot), 5);
-	assert_int_equal(sink_flush_host(&s, h, DAY0), 0);
-	assert_int_equal(ncxd_state_next(h->slot), 8);
-	assert_int_equal(ncxd_state_ts(h->slot), 1007);
-	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 7 seq=7\n"));
-	/* the file cannot be written: the flush fails, the slot stays */
-	sink_reopen(&s, DAY0);
-	snprintf(blocker, sizeof(blocker), "%s/10.0.0.4", dir);
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", blocker);
-	assert_int_equal(system(cmd), 0);
-	f = fopen(blocker, "w");
-	assert_non_null(f);
-	fclose(f);
-	record(&s, h, DAY0, 8);
-	h->pos = 9;
-	assert_true(sink_flush_host(&s, h, DAY0) < 0);
-	sink_flush_all(&s, DAY0);
-	assert_int_equal(ncxd_state_next(h->slot), 8);
-	/* writable again: the buffered record goes out, then the slot moves */
-	unlink(blocker);
-	assert_int_equal(sink_flush_host(&s, h, DAY0), 0);
-	assert_int_equal(ncxd_state_next(h->slot), 9);
-	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 8 seq=8\n"));
-	sink_finish(&s, DAY0);
-	sink_free(&s);
-	ncxd_state_close(&st);
 }
 
 int main(void)
@@ -498,7 +439,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_due_in_slices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_over_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_position, setup, teardown),
 	};
 
 	ncx_log_init(NULL);

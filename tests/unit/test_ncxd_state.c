@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../cmd/ncxd/state.c"
+#include <errno.h>
+
+#include "../../cmd/ncxd/ncxd.h"
 
 static char dir[64];
 

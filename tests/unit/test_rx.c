@@ -41,6 +41,8 @@ struct ev {
 	enum ncx_rx_drop_reason reason;
 	uint64_t records;
 	bool has_seq;
+	void *ctx;	/* the feed's ctx, NULL from tick and flush */
+	uint64_t pos;	/* the stream's position after it (RECORD, GAP, REBOOT) */
 };
 
 struct cap {
@@ -75,6 +77,8 @@ static void on_event(void *arg, const struct ncx_rx_event *rev)
 	e->reliable = rev->reliable;
 	e->rx_us = rev->rx_us;
 	e->has_user = rev->user != NULL;
+	e->ctx = rev->ctx;
+	e->pos = rev->pos;
 	if (rev->user) {
 		if (!*rev->user)
 			*rev->user = c->set_user;
@@ -178,7 +182,7 @@ static void feed_k(struct ncx_rx *rx, int who, uint64_t seq, const char *keys, c
 	struct ncx_addr a = addr_n(who);
 	size_t n = dgram(buf, sizeof(buf), seq, seq * 10, keys, text);
 
-	ncx_rx_feed(rx, &a, buf, n, now);
+	ncx_rx_feed(rx, &a, buf, n, now, NULL);
 }
 
 /* A stock record "line <seq>" from sender 1. */
@@ -755,7 +759,7 @@ static void test_capture_two_boots(void **state)
 	assert_non_null(ncx_testdata_path("ext.hex", path, sizeof(path)));
 	assert_int_equal(ncx_hexfile_load(path, &hf), 0);
 	for (size_t i = 0; i < hf.n; i++)
-		ncx_rx_feed(rx, &a, hf.d[i].p, hf.d[i].len, i * 100);
+		ncx_rx_feed(rx, &a, hf.d[i].p, hf.d[i].len, i * 100, NULL);
 	ncx_rx_flush(rx, hf.n * 100);
 	for (size_t i = 0; i < C.n; i++) {
 		const struct ev *e = &C.ev[i];
@@ -844,12 +848,12 @@ static void test_fragments_any_order(void **state)
 	feed_s(rx, 0, 0);
 	make_frags(&f, 1, 2500, "");
 	assert_int_equal(f.n, 3);
-	ncx_rx_feed(rx, &a, f.d[2], f.len[2], 1);
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 2);
+	ncx_rx_feed(rx, &a, f.d[2], f.len[2], 1, NULL);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 2, NULL);
 	feed_s(rx, 2, 3);
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 4); /* a duplicate piece */
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 4, NULL); /* a duplicate piece */
 	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
-	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 5);
+	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 5, NULL);
 	assert_records(want, 3);
 	r = nth(&C, NCX_RX_RECORD, 1);
 	assert_int_equal(r->text_len, 2500);
@@ -858,7 +862,7 @@ static void test_fragments_any_order(void **state)
 	assert_int_equal(r->rx_us, 5);
 	/* all fragments of it again: duplicates, and nothing stays open */
 	for (size_t i = 0; i < f.n; i++)
-		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 6);
+		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 6, NULL);
 	assert_int_equal(count(&C, NCX_RX_RECORD), 3);
 	ncx_rx_stats(rx, &st);
 	assert_int_equal(st.fragments, 7);
@@ -881,7 +885,7 @@ static void test_fragments_limits(void **state)
 	feed_s(rx, 0, 0);
 	for (uint64_t s = 1; s <= 3; s++) {
 		make_frags(&f, s, 2000, "");
-		ncx_rx_feed(rx, &a, f.d[0], f.len[0], s);
+		ncx_rx_feed(rx, &a, f.d[0], f.len[0], s, NULL);
 	}
 	assert_int_equal(count_drops(&C, NCX_DROP_FRAGS), 1);
 	assert_int_equal(C.ev[C.n - 1].seq, 3);
@@ -896,9 +900,9 @@ static void test_fragments_limits(void **state)
 	assert_int_equal(st.dropped[NCX_DROP_FRAGS], 3);
 	/* a piece that does not fit the open reassembly */
 	make_frags(&f, 9, 2000, "");
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 300 * MS);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 300 * MS, NULL);
 	make_frags(&f, 9, 2100, "");
-	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 300 * MS);
+	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 300 * MS, NULL);
 	assert_int_equal(count_drops(&C, NCX_DROP_MALFORMED), 1);
 	ncx_rx_free(rx);
 }
@@ -915,11 +919,11 @@ static void test_fragments_reliable_retx(void **state)
 	feed_r(rx, 0, 0);
 	ncx_rx_tick(rx, 0);
 	make_frags(&f, 1, 2500, ",ncrx=1");
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 1);
-	ncx_rx_feed(rx, &a, f.d[2], f.len[2], 1);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 1, NULL);
+	ncx_rx_feed(rx, &a, f.d[2], f.len[2], 1, NULL);
 	ncx_rx_tick(rx, 1 + 100 * MS);
 	assert_response(1, "ncrx0 1");
-	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 150 * MS);
+	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 150 * MS, NULL);
 	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
 	assert_int_equal(nth(&C, NCX_RX_RECORD, 1)->text_len, 2500);
 	ncx_rx_tick(rx, 201 * MS);
@@ -943,19 +947,19 @@ static void test_fragments_late_and_reboot(void **state)
 	feed_s(rx, 4, 0);
 	ncx_rx_tick(rx, 250 * MS); /* 3 reported as not received */
 	make_frags(&f, 3, 2500, "");
-	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 300 * MS);
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 300 * MS);
+	ncx_rx_feed(rx, &a, f.d[1], f.len[1], 300 * MS, NULL);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 300 * MS, NULL);
 	assert_int_equal(count_drops(&C, NCX_DROP_LATE), 2);
 	ncx_rx_stats(rx, &st);
 	assert_int_equal(st.held_bytes, 0);
 	/* seq 1 again, other text: within the history, a new boot */
 	make_frags(&f, 1, 3000, "");
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 400 * MS);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 400 * MS, NULL);
 	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
 	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->prev_seq, 4);
 	assert_int_equal(nth(&C, NCX_RX_REBOOT, 0)->seq, 1);
 	for (size_t i = 1; i < f.n; i++)
-		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 400 * MS);
+		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 400 * MS, NULL);
 	assert_int_equal(C.ev[C.n - 1].kind, NCX_RX_RECORD);
 	assert_int_equal(C.ev[C.n - 1].seq, 1);
 	assert_int_equal(C.ev[C.n - 1].text_len, 3000);
@@ -975,7 +979,7 @@ static void test_free_with_state(void **state)
 	feed_s(rx, 0, 0);
 	feed_s(rx, 5, 0);
 	make_frags(&f, 3, 2500, "");
-	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 0);
+	ncx_rx_feed(rx, &a, f.d[0], f.len[0], 0, NULL);
 	n = C.n;
 	ncx_rx_free(rx);
 	assert_int_equal(C.n, n);
@@ -1000,7 +1004,7 @@ static void test_start_grace(void **state)
 	feed_s(rx, 11, 2);
 	make_frags(&f, 8, 2500, ""); /* a record in pieces, below the first */
 	for (size_t i = 0; i < f.n; i++)
-		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 3);
+		ncx_rx_feed(rx, &a, f.d[i], f.len[i], 3, NULL);
 	feed_s(rx, 7, 4);
 	feed_s(rx, 10, 5); /* still a duplicate */
 	feed_s(rx, 13, 5);
@@ -1242,7 +1246,7 @@ static void test_legacy(void **state)
 	static const char d[] = "[    1.000000] hello world\n";
 	struct ncx_rx_stats st;
 
-	ncx_rx_feed(rx, &a, d, sizeof(d) - 1, 7);
+	ncx_rx_feed(rx, &a, d, sizeof(d) - 1, 7, NULL);
 	assert_int_equal(C.n, 1);
 	assert_int_equal(C.ev[0].kind, NCX_RX_LEGACY);
 	assert_string_equal(C.ev[0].text, "hello world");
@@ -1264,17 +1268,17 @@ static void test_malformed(void **state)
 	static char big[NCX_WIRE_DGRAM_MAX + 1];
 	struct ncx_rx_stats st;
 
-	ncx_rx_feed(rx, &a, bad1, sizeof(bad1) - 1, 0);
-	ncx_rx_feed(rx, &a, bad2, sizeof(bad2) - 1, 0);
-	ncx_rx_feed(rx, &a, nul, sizeof(nul) - 1, 0);
-	ncx_rx_feed(rx, &a, "", 0, 0);
-	ncx_rx_feed(rx, &a, "6,18446744073709551615,0,-;x", 28, 0); /* no successor */
+	ncx_rx_feed(rx, &a, bad1, sizeof(bad1) - 1, 0, NULL);
+	ncx_rx_feed(rx, &a, bad2, sizeof(bad2) - 1, 0, NULL);
+	ncx_rx_feed(rx, &a, nul, sizeof(nul) - 1, 0, NULL);
+	ncx_rx_feed(rx, &a, "", 0, 0, NULL);
+	ncx_rx_feed(rx, &a, "6,18446744073709551615,0,-;x", 28, 0, NULL); /* no successor */
 	memset(big, 'x', sizeof(big));
 	memcpy(big, "6,1,0,-;", 8);
-	ncx_rx_feed(rx, &a, big, sizeof(big), 0); /* over 64 KiB */
+	ncx_rx_feed(rx, &a, big, sizeof(big), 0, NULL); /* over 64 KiB */
 	assert_int_equal(count_drops(&C, NCX_DROP_MALFORMED), 6);
 	assert_false(C.ev[0].has_user); /* no sender state for garbage */
-	ncx_rx_feed(rx, &a, big, NCX_WIRE_DGRAM_MAX, 0); /* exactly 64 KiB: a record */
+	ncx_rx_feed(rx, &a, big, NCX_WIRE_DGRAM_MAX, 0, NULL); /* exactly 64 KiB: a record */
 	assert_int_equal(C.ev[C.n - 1].kind, NCX_RX_RECORD);
 	ncx_rx_stats(rx, &st);
 	assert_int_equal(st.dropped[NCX_DROP_MALFORMED], 6);
@@ -1288,7 +1292,7 @@ static void test_malformed(void **state)
 		for (size_t j = 0; j < n; j++)
 			buf[j] = (unsigned char)(i & 1 ? rand() : "0123456789,;-c=\n"[rand() % 16]);
 		reset(&C);
-		ncx_rx_feed(rx, &a, buf, n, (uint64_t)i);
+		ncx_rx_feed(rx, &a, buf, n, (uint64_t)i, NULL);
 		ncx_rx_tick(rx, (uint64_t)i);
 	}
 	ncx_rx_stats(rx, &st);
@@ -1586,11 +1590,17 @@ static void test_next_deadline_many(void **state)
 static uint64_t resume_at;
 static unsigned resume_calls;
 
-static uint64_t resume_hook(void *arg, const struct ncx_addr *from)
+static uint64_t resume_ts; /* the timestamp of the record before resume_at; 0 unknown */
+
+static bool resume_hook(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
 {
 	assert_ptr_equal(arg, &resume_at);
 	resume_calls++;
-	return from->addr[3] == 1 ? resume_at : UINT64_MAX;
+	if (from->addr[3] != 1)
+		return false;
+	out->next = resume_at;
+	out->last_ts = resume_ts;
+	return true;
 }
 
 static struct ncx_rx *mk_resume(uint64_t at)
@@ -1600,8 +1610,91 @@ static struct ncx_rx *mk_resume(uint64_t at)
 	cfg.resume = resume_hook;
 	cfg.resume_arg = &resume_at;
 	resume_at = at;
+	resume_ts = 0;
 	resume_calls = 0;
 	return mk(&cfg);
+}
+
+/* "6,seq,ts,-,ncrx=1;line seq" from sender 1 at now, fed with ctx. */
+static void feed_ts(struct ncx_rx *rx, uint64_t seq, uint64_t ts, uint64_t now, void *ctx)
+{
+	char buf[128], text[32];
+	struct ncx_addr a = addr_n(1);
+	size_t n;
+
+	snprintf(text, sizeof(text), "line %llu", (unsigned long long)seq);
+	n = dgram(buf, sizeof(buf), seq, ts, ",ncrx=1", text);
+	ncx_rx_feed(rx, &a, buf, n, now, ctx);
+}
+
+/*
+ * After a receiver restart, a first record below the resume point that is
+ * stamped well after the last one written is a new stream: the engine says
+ * so itself (one REBOOT, the stream starts at that record); one stamped
+ * within new_stream_us is a resend of the old stream (a duplicate).
+ */
+static void test_resume_new_stream_by_time(void **state)
+{
+	struct ncx_rx *rx = mk_resume(100);
+	const struct ev *r;
+
+	resume_ts = 50 * SEC;
+	feed_ts(rx, 3, 80 * SEC, 0, NULL);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 1);
+	r = nth(&C, NCX_RX_REBOOT, 0);
+	assert_int_equal(r->prev_seq, 99);
+	assert_int_equal(r->seq, 3);
+	assert_int_equal(r->pos, 3);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 3);
+	ncx_rx_free(rx);
+	reset(&C);
+
+	rx = mk_resume(100);
+	resume_ts = 50 * SEC;
+	feed_ts(rx, 97, 50 * SEC + SEC / 2, 0, NULL); /* within 1 s: the old stream */
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	feed_ts(rx, 100, 51 * SEC, 1, NULL);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 100);
+	ncx_rx_free(rx);
+	reset(&C);
+
+	/* at or above the point, however late its stamp: the stream goes on */
+	rx = mk_resume(100);
+	resume_ts = 50 * SEC;
+	feed_ts(rx, 130, 90 * SEC, 0, NULL);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	feed_ts(rx, 100, 52 * SEC, 1, NULL);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->seq, 100);
+	ncx_rx_free(rx);
+}
+
+/* Every event of a feed carries that feed's ctx; the timers' carry none.
+ * RECORD and GAP events carry the stream's position after them. */
+static void test_event_ctx_and_pos(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	int a, b;
+	const struct ev *g;
+
+	feed_ts(rx, 10, 1, 0, &a);
+	feed_ts(rx, 12, 2, 1, &b);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 1);
+	assert_ptr_equal(nth(&C, NCX_RX_RECORD, 0)->ctx, &a);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 0)->pos, 11);
+	ncx_rx_tick(rx, 31 * SEC); /* the hole at 11 times out */
+	assert_int_equal(count(&C, NCX_RX_GAP), 1);
+	g = nth(&C, NCX_RX_GAP, 0);
+	assert_null(g->ctx);
+	assert_int_equal(g->pos, 12);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 1)->pos, 13);
+	assert_null(nth(&C, NCX_RX_RECORD, 1)->ctx);
+	for (size_t i = 0; i < C.n; i++)
+		if (C.ev[i].kind == NCX_RX_RESPONSE && C.ev[i].rx_us == 1)
+			assert_ptr_equal(C.ev[i].ctx, &b);
+	ncx_rx_free(rx);
 }
 
 static void test_resume_default_off(void **state)
@@ -1783,7 +1876,7 @@ static void test_resume_after_idle_and_legacy(void **state)
 	resume_at = 50;
 	resume_calls = 0;
 	rx = mk(&cfg);
-	ncx_rx_feed(rx, &a, "plain text\n", 11, 0);
+	ncx_rx_feed(rx, &a, "plain text\n", 11, 0, NULL);
 	assert_int_equal(count(&C, NCX_RX_LEGACY), 1);
 	feed_r(rx, 49, 1);
 	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
@@ -1850,6 +1943,8 @@ int main(void)
 		cmocka_unit_test(test_next_deadline_many),
 		cmocka_unit_test(test_resume_default_off),
 		cmocka_unit_test(test_resume_duplicates),
+		cmocka_unit_test(test_resume_new_stream_by_time),
+		cmocka_unit_test(test_event_ctx_and_pos),
 		cmocka_unit_test(test_resume_asks_from_point),
 		cmocka_unit_test(test_resume_unknown_sender),
 		cmocka_unit_test(test_resume_reboot_recognised),

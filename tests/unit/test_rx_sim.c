@@ -351,7 +351,7 @@ static void step(void)
 		struct pkt p = q_pop(&SIM.net);
 
 		if (p.to_rx)
-			ncx_rx_feed(SIM.rx, &SIM.s[p.who].addr, p.data, p.len, SIM.now);
+			ncx_rx_feed(SIM.rx, &SIM.s[p.who].addr, p.data, p.len, SIM.now, NULL);
 		else
 			on_response(p.who, p.data, p.len);
 		free(p.data);

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rx's insides, shared by its files and by nothing else. The contract is
+ * include/ncx/rx.h; this is how the engine keeps it.
+ *
+ * DOC: data structures and invariants
+ *
+ * struct ncx_rx holds every sender three ways (rx_table.c, rx_timer.c):
+ *
+ *  - a chained hash table keyed by (address, port), seeded per engine from
+ *    getrandom(), so a remote cannot aim its addresses at one bucket;
+ *  - an LRU list (head = longest silent), so idle expiry looks only at the
+ *    head. A sender is moved to the tail on its first datagram in each
+ *    granule of time (lru_shift: a power of two of µs, idle_us / 64 or
+ *    less, at most ~1 s), not on every one: moving it touches both of its
+ *    neighbours, cache misses with many senders. Within a granule, a sender
+ *    heard again after being moved may sit ahead of one heard last before
+ *    that, so idle expiry may come up to a granule late. The head's own
+ *    deadline is exact;
+ *  - a binary min-heap of the senders that have a timer (an open hole, a
+ *    pending ack, an open reassembly, a start hold), keyed by the earliest
+ *    of them, so a tick touches only what is due.
+ *
+ * Per sender, for its current stream (boot):
+ *
+ *	stream	NONE yet, STARTING (start_us: its first records are held
+ *		while lower seqs may still come), or OPEN
+ *	next	lowest seq neither delivered nor reported in a gap
+ *	top	one past the highest seq known to exist (top >= next);
+ *		the hole is open iff top > next (rx_stream.c)
+ *	win	NULL unless records are held: a ring of `cap` slots (a power
+ *		of two, grown on demand up to the window), slot[seq & (cap-1)]
+ *		for every held seq, all of them in [next, next + cap)
+ *		(rx_window.c)
+ *	frags	open reassemblies, at most max_frags (rx_reasm.c)
+ *	hist	the fingerprint of seq s in hist_fp[s % 64] and bit s % 64 of
+ *		hist_ok set iff s was delivered (clear: reported in a gap, or
+ *		before the stream started), for s in [next - 64, next); bit
+ *		s % 64 of hist_unk set iff s came before a resumed stream's
+ *		start (written by an earlier run: no fingerprint known)
+ *	resume	where an earlier run left the sender (cfg.resume), until its
+ *		first stream starts; resume.next NONE: nothing known
+ *
+ * Every datagram that carries a seq (a record, a fragment, a placeholder)
+ * goes through one admission rule, rx_admit.c: stream start, duplicates
+ * and reboots, the window; then its own action.
+ *
+ * Memory: held records, window slot arrays and reassembly buffers are
+ * counted in the sender's and the engine's held_bytes before they are
+ * allocated; over sender_bytes or engine_bytes the record is dropped
+ * (DROP MEMORY) instead.
+ *
+ * The emit callback runs synchronously inside feed, tick and flush, and
+ * must not call back into the engine.
+ */
+#ifndef NCX_RX_INTERNAL_H
+#define NCX_RX_INTERNAL_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <ncx/rx.h>
+
+#define NONE UINT64_MAX
+#define HEAP_NONE UINT32_MAX
+#define WIN_MIN_CAP 16 /* smallest window slot ring */
+#define WIN_MAX_CAP (1u << 24)
+#define ACK_MARKS 4 /* acks remembered for the reboot test */
+
+_Static_assert(NCX_RX_HISTORY == 64, "hist_ok is a 64-bit map");
+
+struct held {
+	uint64_t rx_us;
+	size_t size; /* bytes counted for this record */
+	uint16_t fp;
+	struct ncx_ext rec; /* spans point into data */
+	char data[];
+};
+
+struct win {
+	uint32_t cap; /* slots, a power of two */
+	uint32_t count;
+	uint64_t hi; /* highest held seq */
+	struct held *slot[];
+};
+
+struct frag {
+	struct frag *next;
+	uint64_t started;
+	size_t size;
+	struct ncx_reasm *r; /* in the same allocation, after this header */
+};
+
+enum stream { STREAM_NONE, STREAM_STARTING, STREAM_OPEN };
+
+/* Fields the in-order path touches come first, so it reads few cache lines. */
+struct sender {
+	struct sender *hnext;
+	struct sender *lru_prev, *lru_next;
+	uint64_t hash;
+	struct ncx_addr addr;
+	bool reliable;
+	bool advanced; /* next moved since the hole clocks were last set */
+	uint8_t stream; /* enum stream */
+	uint32_t heap_idx;
+	void *user;
+	uint64_t next, top;
+	uint64_t last_rx;
+	uint64_t lru_gran; /* last_rx >> lru_shift when last moved to the LRU tail */
+	uint64_t deadline;
+	uint64_t hole_since, retx_due, ack_due;
+	struct win *win;
+	struct frag *frags;
+	uint64_t hist_ok, hist_unk;
+	struct ncx_rx_resume resume;
+	struct ncx_rx_stats st;
+	uint16_t hist_fp[NCX_RX_HISTORY];
+	uint32_t nfrags;
+	uint8_t nmarks;
+	uint64_t start_end; /* while STARTING */
+	uint64_t last_resp_us; /* NONE: no response yet */
+	uint64_t last_acked;
+	struct ack_mark {
+		uint64_t acked, us;
+	} marks[ACK_MARKS]; /* acks sent, oldest first, younger than the hole timeout */
+	uint64_t stable_ack; /* latest ack older than the reliable hole timeout; NONE */
+	size_t held_bytes;
+	uint64_t asked_end; /* one past the last seq asked for in the last round */
+};
+
+struct ncx_rx {
+	struct ncx_rx_config cfg;
+	uint32_t win_cap_max;
+	ncx_rx_emit_fn emit;
+	void *arg;
+	void *ctx; /* the datagram being fed's context; NULL in tick and flush */
+	uint64_t seed;
+	struct sender **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t nsenders;
+	struct sender *lru_head, *lru_tail;
+	unsigned lru_shift; /* the LRU's granule: 1 << lru_shift µs */
+	uint64_t ack_soon;  /* records delivered since the last ack that make one due now */
+	struct sender **heap;
+	uint32_t heap_len, heap_cap;
+	size_t held_bytes;
+	struct ncx_rx_stats st;
+	char resp[NCX_RX_RESPONSE_MAX];
+};
+
+/* What the admission rule is given: one record, fragment or placeholder. */
+enum unit_kind { UNIT_RECORD, UNIT_FRAG, UNIT_GONE };
+
+struct unit {
+	enum unit_kind kind;
+	const struct ncx_ext *ext;
+	uint64_t seq;
+	uint64_t end; /* one past the last seq it covers (a placeholder: seq + n) */
+	uint16_t fp;
+	bool fp_known;
+};
+
+/* Count in the engine and, if there is one, the sender. */
+#define COUNT(rx, s, field, n)                \
+	do {                                  \
+		(rx)->st.field += (n);        \
+		if (s)                        \
+			(s)->st.field += (n); \
+	} while (0)
+
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static inline uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline uint64_t hole_timeout(const struct ncx_rx *rx, const struct sender *s)
+{
+	return s->reliable ? rx->cfg.reliable_hole_us : rx->cfg.stock_hole_us;
+}
+
+static inline bool hole_open(const struct sender *s)
+{
+	return s->stream == STREAM_OPEN && s->top > s->next;
+}
+
+/* seq (and so everything below it) exists: the one place top is raised. */
+static inline void note_top(struct sender *s, uint64_t end)
+{
+	if (s->top < end)
+		s->top = end;
+}
+
+static inline bool mem_ok(const struct ncx_rx *rx, const struct sender *s, size_t add)
+{
+	return s->held_bytes + add <= rx->cfg.sender_bytes &&
+	       rx->held_bytes + add <= rx->cfg.engine_bytes;
+}
+
+static inline void mem_add(struct ncx_rx *rx, struct sender *s, size_t n)
+{
+	s->held_bytes += n;
+	rx->held_bytes += n;
+}
+
+static inline void mem_sub(struct ncx_rx *rx, struct sender *s, size_t n)
+{
+	s->held_bytes -= n;
+	rx->held_bytes -= n;
+}
+
+/* rx.c: events */
+void rx_ev_init(const struct ncx_rx *rx, struct ncx_rx_event *ev, enum ncx_rx_kind kind,
+		struct sender *s, const struct ncx_addr *from, uint64_t now);
+void rx_emit_drop(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *from,
+		  enum ncx_rx_drop_reason why, uint64_t records, const uint64_t *seq, uint64_t now);
+void rx_drop_seq(struct ncx_rx *rx, struct sender *s, enum ncx_rx_drop_reason why, uint64_t seq,
+		 uint64_t now);
+void rx_emit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+		    uint64_t rx_us);
+
+/* rx_admit.c: the one admission path */
+void rx_admit_ext(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint64_t now);
+void rx_admit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
+		     uint64_t now);
+
+/* rx_table.c: senders, their table and the LRU */
+int rx_table_init(struct ncx_rx *rx);
+void rx_table_free(struct ncx_rx *rx);
+struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a);
+struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t len,
+			     uint64_t now);
+void rx_expire_idle(struct ncx_rx *rx, uint64_t now);
+
+/* rx_timer.c: the heap of sender deadlines */
+void rx_settle(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_heap_remove(struct ncx_rx *rx, struct sender *s);
+void rx_run_due(struct ncx_rx *rx, uint64_t now);
+
+/* rx_window.c: records held behind a hole */
+struct held *rx_win_get(const struct sender *s, uint64_t seq);
+void rx_hold(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
+	     uint64_t now);
+void rx_unhold(struct ncx_rx *rx, struct sender *s, uint64_t seq, struct held *h);
+bool rx_win_reach(struct ncx_rx *rx, struct sender *s, uint64_t lo, uint64_t hi);
+uint64_t rx_next_held(const struct sender *s, uint64_t from, uint64_t limit);
+uint64_t rx_last_expired_held(const struct sender *s, uint64_t cutoff);
+void rx_reset_since(struct sender *s, uint64_t now);
+void rx_win_discard(struct ncx_rx *rx, struct sender *s);
+void rx_win_free(struct sender *s);
+
+/* rx_reasm.c: reassembly of fragments */
+void rx_frag_add(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *fr, uint64_t now);
+void rx_frags_drop(struct ncx_rx *rx, struct sender *s, uint64_t cutoff, uint64_t now);
+void rx_frags_discard(struct ncx_rx *rx, struct sender *s);
+void rx_frags_free(struct sender *s);
+
+/* rx_stream.c: the stream's position, delivery, gaps, starts and reboots */
+bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp);
+void rx_stream_first(struct ncx_rx *rx, struct sender *s, const struct unit *u, uint64_t now);
+void rx_deliver(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
+		uint64_t rx_us, uint64_t now);
+void rx_advance_to(struct ncx_rx *rx, struct sender *s, uint64_t target, uint64_t now);
+void rx_drain(struct ncx_rx *rx, struct sender *s, uint64_t now);
+bool rx_handle_old(struct ncx_rx *rx, struct sender *s, const struct unit *u, bool emg,
+		   uint64_t now);
+bool rx_start_lower(struct ncx_rx *rx, struct sender *s, uint64_t seq, uint64_t now);
+void rx_start_end(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_expire_holes(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_sender_flush(struct ncx_rx *rx, struct sender *s, uint64_t now);
+
+/* rx_respond.c: acks and retransmission requests */
+void rx_progress(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now);
+void rx_ack_emergency(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_promote_ack(const struct ncx_rx *rx, struct sender *s, uint64_t now);
+
+#endif /* NCX_RX_INTERNAL_H */

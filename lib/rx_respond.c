@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rx: acks and retransmission requests, to reliable senders only.
+ *
+ *  - An ack of new progress at most once per ack_us, or due at once when
+ *    window / 2 records were delivered since the last ack (a sender capped
+ *    near the window would stall on the timer).
+ *  - Missing seqs are listed only in the retransmission requests (every
+ *    retx_us, lowest first, only within the window, in up to
+ *    NCX_RX_RESPONSES_MAX datagrams per round, each with the same ack).
+ *  - An ncemg datagram is acked at once unless the same ack went out less
+ *    than ack_us ago.
+ *  - A held placeholder stands for its whole range: nothing in it is asked
+ *    for.
+ *  - The acks sent are remembered (marks) for the reboot test of
+ *    rx_stream.c.
+ */
+#include "rx_internal.h"
+
+/* Decimal digits of v into out (at least 20 bytes); returns the length. */
+static size_t u64_dec(uint64_t v, char *out)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* next moved: an ack becomes due (see the top of this file). */
+void rx_progress(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	uint64_t due;
+
+	s->advanced = true;
+	if (!s->reliable)
+		return;
+	if (s->ack_due != NONE) {
+		if (s->ack_due > now && s->next - s->last_acked > rx->ack_soon)
+			s->ack_due = now;
+		return;
+	}
+	due = s->last_resp_us != NONE ? sat_add(s->last_resp_us, rx->cfg.ack_us) : now;
+	s->ack_due = due > now ? due : now;
+}
+
+/* Acks older than the reliable hole timeout become stable_ack. */
+void rx_promote_ack(const struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	while (s->nmarks && now > s->marks[0].us &&
+	       now - s->marks[0].us > rx->cfg.reliable_hole_us) {
+		s->stable_ack = s->marks[0].acked;
+		memmove(s->marks, s->marks + 1, --s->nmarks * sizeof(s->marks[0]));
+	}
+}
+
+/*
+ * Remember acks for the reboot test: stable_ack is the latest ack sent more
+ * than reliable_hole_us ago. Marks are kept at least a quarter of that
+ * apart, so four of them make stable_ack lag the truth by about a quarter
+ * of the timeout at most; lagging only makes the test more careful.
+ */
+static void note_ack(const struct ncx_rx *rx, struct sender *s, uint64_t acked, uint64_t now)
+{
+	rx_promote_ack(rx, s, now);
+	if (s->nmarks && now - s->marks[s->nmarks - 1].us < rx->cfg.reliable_hole_us / 4)
+		return;
+	if (s->nmarks == ACK_MARKS)
+		memmove(s->marks, s->marks + 1, --s->nmarks * sizeof(s->marks[0]));
+	s->marks[s->nmarks].acked = acked;
+	s->marks[s->nmarks].us = now;
+	s->nmarks++;
+}
+
+/* The end of what may be asked for: the window, or top if nearer. */
+static uint64_t ask_end(const struct ncx_rx *rx, const struct sender *s)
+{
+	return s->top - s->next > rx->cfg.window ? s->next + rx->cfg.window : s->top;
+}
+
+/*
+ * Append " <seq>" for each missing seq from *from up to end, while it fits;
+ * *from is left at the first seq not looked at.
+ */
+static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_t *from,
+			  uint64_t end, uint64_t *asked)
+{
+	char num[20];
+	uint64_t q;
+
+	for (q = *from; q < end; q++) {
+		const struct held *h = rx_win_get(s, q);
+		size_t k;
+
+		if (h) {
+			uint64_t last = h->rec.gone ? sat_add(q, h->rec.gone - 1) : q;
+
+			if (last >= end - 1) {
+				q = end;
+				break;
+			}
+			q = last;
+			continue;
+		}
+		k = u64_dec(q, num);
+		if (n + 1 + k > NCX_RX_RESPONSE_MAX)
+			break;
+		rx->resp[n++] = ' ';
+		memcpy(rx->resp + n, num, k);
+		n += k;
+		(*asked)++;
+	}
+	*from = q;
+	return n;
+}
+
+/* Response datagrams "ncrx<acked>[ <seq>]*" for the missing seqs in
+ * [*from, end), while *sent < NCX_RX_RESPONSES_MAX; at least one if none
+ * went yet (the ack). */
+static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint64_t end,
+		      uint64_t *asked, unsigned *sent, uint64_t now)
+{
+	struct ncx_rx_event ev;
+
+	while (*sent < NCX_RX_RESPONSES_MAX && (*from < end || !*sent)) {
+		size_t n = 4;
+
+		memcpy(rx->resp, "ncrx", 4);
+		n += u64_dec(s->next - 1, rx->resp + n);
+		n = put_missing(rx, s, n, from, end, asked);
+		COUNT(rx, s, responses, 1);
+		rx_ev_init(rx, &ev, NCX_RX_RESPONSE, s, NULL, now);
+		ev.response.p = rx->resp;
+		ev.response.len = n;
+		rx->emit(rx->arg, &ev);
+		++*sent;
+	}
+}
+
+/*
+ * "ncrx<acked>", plus the missing seqs if ask: as many datagrams as they
+ * need, NCX_RX_RESPONSES_MAX at most per call (per round), each with the
+ * same ack. When all that is missing fits in one datagram (the last holes,
+ * which decide when the last record arrives), the seqs already asked for
+ * in the round before (their request or their resend was lost) are asked
+ * for once more in a second one: under heavy loss the last holes close in
+ * about half the rounds. Never more, so that many senders recovering at
+ * once cannot flood the path with resends. Only to reliable senders, and
+ * only once something can be acked.
+ */
+void rx_respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now)
+{
+	uint64_t acked, asked = 0, from, end, again;
+	unsigned sent = 0;
+
+	if (!s->reliable || s->stream != STREAM_OPEN || s->next == 0)
+		return;
+	acked = s->next - 1;
+	from = s->next;
+	end = ask ? ask_end(rx, s) : from;
+	emit_asks(rx, s, &from, end, &asked, &sent, now);
+	if (ask) {
+		unsigned one = NCX_RX_RESPONSES_MAX - 1;
+
+		again = s->next;
+		if (sent == 1 && from == end)
+			emit_asks(rx, s, &again, min64(end, s->asked_end), &asked, &one, now);
+		s->asked_end = from;
+	}
+	COUNT(rx, s, retx_requested, asked);
+	s->last_resp_us = now;
+	s->last_acked = acked;
+	s->ack_due = NONE;
+	note_ack(rx, s, acked, now);
+}
+
+/* ncemg: ack at once, unless the same ack went out less than ack_us ago
+ * (an emergency burst resends many records; one ack answers them all). */
+void rx_ack_emergency(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	if (s->last_resp_us != NONE && s->stream != STREAM_NONE &&
+	    s->last_acked == s->next - 1 && now - s->last_resp_us < rx->cfg.ack_us &&
+	    now >= s->last_resp_us)
+		return;
+	rx_respond(rx, s, false, now);
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rx: the senders. A chained hash table keyed by (address, port) with a
+ * per-engine random seed, and an LRU list for idle expiry (rx_internal.h
+ * says how the list is kept cheaply).
+ */
+#include "rx_internal.h"
+
+int rx_table_init(struct ncx_rx *rx)
+{
+	rx->nbuckets = 64;
+	rx->buckets = calloc(rx->nbuckets, sizeof(*rx->buckets));
+	return rx->buckets ? 0 : -1;
+}
+
+static struct sender *find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash)
+{
+	struct sender *s = rx->buckets[hash & (rx->nbuckets - 1)];
+
+	/* Field by field: struct ncx_addr has a padding byte. */
+	for (; s; s = s->hnext)
+		if (s->hash == hash && s->addr.port == a->port && s->addr.family == a->family &&
+		    !memcmp(s->addr.addr, a->addr, sizeof(a->addr)))
+			return s;
+	return NULL;
+}
+
+struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a)
+{
+	return find(rx, a, ncx_addr_hash(a, rx->seed));
+}
+
+static void bucket_insert(struct sender **b, size_t nb, struct sender *s)
+{
+	struct sender **head = &b[s->hash & (nb - 1)];
+
+	s->hnext = *head;
+	*head = s;
+}
+
+/* Double the table once it averages a sender per bucket. */
+static void table_grow(struct ncx_rx *rx)
+{
+	size_t nb = rx->nbuckets * 2;
+	struct sender **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < rx->nbuckets; i++) {
+		struct sender *s = rx->buckets[i], *nx;
+
+		for (; s; s = nx) {
+			nx = s->hnext;
+			bucket_insert(b, nb, s);
+		}
+	}
+	free(rx->buckets);
+	rx->buckets = b;
+	rx->nbuckets = nb;
+}
+
+static void table_remove(struct ncx_rx *rx, struct sender *s)
+{
+	struct sender **pp = &rx->buckets[s->hash & (rx->nbuckets - 1)];
+
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
+}
+
+static void lru_unlink(struct ncx_rx *rx, struct sender *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		rx->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		rx->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_append(struct ncx_rx *rx, struct sender *s)
+{
+	s->lru_prev = rx->lru_tail;
+	s->lru_next = NULL;
+	if (rx->lru_tail)
+		rx->lru_tail->lru_next = s;
+	else
+		rx->lru_head = s;
+	rx->lru_tail = s;
+}
+
+/* A datagram came: the sender is the most recently heard (moved only on
+ * its first datagram in a granule). */
+static void touch(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	uint64_t g = now >> rx->lru_shift;
+
+	s->last_rx = now;
+	if (g != s->lru_gran) {
+		s->lru_gran = g;
+		if (rx->lru_tail != s) {
+			lru_unlink(rx, s);
+			lru_append(rx, s);
+		}
+	}
+}
+
+static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash)
+{
+	struct sender *s;
+
+	if (rx->nsenders >= rx->cfg.max_senders)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->addr = *a;
+	s->hash = hash;
+	s->heap_idx = HEAP_NONE;
+	s->deadline = s->hole_since = s->retx_due = s->ack_due = NONE;
+	s->last_acked = s->last_resp_us = s->stable_ack = NONE;
+	s->resume.next = NONE;
+	if (rx->cfg.resume && !rx->cfg.resume(rx->cfg.resume_arg, a, &s->resume))
+		s->resume.next = NONE;
+	s->lru_gran = NONE; /* moved (appended) by the touch that follows */
+	if (rx->nsenders >= rx->nbuckets)
+		table_grow(rx);
+	bucket_insert(rx->buckets, rx->nbuckets, s);
+	lru_append(rx, s);
+	rx->nsenders++;
+	return s;
+}
+
+/* The sender's state, created if new; NULL (and a DROP) if none can be. */
+struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t len,
+			     uint64_t now)
+{
+	uint64_t hash = ncx_addr_hash(a, rx->seed);
+	struct sender *s = find(rx, a, hash);
+
+	if (!s && !(s = sender_new(rx, a, hash))) {
+		rx_emit_drop(rx, NULL, a, NCX_DROP_TOO_MANY_SENDERS, 1, NULL, now);
+		return NULL;
+	}
+	s->st.datagrams++;
+	s->st.bytes += len;
+	touch(rx, s, now);
+	return s;
+}
+
+static void sender_free(struct sender *s)
+{
+	rx_win_free(s);
+	rx_frags_free(s);
+	free(s);
+}
+
+static void sender_expire(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	struct ncx_rx_event ev;
+
+	rx_sender_flush(rx, s, now);
+	rx_ev_init(rx, &ev, NCX_RX_SENDER_GONE, s, NULL, now);
+	rx->emit(rx->arg, &ev);
+	rx_heap_remove(rx, s);
+	table_remove(rx, s);
+	lru_unlink(rx, s);
+	rx->nsenders--;
+	rx->held_bytes -= s->held_bytes;
+	sender_free(s);
+}
+
+void rx_expire_idle(struct ncx_rx *rx, uint64_t now)
+{
+	if (!rx->cfg.idle_us)
+		return;
+	while (rx->lru_head && sat_add(rx->lru_head->last_rx, rx->cfg.idle_us) <= now)
+		sender_expire(rx, rx->lru_head, now);
+}
+
+void rx_table_free(struct ncx_rx *rx)
+{
+	struct sender *s, *nx;
+
+	for (s = rx->lru_head; s; s = nx) {
+		nx = s->lru_next;
+		sender_free(s);
+	}
+	free(rx->buckets);
+}
