@@ -54,24 +54,6 @@ void rx_drop_seq(struct ncx_rx *rx, struct sender *s, enum ncx_rx_drop_reason wh
 	rx_emit_drop(rx, s, NULL, why, 1, &seq, now);
 }
 
-void rx_emit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
-		    uint64_t rx_us)
-{
-	struct ncx_rx_event ev;
-
-	/* The hot path: no memset of the whole event, the record fills it. */
-	COUNT(rx, s, records, 1);
-	ev.kind = NCX_RX_RECORD;
-	ev.from = &s->addr;
-	ev.user = &s->user;
-	ev.ctx = rx->ctx;
-	ev.reliable = s->reliable;
-	ev.rx_us = rx_us;
-	ev.pos = rec->seq + 1;
-	ev.record = *rec;
-	rx->emit(rx->arg, &ev);
-}
-
 /* ---- the API ------------------------------------------------------------- */
 
 void ncx_rx_config_default(struct ncx_rx_config *cfg)

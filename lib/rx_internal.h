@@ -220,8 +220,6 @@ void rx_emit_drop(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *fr
 		  enum ncx_rx_drop_reason why, uint64_t records, const uint64_t *seq, uint64_t now);
 void rx_drop_seq(struct ncx_rx *rx, struct sender *s, enum ncx_rx_drop_reason why, uint64_t seq,
 		 uint64_t now);
-void rx_emit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
-		    uint64_t rx_us);
 
 /* rx_admit.c: the one admission path */
 void rx_admit_ext(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint64_t now);
@@ -262,8 +260,6 @@ void rx_frags_free(struct sender *s);
 /* rx_stream.c: the stream's position, delivery, gaps, starts and reboots */
 bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp);
 void rx_stream_first(struct ncx_rx *rx, struct sender *s, const struct unit *u, uint64_t now);
-void rx_deliver(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
-		uint64_t rx_us, uint64_t now);
 void rx_advance_to(struct ncx_rx *rx, struct sender *s, uint64_t target, uint64_t now);
 void rx_drain(struct ncx_rx *rx, struct sender *s, uint64_t now);
 bool rx_handle_old(struct ncx_rx *rx, struct sender *s, const struct unit *u, bool emg,
@@ -274,9 +270,70 @@ void rx_expire_holes(struct ncx_rx *rx, struct sender *s, uint64_t now);
 void rx_sender_flush(struct ncx_rx *rx, struct sender *s, uint64_t now);
 
 /* rx_respond.c: acks and retransmission requests */
-void rx_progress(struct ncx_rx *rx, struct sender *s, uint64_t now);
 void rx_respond(struct ncx_rx *rx, struct sender *s, bool ask, uint64_t now);
 void rx_ack_emergency(struct ncx_rx *rx, struct sender *s, uint64_t now);
 void rx_promote_ack(const struct ncx_rx *rx, struct sender *s, uint64_t now);
+
+/*
+ * The in-order path, inline here so that it stays one straight run of code
+ * although its parts belong to different files: the event (rx.c), the
+ * history (rx_stream.c), the ack it makes due (rx_respond.c).
+ */
+static inline void rx_emit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+				  uint64_t rx_us)
+{
+	struct ncx_rx_event ev;
+
+	/* No memset of the whole event: the record fills it. */
+	COUNT(rx, s, records, 1);
+	ev.kind = NCX_RX_RECORD;
+	ev.from = &s->addr;
+	ev.user = &s->user;
+	ev.ctx = rx->ctx;
+	ev.reliable = s->reliable;
+	ev.rx_us = rx_us;
+	ev.pos = rec->seq + 1;
+	ev.record = *rec;
+	rx->emit(rx->arg, &ev);
+}
+
+/* next moved: for a reliable sender an ack becomes due, at most once per
+ * ack_us, or at once when ack_soon records were delivered since the last
+ * (a sender capped near the window would stall on the timer). */
+static inline void rx_progress(struct ncx_rx *rx, struct sender *s, uint64_t now)
+{
+	uint64_t due;
+
+	s->advanced = true;
+	if (!s->reliable)
+		return;
+	if (s->ack_due != NONE) {
+		if (s->ack_due > now && s->next - s->last_acked > rx->ack_soon)
+			s->ack_due = now;
+		return;
+	}
+	due = s->last_resp_us != NONE ? sat_add(s->last_resp_us, rx->cfg.ack_us) : now;
+	s->ack_due = due > now ? due : now;
+}
+
+static inline void rx_hist_delivered(struct sender *s, uint64_t seq, uint16_t fp)
+{
+	unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
+
+	s->hist_fp[i] = fp;
+	s->hist_ok |= 1ULL << i;
+	s->hist_unk &= ~(1ULL << i);
+}
+
+/* Deliver rec, whose seq is next, from wherever it lives. */
+static inline void rx_deliver(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+			      uint16_t fp, uint64_t rx_us, uint64_t now)
+{
+	rx_emit_record(rx, s, rec, rx_us);
+	rx_hist_delivered(s, s->next, fp);
+	s->next++;
+	note_top(s, s->next);
+	rx_progress(rx, s, now);
+}
 
 #endif /* NCX_RX_INTERNAL_H */

@@ -3,8 +3,8 @@
  * rx: acks and retransmission requests, to reliable senders only.
  *
  *  - An ack of new progress at most once per ack_us, or due at once when
- *    window / 2 records were delivered since the last ack (a sender capped
- *    near the window would stall on the timer).
+ *    window / 2 records were delivered since the last ack (rx_progress(),
+ *    rx_internal.h).
  *  - Missing seqs are listed only in the retransmission requests (every
  *    retx_us, lowest first, only within the window, in up to
  *    NCX_RX_RESPONSES_MAX datagrams per round, each with the same ack).
@@ -30,23 +30,6 @@ static size_t u64_dec(uint64_t v, char *out)
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	return n;
-}
-
-/* next moved: an ack becomes due (see the top of this file). */
-void rx_progress(struct ncx_rx *rx, struct sender *s, uint64_t now)
-{
-	uint64_t due;
-
-	s->advanced = true;
-	if (!s->reliable)
-		return;
-	if (s->ack_due != NONE) {
-		if (s->ack_due > now && s->next - s->last_acked > rx->ack_soon)
-			s->ack_due = now;
-		return;
-	}
-	due = s->last_resp_us != NONE ? sat_add(s->last_resp_us, rx->cfg.ack_us) : now;
-	s->ack_due = due > now ? due : now;
 }
 
 /* Acks older than the reliable hole timeout become stable_ack. */

@@ -106,15 +106,6 @@ bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp)
 
 /* ---- history --------------------------------------------------------------- */
 
-static void hist_delivered(struct sender *s, uint64_t seq, uint16_t fp)
-{
-	unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
-
-	s->hist_fp[i] = fp;
-	s->hist_ok |= 1ULL << i;
-	s->hist_unk &= ~(1ULL << i);
-}
-
 static void hist_gap(struct sender *s, uint64_t first, uint64_t last)
 {
 	uint64_t from = last - first >= NCX_RX_HISTORY ? last - (NCX_RX_HISTORY - 1) : first;
@@ -128,17 +119,6 @@ static void hist_gap(struct sender *s, uint64_t first, uint64_t last)
 }
 
 /* ---- delivery and gaps ------------------------------------------------------ */
-
-/* Deliver rec, whose seq is next, from wherever it lives. */
-void rx_deliver(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
-		uint64_t rx_us, uint64_t now)
-{
-	rx_emit_record(rx, s, rec, rx_us);
-	hist_delivered(s, s->next, fp);
-	s->next++;
-	note_top(s, s->next);
-	rx_progress(rx, s, now);
-}
 
 /*
  * The held entry at next: a record is delivered; a sender's placeholder
