@@ -45,6 +45,7 @@ enum {
 	F_DECLARED = 8,		/* covered by a placeholder tx sent */
 	F_DELIVERED = 16,
 	F_GAPPED = 32,
+	F_SKIPPED = 64,		/* before the receiver's stream start (lenient_start) */
 };
 
 struct dgram {
@@ -80,6 +81,7 @@ struct sim {
 	struct ncx_rx *rx;
 	struct ncx_rx_config rxcfg;
 	uint64_t cursor;		/* next seq of the reliable stream expected out */
+	bool rx_started;		/* the receiver has put out something of it */
 	int in_rx;			/* depth of rx calls (events only come from inside) */
 
 	/* sender */
@@ -98,6 +100,19 @@ struct sim {
 };
 
 static void fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* SIMNET_TRACE=1 in the environment: every datagram and event on stderr. */
+static int tracing = -1;
+
+#define TRACE(s, ...)                                                                      \
+	do {                                                                               \
+		if (tracing < 0)                                                           \
+			tracing = getenv("SIMNET_TRACE") != NULL;                          \
+		if (tracing) {                                                             \
+			fprintf(stderr, "%10llu ", (unsigned long long)(s)->now);          \
+			fprintf(stderr, __VA_ARGS__);                                      \
+		}                                                                          \
+	} while (0)
 
 static void fail(struct sim *s, const char *fmt, ...)
 {
@@ -285,6 +300,8 @@ static void net_send(struct sim *s, int dir, int who, const void *d, size_t len)
 		return;
 	}
 	(*(dir == TO_RX ? &s->res->to_rx : &s->res->to_tx))++;
+	TRACE(s, "%s %d: %.*s\n", dir == TO_RX ? "send>rx" : "send>tx", who,
+	      (int)(len < 80 ? len : 80), (const char *)d);
 	if (s->healed)
 		loss = 0;
 	if (chance(s, loss))
@@ -330,6 +347,23 @@ static bool q_take(struct sim *s, int dir, struct dgram *out)
 
 static void on_gap(struct sim *s, const struct ncx_rx_event *ev);
 
+/* The receiver's first record or gap of the reliable stream, at seq. */
+static void rx_stream_start(struct sim *s, uint64_t seq)
+{
+	if (s->rx_started)
+		return;
+	s->rx_started = true;
+	if (!s->sc->lenient_start || seq <= s->cursor || seq > s->written)
+		return;
+	for (uint64_t q = s->cursor; q < seq; q++) {
+		s->flags[q] |= F_SKIPPED;
+		s->res->start_skipped++;
+		if ((s->flags[q] & F_SENT) && !sender_lacks(s, q))
+			s->res->start_silent++;
+	}
+	s->cursor = seq;
+}
+
 /* The one event handler. */
 static void rx_event(void *arg, const struct ncx_rx_event *ev)
 {
@@ -338,6 +372,17 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 
 	if (!s->in_rx)
 		fail(s, "an rx event outside an rx call");
+	if (ev->kind == NCX_RX_RECORD)
+		TRACE(s, "rx RECORD %d: %llu\n", who, (unsigned long long)ev->record.seq);
+	else if (ev->kind == NCX_RX_GAP)
+		TRACE(s, "rx GAP %d: %llu..%llu\n", who, (unsigned long long)ev->gap.first,
+		      (unsigned long long)ev->gap.last);
+	else if (ev->kind == NCX_RX_DROP)
+		TRACE(s, "rx DROP %d: %s, %llu records, seq %llu\n", who,
+		      ncx_rx_drop_reason_name(ev->drop.reason), (unsigned long long)ev->drop.records,
+		      (unsigned long long)ev->drop.seq);
+	else if (ev->kind != NCX_RX_RESPONSE)
+		TRACE(s, "rx event %d from %d\n", (int)ev->kind, who);
 	switch (ev->kind) {
 	case NCX_RX_RECORD:
 		if (who == STOCK) {
@@ -345,6 +390,7 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 			check_record(s, STOCK, &ev->record);
 			break;
 		}
+		rx_stream_start(s, ev->record.seq);
 		if (ev->record.seq != s->cursor || ev->record.seq >= s->written) {
 			fail(s, "RECORD seq %llu, expected %llu (%llu logged)",
 			     (unsigned long long)ev->record.seq, (unsigned long long)s->cursor,
@@ -368,6 +414,7 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 				fail(s, "a stock sender's gap reported as lost");
 			break;
 		}
+		rx_stream_start(s, ev->gap.first);
 		on_gap(s, ev);
 		break;
 	case NCX_RX_RESPONSE:
@@ -398,6 +445,7 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 
 static void rx_feed(struct sim *s, const struct dgram *g)
 {
+	TRACE(s, "rx feed %d: %.*s\n", g->who, (int)(g->len < 80 ? g->len : 80), g->data);
 	s->in_rx++;
 	ncx_rx_feed(s->rx, &s->addr[g->who], g->data, g->len, s->now);
 	s->in_rx--;
@@ -773,7 +821,10 @@ int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res)
 			rx_tick(&s);
 		/* The sender's side, in netcon's order. */
 		while (res->ok && q_take(&s, TO_TX, &g))
+		{
+			TRACE(&s, "tx response: %.*s\n", (int)(g.len < 80 ? g.len : 80), g.data);
 			(void)ncx_tx_response(s.tx, 0, g.data, g.len, s.now, resend, &s);
+		}
 		if (ncx_tx_next_deadline(s.tx) <= s.now)
 			ncx_tx_tick(s.tx, s.now, resend, &s);
 		while (s.written < sc->records && next_log <= s.now) {

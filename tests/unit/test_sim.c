@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -233,6 +234,43 @@ static void test_paced(void **state)
 	assert_int_equal(r.gap_gone + r.gap_timeout, 0);
 }
 
+/*
+ * Known issue, skipped unless SIMNET_KNOWN_BUGS is set in the environment.
+ * A burst fills the sender's 16 KiB ring right at the start and the
+ * stream's first record (seq 0) is lost on the way. During the start hold
+ * tx resends seq 0, finds it overwritten (first_gone), and ends the hold
+ * without a word to the receiver: no placeholder. The records still in
+ * the ring go out at once; jitter reorders them; the receiver starts its
+ * stream at the first one it sees (start_us is 0, as in ncxd), acks it,
+ * and drops every lower seq that arrives after it as NCX_DROP_LATE,
+ * though no GAP ever covered them. Records the sender sent and still had
+ * are lost without a gap (seed 9: 218..252 dropped as late; at 10% loss
+ * one run in ten loses some). Strict simnet fails with "RECORD seq 254,
+ * expected 0". When tx (or rx) is fixed, drop the skip, and drop
+ * lenient_start from simnet and fuzz_sim.
+ */
+static void test_start_gone(void **state)
+{
+	struct simnet_scenario sc;
+	struct simnet_result r;
+
+	if (!getenv("SIMNET_KNOWN_BUGS"))
+		skip();
+	simnet_default(&sc);
+	sc.loss_to_rx = sc.loss_to_tx = 100;
+	sc.ring_order = 14;
+	sc.records = 256;
+	sc.burst = 32;
+	sc.interval_us = 500;
+	sc.text_min = 100;
+	sc.text_max = 600;
+	sc.seed = 9;
+	if (simnet_run(&sc, &r)) {
+		print_error("start_gone: %s\n", r.why);
+		fail();
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_reorder),	      cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_ring_overwrite), cmocka_unit_test(test_long_records),
 		cmocka_unit_test(test_stock_beside),  cmocka_unit_test(test_paced),
+		cmocka_unit_test(test_start_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
