@@ -404,6 +404,8 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 		}
 		s->flags[ev->record.seq] |= F_DELIVERED;
 		s->res->delivered++;
+		if (s->now - s->written_us[ev->record.seq] > s->res->max_latency_us)
+			s->res->max_latency_us = s->now - s->written_us[ev->record.seq];
 		s->cursor++;
 		check_record(s, RELIABLE, &ev->record);
 		break;
@@ -776,6 +778,23 @@ static void teardown(struct sim *s)
 	free(s->chk);
 }
 
+/*
+ * lenient_tail: healed, and all tx has unacked is gone from the sender
+ * (the known issue in simnet.h). Counts them when it says yes.
+ */
+static bool stuck_tail(struct sim *s)
+{
+	uint64_t n = ncx_tx_unacked(s->tx, 0);
+
+	if (!s->sc->lenient_tail || !s->healed || n > s->next_seq)
+		return false;
+	for (uint64_t q = s->next_seq - n; q < s->next_seq; q++)
+		if (!sender_lacks(s, q))
+			return false;
+	s->res->tail_unacked = n;
+	return true;
+}
+
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -841,7 +860,7 @@ int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res)
 		/* Settled: everything logged is accounted for and acked. */
 		if (s.written == sc->records && s.stock_sent == sc->stock_records &&
 		    s.cursor == sc->records && s.rd.pos == ncx_ring_head(&s.ring) &&
-		    (!s.started || ncx_tx_all_acked(s.tx)))
+		    (!s.started || ncx_tx_all_acked(s.tx) || stuck_tail(&s)))
 			break;
 		if (s.now > limit) {
 			fail(&s, "not settled: %llu of %llu accounted for, %llu unacked",

@@ -38,17 +38,20 @@ static struct simnet_result run_seeds(const char *name, struct simnet_scenario *
 			fail();
 		}
 		print_message("%-10s seed %-10llu t=%6.1fs delivered %llu, lost %llu (gone) + %llu "
-			      "(timeout), ring-lost %llu (%llu before the start), dgrams %llu/%llu, net lost %llu dup %llu "
+			      "(timeout), max latency %.2fs, ring-lost %llu (%llu before the start), dgrams %llu/%llu, net lost %llu dup %llu "
 			      "full %llu, placeholders %llu, resent %llu, emg %llu, probes %llu\n",
 			      name, (unsigned long long)seeds[i], (double)r.end_us / 1e6,
 			      (unsigned long long)r.delivered, (unsigned long long)r.gap_gone,
-			      (unsigned long long)r.gap_timeout, (unsigned long long)r.ring_lost, (unsigned long long)r.before_start,
+			      (unsigned long long)r.gap_timeout, (double)r.max_latency_us / 1e6,
+			      (unsigned long long)r.ring_lost, (unsigned long long)r.before_start,
 			      (unsigned long long)r.to_rx, (unsigned long long)r.to_tx,
 			      (unsigned long long)r.net_lost, (unsigned long long)r.net_dup,
 			      (unsigned long long)r.net_full, (unsigned long long)r.placeholders,
 			      (unsigned long long)r.resent, (unsigned long long)r.emg_resent,
 			      (unsigned long long)r.probes);
 		sum.delivered += r.delivered;
+		if (r.max_latency_us > sum.max_latency_us)
+			sum.max_latency_us = r.max_latency_us;
 		sum.gap_gone += r.gap_gone;
 		sum.gap_timeout += r.gap_timeout;
 		sum.ring_lost += r.ring_lost;
@@ -79,6 +82,9 @@ static void lossy(const char *name, unsigned permille, unsigned records)
 	assert_int_equal(r.gap_gone + r.gap_timeout, 0);
 	if (permille)
 		assert_true(r.net_lost > 0 && r.resent > 0);
+	/* Requests and resends recover a loss long before emergency mode (10 s). */
+	if (permille <= 200)
+		assert_true(r.max_latency_us < 5 * SEC);
 }
 
 static void test_loss_0(void **state)
@@ -132,6 +138,7 @@ static void test_reorder(void **state)
 	r = run_seeds("reorder", &sc);
 	assert_int_equal(r.delivered, NSEEDS * 1500);
 	assert_int_equal(r.gap_gone + r.gap_timeout, 0);
+	assert_true(r.max_latency_us < 5 * SEC);
 }
 
 /* Every datagram may arrive twice (both ways), some not at all. */
@@ -148,6 +155,7 @@ static void test_duplicate(void **state)
 	r = run_seeds("dup", &sc);
 	assert_int_equal(r.delivered, NSEEDS * 1000);
 	assert_int_equal(r.gap_gone + r.gap_timeout, 0);
+	assert_true(r.max_latency_us < 5 * SEC);
 	assert_true(r.net_dup > 0);
 }
 
@@ -271,6 +279,51 @@ static void test_start_gone(void **state)
 	}
 }
 
+/*
+ * Known issue, skipped unless SIMNET_KNOWN_BUGS is set in the environment.
+ * Long records in a 16 KiB ring: records the receiver asks for are gone
+ * and it closes them as lost (25..255 for seed 2), then acks the end
+ * (ncrx255) and that ack is lost. tx still has 25..255 unacked; its
+ * emergency rounds (and tail probes) find them gone and send only the
+ * placeholder "ncgone=231" at seq 25, without ncemg=1. The receiver has
+ * closed those seqs, drops the placeholder as a duplicate and, with no new
+ * progress, never acks again. The network is perfect from 10 s after the
+ * last record on, and tx still sends that placeholder once a second at
+ * 70 s: a lost last ack keeps the sender in emergency mode for good
+ * (ncx send's wait for acks never ends; unacked stays in the metrics).
+ * Either the receiver should ack a reliable sender's datagram for seqs it
+ * has already closed (once per ack_us), or tx should mark the
+ * placeholders it sends from emergency rounds and probes with ncemg=1.
+ * When fixed, drop the skip and lenient_tail.
+ */
+static void test_tail_ack_lost(void **state)
+{
+	struct simnet_scenario sc;
+	struct simnet_result r;
+
+	if (!getenv("SIMNET_KNOWN_BUGS"))
+		skip();
+	simnet_default(&sc);
+	sc.seed = 2;
+	sc.loss_to_rx = sc.loss_to_tx = 200;
+	sc.dup = 30;
+	sc.jitter_us = 3000;
+	sc.records = 256;
+	sc.burst = 5;
+	sc.interval_us = 16500;
+	sc.text_min = 900;
+	sc.text_max = 1800;
+	sc.ring_order = 14;
+	sc.max_pps = 1000;
+	sc.heal_after_us = 10 * SEC;
+	sc.limit_us = 60 * SEC;
+	sc.lenient_start = true;	/* the other known issue, not this one */
+	if (simnet_run(&sc, &r)) {
+		print_error("tail_ack_lost: %s\n", r.why);
+		fail();
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,7 +332,7 @@ int main(void)
 		cmocka_unit_test(test_reorder),	      cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_ring_overwrite), cmocka_unit_test(test_long_records),
 		cmocka_unit_test(test_stock_beside),  cmocka_unit_test(test_paced),
-		cmocka_unit_test(test_start_gone),
+		cmocka_unit_test(test_start_gone),    cmocka_unit_test(test_tail_ack_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
