@@ -437,6 +437,8 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 		fail(s, "a LEGACY event: nobody sends legacy here");
 		break;
 	case NCX_RX_DROP:
+		if (ev->drop.reason == NCX_DROP_WINDOW)
+			s->res->rx_window += ev->drop.records;
 		if (ev->drop.reason == NCX_DROP_MALFORMED)
 			fail(s, "the engine found a datagram malformed");
 		break;
@@ -912,6 +914,7 @@ int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res)
 		res->emg_resent = ts.emg_resent;
 		res->probes = ts.probes;
 		res->emergencies = ts.emergencies;
+		res->capped = ts.capped;
 	}
 	teardown(&s);
 	return res->ok ? 0 : -1;

@@ -109,6 +109,8 @@ struct simnet_result {
 	uint64_t net_lost, net_dup, net_full;
 	uint64_t stock_delivered, stock_gaps;
 	uint64_t responses;	/* RESPONSE events */
+	uint64_t rx_window;	/* records the receiver dropped beyond its window */
+	uint64_t capped;	/* tx: first sends held for max_inflight */
 	uint64_t placeholders, resent, emg_resent, probes, emergencies; /* tx's counters */
 };
 
