@@ -19,7 +19,8 @@
  * simnet checks the property on every event; any violation aborts here
  * with what broke. Everything must settle within 300 s of healing. Two
  * known issues are tolerated for now (simnet.h: lenient_start and
- * lenient_tail).
+ * lenient_tail). A run that sends over 20,000 datagrams stops there
+ * (inconclusive, not a failure) so that every input runs fast.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sc.heal_after_us = 1000000ULL * (1 + p[12] % 32);
 	sc.queue_max = 256 + 16u * p[13];
 	sc.limit_us = 300000000ULL;
+	sc.max_datagrams = 20000;	/* keeps a run well under a second */
 	/* Two known issues (test_sim.c: test_start_gone, test_tail_ack_lost)
 	 * would stop most runs here; remove these lines when they are fixed. */
 	sc.lenient_start = true;
@@ -71,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sc.nbytes = size > PARAMS ? size - PARAMS : 0;
 
 	rc = simnet_run(&sc, &r);
-	if (rc)
+	if (rc < 0)
 		fprintf(stderr, "fuzz_sim: %s\n", rc == -1 ? r.why : "set-up failed");
-	CHECK(rc == 0);
+	CHECK(rc == 0 || rc == 1);	/* 1: the work budget ran out, nothing wrong so far */
 	return 0;
 }

@@ -60,6 +60,8 @@ struct simnet_scenario {
 				 * after the last record is logged; 0: never */
 	uint64_t limit_us;	/* everything must be settled this long after the
 				 * last record is logged (or after healing) */
+	uint64_t max_datagrams;	/* a work budget (both ways): a run that sends more
+				 * stops, inconclusive (returns 1); 0: none */
 
 	/*
 	 * Known issue (see test_sim.c, test_start_gone): when the sender's
@@ -115,7 +117,8 @@ struct simnet_result {
 };
 
 /* Run one scenario to the end. Returns 0 if the property held, -1 if not
- * (res->why says what broke), -ENOMEM if setting up failed. */
+ * (res->why says what broke), 1 if it stopped at max_datagrams with no
+ * violation so far, -ENOMEM or -EINVAL if setting up failed. */
 int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res);
 
 #endif /* NCX_SIMNET_H */
