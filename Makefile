@@ -17,7 +17,7 @@
 #   cmd/<prog>/*.c        -> build/bin/<prog>
 #   tests/unit/test_*.c   -> build/tests/test_*   (cmocka; plus tests/support/*.c,
 #                            linked with libncx.a and libncxd.a: ncxd's modules but main.c)
-#   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*    (clang, libFuzzer + ASan + UBSan)
+#   tests/fuzz/fuzz_*.c   -> build/fuzz/fuzz_*    (clang, libFuzzer + ASan + UBSan; plus tests/support/*.c)
 #   tests/e2e/*.sh        run by scripts/run-tests against build/asan/bin
 #   bench/bench_*.c       -> build/bench/bench_*
 # A unit test whose source contains the marker "ncx:tsan" also runs under TSan.
@@ -107,7 +107,7 @@ FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefine
 $(B)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/%.o $(patsubst %.c,$(B)/fuzzobj/%.o,$(LIB_SRC))
+$(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/%.o $(patsubst %.c,$(B)/fuzzobj/%.o,$(LIB_SRC) $(SUPPORT_SRC))
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
