@@ -104,6 +104,12 @@ static void admit_gone(struct ncx_rx *rx, struct sender *s, const struct ncx_ext
 
 	switch (admit(rx, s, &u, false, now)) {
 	case DROPPED:
+		/* Every seq it covers is closed: the sender has not had the ack
+		 * that says so (it was lost) and will send this again and again,
+		 * its emergency rounds and tail probes too: ack it, once per
+		 * ack_us, as an ncemg datagram is acked. */
+		if (s->stream == STREAM_OPEN && u.end <= s->next)
+			rx_ack_emergency(rx, s, now);
 		return;
 	case AT_NEXT:
 		rx_advance_to(rx, s, u.end, now); /* held records in it delivered, the rest lost */

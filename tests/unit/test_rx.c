@@ -1670,6 +1670,26 @@ static void test_resume_new_stream_by_time(void **state)
 	ncx_rx_free(rx);
 }
 
+/* A reliable sender's placeholder for seqs already closed: it missed the
+ * ack that closed them, so it is acked again (found by test_sim). */
+static void test_gone_duplicate_acked(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+
+	for (uint64_t q = 1; q <= 5; q++)
+		feed_r(rx, q, 0);
+	ncx_rx_tick(rx, SEC);
+	reset(&C);
+	feed_k(rx, 1, 2, ",ncgone=2,ncrx=1", "gone", 2 * SEC);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 1);
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
+	assert_string_equal(nth(&C, NCX_RX_RESPONSE, 0)->text, "ncrx5");
+	feed_k(rx, 1, 2, ",ncgone=2,ncrx=1", "gone", 2 * SEC + 1); /* once per ack_us */
+	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
+	ncx_rx_free(rx);
+}
+
 /* Every event of a feed carries that feed's ctx; the timers' carry none.
  * RECORD and GAP events carry the stream's position after them. */
 static void test_event_ctx_and_pos(void **state)
@@ -1945,6 +1965,7 @@ int main(void)
 		cmocka_unit_test(test_resume_duplicates),
 		cmocka_unit_test(test_resume_new_stream_by_time),
 		cmocka_unit_test(test_event_ctx_and_pos),
+		cmocka_unit_test(test_gone_duplicate_acked),
 		cmocka_unit_test(test_resume_asks_from_point),
 		cmocka_unit_test(test_resume_unknown_sender),
 		cmocka_unit_test(test_resume_reboot_recognised),

@@ -308,29 +308,19 @@ static void test_start_gone(void **state)
 }
 
 /*
- * Known issue, skipped unless SIMNET_KNOWN_BUGS is set in the environment.
  * Long records in a 16 KiB ring: records the receiver asks for are gone
  * and it closes them as lost (25..255 for seed 2), then acks the end
  * (ncrx255) and that ack is lost. tx still has 25..255 unacked; its
  * emergency rounds (and tail probes) find them gone and send only the
- * placeholder "ncgone=231" at seq 25, without ncemg=1. The receiver has
- * closed those seqs, drops the placeholder as a duplicate and, with no new
- * progress, never acks again. The network is perfect from 10 s after the
- * last record on, and tx still sends that placeholder once a second at
- * 70 s: a lost last ack keeps the sender in emergency mode for good
- * (ncx send's wait for acks never ends; unacked stays in the metrics).
- * Either the receiver should ack a reliable sender's datagram for seqs it
- * has already closed (once per ack_us), or tx should mark the
- * placeholders it sends from emergency rounds and probes with ncemg=1.
- * When fixed, drop the skip and lenient_tail.
+ * placeholder "ncgone=231" at seq 25, without ncemg=1. The receiver must
+ * ack such a placeholder for seqs it has closed (once per ack_us), or the
+ * sender stays in emergency mode for good (found by this simulation).
  */
 static void test_tail_ack_lost(void **state)
 {
 	struct simnet_scenario sc;
 	struct simnet_result r;
 
-	if (!getenv("SIMNET_KNOWN_BUGS"))
-		skip();
 	simnet_default(&sc);
 	sc.seed = 2;
 	sc.loss_to_rx = sc.loss_to_tx = 200;
