@@ -93,7 +93,6 @@ struct ncx_tx {
 	struct ncx_tx_config cfg;
 	uint64_t sent;
 	uint64_t first;		/* the stream's first record sent, NONE before */
-	bool first_gone;	/* ... and the ring no longer has it */
 	bool hold_done;		/* the start hold is over (or was never on) */
 	uint64_t hold_until, start_next_us;
 	uint64_t last_sent_us;	/* the last first send */
@@ -159,7 +158,6 @@ void ncx_tx_start(struct ncx_tx *tx, uint64_t first_seq)
 {
 	tx->sent = first_seq;
 	tx->first = NONE;
-	tx->first_gone = false;
 	tx->hold_done = !tx->cfg.start_hold_us;
 	tx->cp_count = 0;
 	tx->last_sent_us = 0;
@@ -237,8 +235,7 @@ static uint64_t first_sent_from(const struct ncx_tx *tx, uint64_t s, uint64_t *i
 
 static bool target_up(const struct ncx_tx *tx, const struct target *g)
 {
-	return !tx->cfg.start_hold_us || tx->first == NONE || tx->first_gone ||
-	       g->ack_next > tx->first;
+	return !tx->cfg.start_hold_us || tx->first == NONE || g->ack_next > tx->first;
 }
 
 static bool all_up(const struct ncx_tx *tx)
@@ -578,6 +575,22 @@ static uint64_t oldest_unacked_time(const struct ncx_tx *tx, const struct target
 	return cp_at(tx, idx)->time_us;
 }
 
+/*
+ * The stream's first record again, to a target that has acked nothing. If
+ * the ring no longer has it, its placeholder goes in its place: the
+ * receiver starts the stream there either way and its ack ends the hold.
+ * (Ending the hold without a word let the records behind it go out at
+ * once; a receiver that saw a later one first started its stream there
+ * and dropped the earlier ones as late, though no gap covered them.)
+ */
+static void start_again(struct ncx_tx *tx, unsigned t, uint64_t now_us, ncx_tx_resend_fn resend,
+			void *arg)
+{
+	if (resend_one(tx, t, tx->first, RK_EMERGENCY, now_us, resend, arg) != RS_GONE)
+		return;
+	send_gone(tx, t, tx->first, tx->first + 1, now_us, arg);
+}
+
 static bool emergency_due(const struct ncx_tx *tx, const struct target *g, uint64_t now_us)
 {
 	uint64_t t0 = oldest_unacked_time(tx, g);
@@ -597,8 +610,7 @@ static void emergency_round(struct ncx_tx *tx, unsigned t, uint64_t now_us,
 
 	if (!target_up(tx, g)) {
 		/* It has acked nothing: whatever it gets first starts its stream. */
-		if (resend_one(tx, t, tx->first, RK_EMERGENCY, now_us, resend, arg) == RS_GONE)
-			tx->first_gone = true;
+		start_again(tx, t, now_us, resend, arg);
 		return;
 	}
 	while (done < tx->cfg.emg_burst && tries--) {
@@ -631,10 +643,9 @@ static void start_retry(struct ncx_tx *tx, uint64_t now_us, ncx_tx_resend_fn res
 {
 	if (!holding(tx, now_us) || now_us < tx->start_next_us)
 		return;
-	for (unsigned t = 0; t < tx->cfg.ntargets && !tx->first_gone; t++)
-		if (!target_up(tx, &tx->tg[t]) &&
-		    resend_one(tx, t, tx->first, RK_EMERGENCY, now_us, resend, arg) == RS_GONE)
-			tx->first_gone = true;
+	for (unsigned t = 0; t < tx->cfg.ntargets; t++)
+		if (!target_up(tx, &tx->tg[t]))
+			start_again(tx, t, now_us, resend, arg);
 	tx->start_next_us = now_us + start_retry_us(tx);
 }
 
@@ -707,7 +718,7 @@ uint64_t ncx_tx_next_deadline(const struct ncx_tx *tx)
 {
 	uint64_t next = NONE;
 
-	if (!tx->hold_done && tx->first != NONE && !tx->first_gone && !all_up(tx))
+	if (!tx->hold_done && tx->first != NONE && !all_up(tx))
 		next = tx->start_next_us < tx->hold_until ? tx->start_next_us : tx->hold_until;
 
 	for (unsigned t = 0; t < tx->cfg.ntargets; t++) {

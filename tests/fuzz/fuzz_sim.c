@@ -17,9 +17,9 @@
  *   the rest    the decisions
  *
  * simnet checks the property on every event; any violation aborts here
- * with what broke. Everything must settle within 300 s of healing. One
- * known issue is tolerated for now (simnet.h: lenient_start). A run that sends over 20,000 datagrams stops there
- * (inconclusive, not a failure) so that every input runs fast.
+ * with what broke. Everything must settle within 300 s of healing. A run
+ * that sends over 20,000 datagrams stops there (inconclusive, not a
+ * failure) so that every input runs fast.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -66,7 +66,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sc.max_datagrams = 20000;	/* keeps a run well under a second */
 	/* Two known issues (test_sim.c: test_start_gone, test_tail_ack_lost)
 	 * would stop most runs here; remove these lines when they are fixed. */
-	sc.lenient_start = true;
 	sc.bytes = size > PARAMS ? data + PARAMS : NULL;
 	sc.nbytes = size > PARAMS ? size - PARAMS : 0;
 

@@ -45,7 +45,6 @@ enum {
 	F_DECLARED = 8,		/* covered by a placeholder tx sent */
 	F_DELIVERED = 16,
 	F_GAPPED = 32,
-	F_SKIPPED = 64,		/* before the receiver's stream start (lenient_start) */
 };
 
 struct dgram {
@@ -347,21 +346,10 @@ static bool q_take(struct sim *s, int dir, struct dgram *out)
 
 static void on_gap(struct sim *s, const struct ncx_rx_event *ev);
 
-/* The receiver's first record or gap of the reliable stream, at seq. */
-static void rx_stream_start(struct sim *s, uint64_t seq)
+/* The receiver's first record or gap of the reliable stream. */
+static void rx_stream_start(struct sim *s)
 {
-	if (s->rx_started)
-		return;
 	s->rx_started = true;
-	if (!s->sc->lenient_start || seq <= s->cursor || seq > s->written)
-		return;
-	for (uint64_t q = s->cursor; q < seq; q++) {
-		s->flags[q] |= F_SKIPPED;
-		s->res->start_skipped++;
-		if ((s->flags[q] & F_SENT) && !sender_lacks(s, q))
-			s->res->start_silent++;
-	}
-	s->cursor = seq;
 }
 
 /* The one event handler. */
@@ -393,7 +381,7 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 			check_record(s, STOCK, &ev->record);
 			break;
 		}
-		rx_stream_start(s, ev->record.seq);
+		rx_stream_start(s);
 		if (ev->record.seq != s->cursor || ev->record.seq >= s->written) {
 			fail(s, "RECORD seq %llu, expected %llu (%llu logged)",
 			     (unsigned long long)ev->record.seq, (unsigned long long)s->cursor,
@@ -419,7 +407,7 @@ static void rx_event(void *arg, const struct ncx_rx_event *ev)
 				fail(s, "a stock sender's gap reported as lost");
 			break;
 		}
-		rx_stream_start(s, ev->gap.first);
+		rx_stream_start(s);
 		on_gap(s, ev);
 		break;
 	case NCX_RX_RESPONSE:
@@ -783,23 +771,6 @@ static void teardown(struct sim *s)
 	free(s->chk);
 }
 
-/*
- * lenient_tail: healed, and all tx has unacked is gone from the sender
- * (the known issue in simnet.h). Counts them when it says yes.
- */
-static bool stuck_tail(struct sim *s)
-{
-	uint64_t n = ncx_tx_unacked(s->tx, 0);
-
-	if (!s->sc->lenient_tail || !s->healed || n > s->next_seq)
-		return false;
-	for (uint64_t q = s->next_seq - n; q < s->next_seq; q++)
-		if (!sender_lacks(s, q))
-			return false;
-	s->res->tail_unacked = n;
-	return true;
-}
-
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -866,7 +837,7 @@ int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res)
 		/* Settled: everything logged is accounted for and acked. */
 		if (s.written == sc->records && s.stock_sent == sc->stock_records &&
 		    s.cursor == sc->records && s.rd.pos == ncx_ring_head(&s.ring) &&
-		    (!s.started || ncx_tx_all_acked(s.tx) || stuck_tail(&s)))
+		    (!s.started || ncx_tx_all_acked(s.tx)))
 			break;
 		if (sc->max_datagrams && res->to_rx + res->to_tx > sc->max_datagrams) {
 			inconclusive = true;

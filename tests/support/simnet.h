@@ -63,29 +63,6 @@ struct simnet_scenario {
 	uint64_t max_datagrams;	/* a work budget (both ways): a run that sends more
 				 * stops, inconclusive (returns 1); 0: none */
 
-	/*
-	 * Known issue (see test_sim.c, test_start_gone): when the sender's
-	 * ring overwrites the stream's first record during tx's start hold,
-	 * tx ends the hold and tells the receiver nothing; the receiver starts
-	 * its stream at the first seq it happens to see, and earlier seqs that
-	 * arrive after it are dropped as resends: silently lost. Strict (false)
-	 * fails on that; lenient accepts a receiver stream that starts late,
-	 * counting the seqs it skipped (start_skipped) and which of those the
-	 * sender had sent and still had (start_silent).
-	 */
-	bool lenient_start;
-	/*
-	 * Known issue (test_sim.c, test_tail_ack_lost): when the receiver's
-	 * last ack is lost and the unacked tail is gone from the sender's
-	 * ring, tx's emergency rounds send only an ncgone placeholder (no
-	 * ncemg=1), which the receiver, having closed those seqs already,
-	 * drops as a duplicate without acking: tx stays in emergency mode for
-	 * good. Strict (false) fails on that ("not settled"); lenient accepts
-	 * an end where the receiver has accounted for every record and every
-	 * seq tx still has unacked is gone from the sender (tail_unacked).
-	 */
-	bool lenient_tail;
-
 	const uint8_t *bytes;	/* decisions come from these first (the fuzzer) */
 	size_t nbytes;
 };
@@ -105,8 +82,6 @@ struct simnet_result {
 	uint64_t ring_lost;	/* overwritten in the ring before the first send */
 	uint64_t before_start;	/* ... of those, before the stream's first record
 				 * (the receiver never hears of them) */
-	uint64_t start_skipped, start_silent; /* lenient_start only */
-	uint64_t tail_unacked;	/* lenient_tail only: unacked at the end, all gone */
 	uint64_t to_rx, to_tx;	/* datagrams put on the network, each way */
 	uint64_t net_lost, net_dup, net_full;
 	uint64_t stock_delivered, stock_gaps;

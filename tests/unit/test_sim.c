@@ -271,27 +271,19 @@ static void test_paced(void **state)
 }
 
 /*
- * Known issue, skipped unless SIMNET_KNOWN_BUGS is set in the environment.
  * A burst fills the sender's 16 KiB ring right at the start and the
  * stream's first record (seq 0) is lost on the way. During the start hold
- * tx resends seq 0, finds it overwritten (first_gone), and ends the hold
- * without a word to the receiver: no placeholder. The records still in
- * the ring go out at once; jitter reorders them; the receiver starts its
- * stream at the first one it sees (start_us is 0, as in ncxd), acks it,
- * and drops every lower seq that arrives after it as NCX_DROP_LATE,
- * though no GAP ever covered them. Records the sender sent and still had
- * are lost without a gap (seed 9: 218..252 dropped as late; at 10% loss
- * one run in ten loses some). Strict simnet fails with "RECORD seq 254,
- * expected 0". When tx (or rx) is fixed, drop the skip, and drop
- * lenient_start from simnet and fuzz_sim.
+ * tx resends seq 0 and finds it overwritten: it must send its placeholder
+ * and hold on until that is acked. (It used to end the hold without a
+ * word; the receiver started its stream at the first later record it saw
+ * and dropped the lower ones as late, though no gap covered them: seed 9
+ * lost 218..252. Found by this simulation.)
  */
 static void test_start_gone(void **state)
 {
 	struct simnet_scenario sc;
 	struct simnet_result r;
 
-	if (!getenv("SIMNET_KNOWN_BUGS"))
-		skip();
 	simnet_default(&sc);
 	sc.loss_to_rx = sc.loss_to_tx = 100;
 	sc.ring_order = 14;
@@ -335,7 +327,6 @@ static void test_tail_ack_lost(void **state)
 	sc.max_pps = 1000;
 	sc.heal_after_us = 10 * SEC;
 	sc.limit_us = 60 * SEC;
-	sc.lenient_start = true;	/* the other known issue, not this one */
 	if (simnet_run(&sc, &r)) {
 		print_error("tail_ack_lost: %s\n", r.why);
 		fail();
