@@ -579,6 +579,28 @@ size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap)
 	return ncx_ext_format(&rec, text, n > 0 ? (size_t)n : 0, NULL, 0, out, cap);
 }
 
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency)
+{
+	static const char keys[] = ",ncemg=1,ncrx=1";
+	const char *key = emergency ? keys : keys + 8;
+	size_t klen = emergency ? 15 : 7, hdr, body;
+	char *semi = len ? memchr(rec, ';', len) : NULL;
+
+	if (!semi)
+		return 0;
+	hdr = (size_t)(semi - rec);
+	if (hdr + klen >= NCX_WIRE_HDR_MAX)
+		return 0;
+	body = len - hdr - 1;
+	if (body > NCX_WIRE_BODY_MAX)
+		body = NCX_WIRE_BODY_MAX;
+	if (hdr + klen + 1 + body > cap)
+		return 0;
+	memmove(semi + klen, semi, 1 + body);
+	memcpy(semi, key, klen);
+	return hdr + klen + 1 + body;
+}
+
 int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
 {
 	const char *p = rec;

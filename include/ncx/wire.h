@@ -152,6 +152,19 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
 size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap);
 
 /*
+ * Mark a formatted record (header ';' body, as ncx_ext_format() or a
+ * sender's renderer makes it) as a reliable sender's, in place: ",ncrx=1",
+ * or ",ncemg=1,ncrx=1" if emergency, goes at the end of its header, after
+ * every key it has. A body longer than NCX_WIRE_BODY_MAX is cut to it
+ * (receivers take no more). rec holds len bytes in a buffer of cap bytes.
+ * Returns the marked length, or 0 if rec has no ';', the marked header would
+ * reach NCX_WIRE_HDR_MAX, or the marked record does not fit in cap.
+ * NCX_WIRE_MARK_MAX is the most it adds.
+ */
+#define NCX_WIRE_MARK_MAX 15 /* ",ncemg=1,ncrx=1" */
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency);
+
+/*
  * A receiver's response to a reliable sender (DESIGN.md, Reliability):
  *
  *   ncrx<acked>[ <seq>]*
