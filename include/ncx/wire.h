@@ -17,6 +17,10 @@
  *
  * Legacy record: "[%5lu.%06lu] text\n", the prefix repeated after each
  * embedded newline, cut at NCX_WIRE_CHUNK bytes with no marker.
+ *
+ * Reliable senders and their receivers (DESIGN.md, Reliability): the header
+ * keys ncrx, ncemg and ncgone, and the response "ncrx<acked>[ <seq>]*" that
+ * goes back: the functions below write and read their bytes for everyone.
  */
 #ifndef NCX_WIRE_H
 #define NCX_WIRE_H
