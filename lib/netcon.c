@@ -77,8 +77,8 @@
 #define BATCH 64		/* records sent per loop before looking at responses */
 #define RECV_BATCH 256		/* datagrams taken per loop */
 #define NOTICE_US 1000000	/* at most one gone/lost summary per second */
-#define RECV_BUF 1024		/* > NCX_RX_RESPONSE_MAX: longer ones are malformed */
-#define KEYS_MAX 16		/* ",ncemg=1,ncrx=1" */
+#define RECV_BUF 1024		/* > NCX_WIRE_RESP_MAX: longer ones are malformed */
+#define KEYS_MAX NCX_WIRE_MARK_MAX	/* what marking adds */
 #define OUT_CAP (NCX_WIRE_HDR_MAX + NCX_WIRE_BODY_MAX + KEYS_MAX)
 
 struct ncx_netcon {
@@ -137,24 +137,11 @@ void ncx_netcon_config_default(struct ncx_netcon_config *cfg)
 static size_t prepare(struct ncx_netcon *nc, const struct ncx_ring_rec *rec, uint64_t *seq,
 		      bool emergency)
 {
-	static const char keys[] = ",ncemg=1,ncrx=1";
-	const char *key = emergency ? keys : keys + 8;
-	size_t klen = strlen(key), len, hdr;
-	char *semi;
+	size_t len = nc->render(nc->arg, rec, nc->text, nc->out, OUT_CAP - KEYS_MAX, seq);
 
-	len = nc->render(nc->arg, rec, nc->text, nc->out, OUT_CAP - KEYS_MAX, seq);
 	if (len > OUT_CAP - KEYS_MAX)
 		len = OUT_CAP - KEYS_MAX;
-	semi = len ? memchr(nc->out, ';', len) : NULL;
-	if (!semi || (size_t)(semi - nc->out) + klen >= NCX_WIRE_HDR_MAX)
-		return 0;
-	hdr = (size_t)(semi - nc->out);
-	/* Receivers take at most NCX_WIRE_BODY_MAX body bytes (the kernel's cap). */
-	if (len - hdr - 1 > NCX_WIRE_BODY_MAX)
-		len = hdr + 1 + NCX_WIRE_BODY_MAX;
-	memmove(semi + klen, semi, len - hdr);
-	memcpy(semi, key, klen);
-	return len + klen;
+	return ncx_ext_mark(nc->out, len, OUT_CAP, emergency);
 }
 
 static int count_dgram(void *arg, const void *d, size_t len)

@@ -59,13 +59,13 @@
  * one changes nothing but the malformed counter.
  */
 #include "ncx/tx.h"
+#include "ncx/wire.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RESP_MAX 1000			/* as NCX_RX_RESPONSE_MAX */
-#define REQ_MAX (RESP_MAX / 2)		/* " n" per request at the least */
+#define REQ_MAX NCX_WIRE_RESP_SEQS_MAX	/* the most one response holds */
 #define MICRO 1000000ULL
 #define NONE UINT64_MAX
 #define GONE_MAX (1ULL << 32)		/* the most seqs one placeholder closes (wire.h) */
@@ -448,45 +448,6 @@ static void send_gone(struct ncx_tx *tx, unsigned t, uint64_t first, uint64_t en
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* One decimal u64 at *p (no sign, at least one digit). */
-static bool parse_u64(const char **p, const char *end, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (s == end || *s < '0' || *s > '9')
-		return false;
-	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*p = s;
-	*out = v;
-	return true;
-}
-
-/* "ncrx<acked>[ <seq>]*", nothing else. Returns the number of requests, or -1. */
-static int parse_response(const void *buf, size_t len, uint64_t *acked, uint64_t *req)
-{
-	const char *p = buf, *end = p + len;
-	int n = 0;
-
-	if (len > RESP_MAX || len < 5 || memcmp(p, "ncrx", 4))
-		return -1;
-	p += 4;
-	if (!parse_u64(&p, end, acked))
-		return -1;
-	while (p < end) {
-		if (*p++ != ' ' || n == REQ_MAX || !parse_u64(&p, end, &req[n]))
-			return -1;
-		n++;
-	}
-	return n;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -514,7 +475,7 @@ int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, 
 	struct target *g;
 	int n;
 
-	if (t >= tx->cfg.ntargets || (n = parse_response(buf, len, &acked, req)) < 0) {
+	if (t >= tx->cfg.ntargets || (n = ncx_resp_parse(buf, len, &acked, req, REQ_MAX)) < 0) {
 		tx->st.malformed++;
 		return -EBADMSG;
 	}

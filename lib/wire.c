@@ -579,6 +579,28 @@ size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap)
 	return ncx_ext_format(&rec, text, n > 0 ? (size_t)n : 0, NULL, 0, out, cap);
 }
 
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency)
+{
+	static const char keys[] = ",ncemg=1,ncrx=1";
+	const char *key = emergency ? keys : keys + 8;
+	size_t klen = emergency ? 15 : 7, hdr, body;
+	char *semi = len ? memchr(rec, ';', len) : NULL;
+
+	if (!semi)
+		return 0;
+	hdr = (size_t)(semi - rec);
+	if (hdr + klen >= NCX_WIRE_HDR_MAX)
+		return 0;
+	body = len - hdr - 1;
+	if (body > NCX_WIRE_BODY_MAX)
+		body = NCX_WIRE_BODY_MAX;
+	if (hdr + klen + 1 + body > cap)
+		return 0;
+	memmove(semi + klen, semi, 1 + body);
+	memcpy(semi, key, klen);
+	return hdr + klen + 1 + body;
+}
+
 int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
 {
 	const char *p = rec;
@@ -616,6 +638,81 @@ int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
 		off += chunk;
 	}
 	return 0;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* v in decimal into out (20 bytes always suffice); its length. No snprintf:
+ * a receiver writes one of these per seq it asks for. */
+static size_t dec_u64(uint64_t v, char *out)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void ncx_resp_init(struct ncx_resp *r, uint64_t acked)
+{
+	memcpy(r->buf, "ncrx", 4);
+	r->len = 4 + dec_u64(acked, r->buf + 4);
+}
+
+bool ncx_resp_add(struct ncx_resp *r, uint64_t seq)
+{
+	char num[20];
+	size_t k = dec_u64(seq, num);
+
+	if (r->len + 1 + k > NCX_WIRE_RESP_MAX)
+		return false;
+	r->buf[r->len] = ' ';
+	memcpy(r->buf + r->len + 1, num, k);
+	r->len += 1 + k;
+	return true;
+}
+
+/* One or more digits at *p (any number of leading zeros), at most 64 bits;
+ * *p is left after them. */
+static bool scan_u64(const char **p, const char *end, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (s == end || !is_digit(*s))
+		return false;
+	for (; s < end && is_digit(*s); s++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+			return false;
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+int ncx_resp_parse(const void *buf, size_t len, uint64_t *acked, uint64_t *seqs, size_t cap)
+{
+	const char *p = buf, *end;
+	size_t n = 0;
+
+	if (len > NCX_WIRE_RESP_MAX || len < 5 || memcmp(p, "ncrx", 4))
+		return -EBADMSG;
+	end = p + len;
+	p += 4;
+	if (!scan_u64(&p, end, acked))
+		return -EBADMSG;
+	while (p < end) {
+		if (*p++ != ' ' || n == cap || !scan_u64(&p, end, &seqs[n]))
+			return -EBADMSG;
+		n++;
+	}
+	return (int)n;
 }
 
 /* ---- reassembly --------------------------------------------------------- */

@@ -17,6 +17,10 @@
  *
  * Legacy record: "[%5lu.%06lu] text\n", the prefix repeated after each
  * embedded newline, cut at NCX_WIRE_CHUNK bytes with no marker.
+ *
+ * Reliable senders and their receivers (DESIGN.md, Reliability): the header
+ * keys ncrx, ncemg and ncgone, and the response "ncrx<acked>[ <seq>]*" that
+ * goes back: the functions below write and read their bytes for everyone.
  */
 #ifndef NCX_WIRE_H
 #define NCX_WIRE_H
@@ -150,6 +154,57 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
  */
 #define NCX_WIRE_GONE_MAX 192
 size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap);
+
+/*
+ * Mark a formatted record (header ';' body, as ncx_ext_format() or a
+ * sender's renderer makes it) as a reliable sender's, in place: ",ncrx=1",
+ * or ",ncemg=1,ncrx=1" if emergency, goes at the end of its header, after
+ * every key it has. A body longer than NCX_WIRE_BODY_MAX is cut to it
+ * (receivers take no more). rec holds len bytes in a buffer of cap bytes.
+ * Returns the marked length, or 0 if rec has no ';', the marked header would
+ * reach NCX_WIRE_HDR_MAX, or the marked record does not fit in cap.
+ * NCX_WIRE_MARK_MAX is the most it adds.
+ */
+#define NCX_WIRE_MARK_MAX 15 /* ",ncemg=1,ncrx=1" */
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency);
+
+/*
+ * A receiver's response to a reliable sender (DESIGN.md, Reliability):
+ *
+ *   ncrx<acked>[ <seq>]*
+ *
+ * at most NCX_WIRE_RESP_MAX bytes, no NUL, nothing after the last number:
+ * acked is the last seq of the contiguous prefix the receiver has, each
+ * listed seq a request to send that record again. Built incrementally in a
+ * struct ncx_resp: ncx_resp_init() writes the ack, ncx_resp_add() one
+ * request while it fits; buf[0..len) is then the datagram.
+ */
+#define NCX_WIRE_RESP_MAX 1000
+/* The most requests a response can hold: "ncrx0" and " 0" each. */
+#define NCX_WIRE_RESP_SEQS_MAX ((NCX_WIRE_RESP_MAX - 5) / 2)
+
+struct ncx_resp {
+	size_t len;
+	char buf[NCX_WIRE_RESP_MAX];
+};
+
+/* Start a response "ncrx<acked>" with no requests. */
+void ncx_resp_init(struct ncx_resp *r, uint64_t acked);
+
+/* Append " <seq>". Returns false, leaving r as it was, when that would make
+ * the response longer than NCX_WIRE_RESP_MAX. */
+bool ncx_resp_add(struct ncx_resp *r, uint64_t seq);
+
+/*
+ * Parse a response strictly: exactly "ncrx", a decimal number, then zero or
+ * more " <decimal number>", numbers of at most 64 bits (leading zeros
+ * allowed), len at most NCX_WIRE_RESP_MAX. Sets *acked and seqs[0..n) in
+ * the order given (duplicates kept). Returns n, or -EBADMSG for anything
+ * else, including more than cap requests (a cap of NCX_WIRE_RESP_SEQS_MAX
+ * takes every well-formed response). On failure, *acked and seqs may have
+ * been written.
+ */
+int ncx_resp_parse(const void *buf, size_t len, uint64_t *acked, uint64_t *seqs, size_t cap);
 
 /*
  * Cut a formatted record (header + ';' + body, as ncx_ext_format() makes)
