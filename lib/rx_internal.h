@@ -145,7 +145,7 @@ struct ncx_rx {
 	uint32_t heap_len, heap_cap;
 	size_t held_bytes;
 	struct ncx_rx_stats st;
-	char resp[NCX_RX_RESPONSE_MAX];
+	struct ncx_resp resp; /* the response being made (wire.c writes it) */
 };
 
 /* What the admission rule is given: one record, fragment or placeholder. */

@@ -17,21 +17,6 @@
  */
 #include "rx_internal.h"
 
-/* Decimal digits of v into out (at least 20 bytes); returns the length. */
-static size_t u64_dec(uint64_t v, char *out)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /* Acks older than the reliable hole timeout become stable_ack. */
 void rx_promote_ack(const struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
@@ -67,18 +52,16 @@ static uint64_t ask_end(const struct ncx_rx *rx, const struct sender *s)
 }
 
 /*
- * Append " <seq>" for each missing seq from *from up to end, while it fits;
+ * Add each missing seq from *from up to end to the response, while it fits;
  * *from is left at the first seq not looked at.
  */
-static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_t *from,
-			  uint64_t end, uint64_t *asked)
+static void put_missing(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint64_t end,
+			uint64_t *asked)
 {
-	char num[20];
 	uint64_t q;
 
 	for (q = *from; q < end; q++) {
 		const struct held *h = rx_win_get(s, q);
-		size_t k;
 
 		if (h) {
 			uint64_t last = h->rec.gone ? sat_add(q, h->rec.gone - 1) : q;
@@ -90,16 +73,11 @@ static size_t put_missing(struct ncx_rx *rx, struct sender *s, size_t n, uint64_
 			q = last;
 			continue;
 		}
-		k = u64_dec(q, num);
-		if (n + 1 + k > NCX_RX_RESPONSE_MAX)
+		if (!ncx_resp_add(&rx->resp, q))
 			break;
-		rx->resp[n++] = ' ';
-		memcpy(rx->resp + n, num, k);
-		n += k;
 		(*asked)++;
 	}
 	*from = q;
-	return n;
 }
 
 /* Response datagrams "ncrx<acked>[ <seq>]*" for the missing seqs in
@@ -111,15 +89,12 @@ static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint6
 	struct ncx_rx_event ev;
 
 	while (*sent < NCX_RX_RESPONSES_MAX && (*from < end || !*sent)) {
-		size_t n = 4;
-
-		memcpy(rx->resp, "ncrx", 4);
-		n += u64_dec(s->next - 1, rx->resp + n);
-		n = put_missing(rx, s, n, from, end, asked);
+		ncx_resp_init(&rx->resp, s->next - 1);
+		put_missing(rx, s, from, end, asked);
 		COUNT(rx, s, responses, 1);
 		rx_ev_init(rx, &ev, NCX_RX_RESPONSE, s, NULL, now);
-		ev.response.p = rx->resp;
-		ev.response.len = n;
+		ev.response.p = rx->resp.buf;
+		ev.response.len = rx->resp.len;
 		rx->emit(rx->arg, &ev);
 		++*sent;
 	}

@@ -64,7 +64,7 @@
 #include <ncx/wire.h>
 
 #define NCX_RX_HISTORY 64 /* delivered records remembered for duplicate/reboot checks */
-#define NCX_RX_RESPONSE_MAX 1000 /* a response datagram is at most this long */
+#define NCX_RX_RESPONSE_MAX NCX_WIRE_RESP_MAX /* a response datagram is at most this long */
 #define NCX_RX_RESPONSES_MAX 8	 /* response datagrams per sender per retransmission round */
 
 /* Where an earlier run of the receiver left a sender (cfg.resume). */
