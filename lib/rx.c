@@ -68,6 +68,8 @@ void ncx_rx_config_default(struct ncx_rx_config *cfg)
 	cfg->retx_us = 100000;
 	cfg->ack_us = 100000;
 	cfg->idle_us = 3600ULL * 1000000;
+	cfg->resp_rate = 0;
+	cfg->amplify = NCX_RX_AMPLIFY;
 	cfg->start_us = 0;
 	cfg->resume = NULL;
 	cfg->resume_arg = NULL;
@@ -135,6 +137,7 @@ struct ncx_rx *ncx_rx_new(const struct ncx_rx_config *cfg, ncx_rx_emit_fn emit, 
 	rx->win_cap_max = pow2_at_least(rx->cfg.window);
 	if (rx->win_cap_max < WIN_MIN_CAP)
 		rx->win_cap_max = WIN_MIN_CAP;
+	rx->resp_tokens = rx->cfg.resp_rate; /* a full second's worth to start */
 	rx->emit = emit;
 	rx->arg = arg;
 	rx->seed = engine_seed(rx);

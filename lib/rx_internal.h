@@ -126,6 +126,7 @@ struct sender {
 	uint64_t stable_ack; /* latest ack older than the reliable hole timeout; NONE */
 	size_t held_bytes;
 	uint64_t asked_end; /* one past the last seq asked for in the last round */
+	uint64_t resp_bytes; /* response bytes sent to it, against NCX_RX_AMPLIFY x st.bytes */
 };
 
 struct ncx_rx {
@@ -146,6 +147,7 @@ struct ncx_rx {
 	size_t held_bytes;
 	struct ncx_rx_stats st;
 	struct ncx_resp resp; /* the response being made (wire.c writes it) */
+	uint64_t resp_tokens, resp_last_us; /* cfg.resp_rate's bucket, one second deep */
 };
 
 /* What the admission rule is given: one record, fragment or placeholder. */

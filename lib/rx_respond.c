@@ -14,6 +14,14 @@
  *    for.
  *  - The acks sent are remembered (marks) for the reboot test of
  *    rx_stream.c.
+ *  - No amplification (rx.h): each datagram fits the sender's budget
+ *    (cfg.amplify, NCX_RX_AMPLIFY, x the bytes received from it, less what
+ *    it was sent)
+ *    and the engine's cfg.resp_rate bucket, or carries fewer seqs, or is
+ *    held back and counted. So the requests a sender can cause are bounded
+ *    by what it has shown it sent: two forged datagrams claiming seq 1 and
+ *    seq 1,000,000 buy 3x their bytes of requests, not 4,096 seqs every
+ *    100 ms for the hole's whole life.
  */
 #include "rx_internal.h"
 
@@ -51,12 +59,23 @@ static uint64_t ask_end(const struct ncx_rx *rx, const struct sender *s)
 	return s->top - s->next > rx->cfg.window ? s->next + rx->cfg.window : s->top;
 }
 
+static size_t dec_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 /*
  * Add each missing seq from *from up to end to the response, while it fits;
  * *from is left at the first seq not looked at.
  */
 static void put_missing(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint64_t end,
-			uint64_t *asked)
+			uint64_t room, uint64_t *asked)
 {
 	uint64_t q;
 
@@ -73,11 +92,37 @@ static void put_missing(struct ncx_rx *rx, struct sender *s, uint64_t *from, uin
 			q = last;
 			continue;
 		}
-		if (!ncx_resp_add(&rx->resp, q))
+		if (rx->resp.len + 1 + dec_len(q) > room || !ncx_resp_add(&rx->resp, q))
 			break;
 		(*asked)++;
 	}
 	*from = q;
+}
+
+/* Bytes a response to s may have now: its budget, and the engine's bucket. */
+static uint64_t resp_room(struct ncx_rx *rx, const struct sender *s, uint64_t now)
+{
+	uint64_t k = rx->cfg.amplify, room = UINT64_MAX;
+
+	if (k) {
+		uint64_t budget = s->st.bytes > UINT64_MAX / k ? UINT64_MAX : s->st.bytes * k;
+
+		room = budget > s->resp_bytes ? budget - s->resp_bytes : 0;
+	}
+
+	if (rx->cfg.resp_rate) {
+		if (now > rx->resp_last_us) {
+			uint64_t dt = now - rx->resp_last_us;
+			uint64_t add = dt >= 1000000 ? rx->cfg.resp_rate :
+				       rx->cfg.resp_rate * dt / 1000000;
+
+			rx->resp_tokens = min64(sat_add(rx->resp_tokens, add), rx->cfg.resp_rate);
+			if (add)
+				rx->resp_last_us = now;
+		}
+		room = min64(room, rx->resp_tokens);
+	}
+	return min64(room, NCX_RX_RESPONSE_MAX);
 }
 
 /* Response datagrams "ncrx<acked>[ <seq>]*" for the missing seqs in
@@ -89,14 +134,26 @@ static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint6
 	struct ncx_rx_event ev;
 
 	while (*sent < NCX_RX_RESPONSES_MAX && (*from < end || !*sent)) {
+		uint64_t room = resp_room(rx, s, now), before = *from;
+
 		ncx_resp_init(&rx->resp, s->next - 1);
-		put_missing(rx, s, from, end, asked);
+		if (rx->resp.len > room) {
+			COUNT(rx, s, responses_held, 1);
+			break;
+		}
+		put_missing(rx, s, from, end, room, asked);
 		COUNT(rx, s, responses, 1);
+		COUNT(rx, s, response_bytes, rx->resp.len);
+		s->resp_bytes += rx->resp.len;
+		if (rx->cfg.resp_rate)
+			rx->resp_tokens -= rx->resp.len;
 		rx_ev_init(rx, &ev, NCX_RX_RESPONSE, s, NULL, now);
 		ev.response.p = rx->resp.buf;
 		ev.response.len = rx->resp.len;
 		rx->emit(rx->arg, &ev);
 		++*sent;
+		if (*from == before)
+			break; /* no room for a seq: the ack alone, once */
 	}
 }
 

@@ -35,6 +35,12 @@
  * when half the window was delivered since the last ack; every retx_us
  * while a hole is open, the missing seqs in the window, lowest first, in up
  * to NCX_RX_RESPONSES_MAX datagrams of at most NCX_RX_RESPONSE_MAX bytes.
+ * No amplification: a sender is never sent more than NCX_RX_AMPLIFY times
+ * the bytes received from it (the rule QUIC sets for an address it has not
+ * validated, RFC 9000 section 8), and all senders together no more than
+ * cfg.resp_rate bytes a second; what that holds back is counted
+ * (responses_held), and the protocol's timers and the sender's next
+ * datagram (which raises its budget) make up for it.
  *
  * Reboot or duplicate, for seq < next: the engine keeps a 16-bit fingerprint
  * of (timestamp, text) for each of the last NCX_RX_HISTORY records it
@@ -66,6 +72,7 @@
 #define NCX_RX_HISTORY 64 /* delivered records remembered for duplicate/reboot checks */
 #define NCX_RX_RESPONSE_MAX NCX_WIRE_RESP_MAX /* a response datagram is at most this long */
 #define NCX_RX_RESPONSES_MAX 8	 /* response datagrams per sender per retransmission round */
+#define NCX_RX_AMPLIFY 3	 /* response bytes per byte received, per sender, at most */
 
 /* Where an earlier run of the receiver left a sender (cfg.resume). */
 struct ncx_rx_resume {
@@ -84,6 +91,9 @@ struct ncx_rx_config {
 	uint64_t retx_us;	   /* ask again for missing records this often; default 100 ms */
 	uint64_t ack_us;	   /* ack new progress at most this often; default 100 ms */
 	uint64_t idle_us;	   /* forget a sender silent this long; default 1 hour; 0 never */
+	uint64_t resp_rate;	   /* response bytes per second, all senders; 0 none (default) */
+	uint32_t amplify;	   /* response bytes per byte received, per sender: default
+				    * NCX_RX_AMPLIFY; 0 no limit (tests of the format alone) */
 	uint64_t start_us;	   /* hold a new stream's first records this long, so seqs
 				    * reordered before the first one are not late; default 0 */
 	/*
@@ -185,6 +195,8 @@ struct ncx_rx_stats {
 	uint64_t reboots;
 	uint64_t retx_requested; /* seqs asked for again (each time counts) */
 	uint64_t responses;	/* RESPONSE events */
+	uint64_t response_bytes; /* their bytes */
+	uint64_t responses_held; /* not sent: over the sender's budget or resp_rate */
 	uint64_t emergency;	/* ncemg=1 datagrams fed */
 	uint64_t dropped[NCX_DROP_REASON_COUNT];
 	uint64_t senders;	/* senders with state now (engine stats only) */

@@ -225,6 +225,17 @@ static struct ncx_rx_config cfg_noidle(void)
 	return cfg;
 }
 
+/* The same, with no amplification limit: for tests of how requests are
+ * made (their form, their rounds), which ask for far more than the few
+ * records they feed (test_no_amplification tests the limit). */
+static struct ncx_rx_config cfg_unlimited(void)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+
+	cfg.amplify = 0;
+	return cfg;
+}
+
 /* RECORD seqs, in order of the events, must be exactly want[0..n). */
 static void assert_records(const uint64_t *want, size_t n)
 {
@@ -450,7 +461,7 @@ static void test_reliable_ack_timer(void **state)
 
 static void test_reliable_retx_then_lost(void **state)
 {
-	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx_config cfg = cfg_unlimited();
 	struct ncx_rx *rx = mk(&cfg);
 	struct ncx_rx_stats st;
 	const struct ev *g;
@@ -504,7 +515,7 @@ static void test_reliable_retx_then_lost(void **state)
 /* A response is at most 1000 bytes and lists the lowest missing seqs. */
 static void test_response_max(void **state)
 {
-	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx_config cfg = cfg_unlimited();
 	struct ncx_rx *rx = mk(&cfg);
 	const struct ev *r;
 	uint64_t base = 1000000000000ULL, expect, v;
@@ -1443,7 +1454,7 @@ static void test_gone_stock(void **state)
  * NCX_RX_RESPONSES_MAX, each within the limit, each seq once, in order. */
 static void test_responses_per_round(void **state)
 {
-	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx_config cfg = cfg_unlimited();
 	struct ncx_rx *rx = mk(&cfg);
 	uint64_t base = 1000000000000ULL, expect = base + 1, v;
 	struct ncx_rx_stats st;
@@ -1687,6 +1698,69 @@ static void test_gone_duplicate_acked(void **state)
 	assert_string_equal(nth(&C, NCX_RX_RESPONSE, 0)->text, "ncrx5");
 	feed_k(rx, 1, 2, ",ncgone=2,ncrx=1", "gone", 2 * SEC + 1); /* once per ack_us */
 	assert_int_equal(count(&C, NCX_RX_RESPONSE), 1);
+	ncx_rx_free(rx);
+}
+
+/* Finding 1 of the hardening issue: two forged datagrams (seq 1, then seq
+ * 1,000,000) from a "reliable sender" made the engine ask for the whole
+ * window every 100 ms for the hole's life (26,000x the bytes received).
+ * Now at most NCX_RX_AMPLIFY x; and a real sender's next datagram raises
+ * its budget again. */
+static void test_no_amplification(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	struct ncx_rx_stats st;
+	uint64_t in = 0, out = 0;
+	char buf[128];
+	struct ncx_addr a = addr_n(1);
+	size_t n;
+
+	n = dgram(buf, sizeof(buf), 1, 10, ",ncrx=1", "a");
+	in += n;
+	ncx_rx_feed(rx, &a, buf, n, 0, NULL);
+	n = dgram(buf, sizeof(buf), 1000000, 20, ",ncrx=1", "b");
+	in += n;
+	ncx_rx_feed(rx, &a, buf, n, 1, NULL);
+	for (uint64_t t = 0; t <= 30 * SEC; t += 10 * MS)
+		ncx_rx_tick(rx, t);
+	for (size_t i = 0; i < C.n; i++)
+		if (C.ev[i].kind == NCX_RX_RESPONSE)
+			out += C.ev[i].text_len;
+	assert_true(out > 0);			/* it was acked */
+	assert_true(out <= NCX_RX_AMPLIFY * in);
+	ncx_rx_stats(rx, &st);
+	assert_int_equal(st.response_bytes, out);
+	assert_true(st.responses_held > 0);
+	/* The sender resends what is asked: its bytes buy more requests. */
+	reset(&C);
+	feed_r(rx, 2, 30 * SEC + 1);
+	ncx_rx_tick(rx, 31 * SEC);
+	assert_true(count(&C, NCX_RX_RESPONSE) > 0);
+	ncx_rx_free(rx);
+}
+
+/* cfg.resp_rate caps all senders together: a second's worth, then held. */
+static void test_response_rate(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+	struct ncx_rx_stats st;
+	char text[600];
+
+	cfg.resp_rate = 100;
+	rx = mk(&cfg);
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = 0;
+	for (int who = 1; who <= 20; who++) { /* each hole asks for seq 2 */
+		feed_k(rx, who, 1, ",ncrx=1", text, 0);
+		feed_k(rx, who, 3, ",ncrx=1", text, 0);
+	}
+	for (uint64_t t = 0; t <= SEC / 2; t += 10 * MS)
+		ncx_rx_tick(rx, t);
+	ncx_rx_stats(rx, &st);
+	assert_true(st.response_bytes <= 100 + 50); /* a full bucket, then half a second */
+	assert_true(st.responses_held > 0);
 	ncx_rx_free(rx);
 }
 
@@ -1966,6 +2040,8 @@ int main(void)
 		cmocka_unit_test(test_resume_new_stream_by_time),
 		cmocka_unit_test(test_event_ctx_and_pos),
 		cmocka_unit_test(test_gone_duplicate_acked),
+		cmocka_unit_test(test_no_amplification),
+		cmocka_unit_test(test_response_rate),
 		cmocka_unit_test(test_resume_asks_from_point),
 		cmocka_unit_test(test_resume_unknown_sender),
 		cmocka_unit_test(test_resume_reboot_recognised),
