@@ -86,6 +86,7 @@ const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)
 		[NCX_DROP_MEMORY] = "memory",
 		[NCX_DROP_FRAGS] = "frags",
 		[NCX_DROP_TOO_MANY_SENDERS] = "too_many_senders",
+		[NCX_DROP_UNASKED] = "unasked",
 	};
 
 	return (unsigned)r < NCX_DROP_REASON_COUNT ? names[r] : "unknown";
@@ -182,8 +183,10 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	s = rx_sender_get(rx, from, len, now);
 	if (!s)
 		return;
-	if (rec->reliable)
-		s->reliable = true; /* for good: one stream, whichever path */
+	/* For good: one stream, whichever path. But a placeholder is a claim:
+	 * it may say what a new stream is, never turn a stock one reliable. */
+	if (rec->reliable && (!rec->gone || s->stream == STREAM_NONE))
+		s->reliable = true;
 	if (rec->emergency)
 		COUNT(rx, s, emergency, 1);
 	rx_admit_ext(rx, s, rec, now);

@@ -95,15 +95,23 @@ static void admit_frag(struct ncx_rx *rx, struct sender *s, const struct ncx_ext
 	rx_frag_add(rx, s, fr, now);
 }
 
-/* A reliable sender's placeholder: it no longer has seq..seq+n-1. It is
- * never delivered itself (the gap says what its text says). */
+/*
+ * A reliable sender's placeholder: it no longer has seq..seq+n-1. It is a
+ * claim (rx.h): it closes only what was asked for, the open hole [next,
+ * top) within the window, as it stood before this datagram; past that it
+ * only says that seq exists. It is never delivered itself (the gap says
+ * what its text says).
+ */
 static void admit_gone(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
 		       uint64_t now)
 {
 	struct unit u = { UNIT_GONE, rec, rec->seq, sat_add(rec->seq, rec->gone), 0, false };
+	struct ncx_ext claim;
+	enum place at = admit(rx, s, &u, false, now);
+	uint64_t asked_end = min64(s->top, sat_add(s->next, rx->cfg.window));
+	uint64_t end = min64(u.end, asked_end);
 
-	switch (admit(rx, s, &u, false, now)) {
-	case DROPPED:
+	if (at == DROPPED) {
 		/* Every seq it covers is closed: the sender has not had the ack
 		 * that says so (it was lost) and will send this again and again,
 		 * its emergency rounds and tail probes too: ack it, once per
@@ -111,14 +119,21 @@ static void admit_gone(struct ncx_rx *rx, struct sender *s, const struct ncx_ext
 		if (s->stream == STREAM_OPEN && u.end <= s->next)
 			rx_ack_emergency(rx, s, now);
 		return;
-	case AT_NEXT:
-		rx_advance_to(rx, s, u.end, now); /* held records in it delivered, the rest lost */
-		return;
-	case STARTING: /* cannot be: admit() ended the start */
-	case AHEAD:
-		rx_hold(rx, s, rec, 0, now);
+	}
+	if (end <= u.seq || end <= s->next) {
+		note_top(s, u.seq + 1); /* it exists: the hole reaches it, and is asked for */
+		rx_drop_seq(rx, s, NCX_DROP_UNASKED, u.seq, now);
+		if (u.seq < s->next)
+			rx_ack_emergency(rx, s, now); /* it lacks the ack of what is closed */
 		return;
 	}
+	if (at == AT_NEXT) {
+		rx_advance_to(rx, s, end, now); /* held records in it delivered, the rest lost */
+		return;
+	}
+	claim = *rec; /* AHEAD (STARTING cannot be: admit() ended the start) */
+	claim.gone = end - u.seq;
+	rx_hold(rx, s, &claim, 0, now);
 }
 
 void rx_admit_ext(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint64_t now)

@@ -26,10 +26,15 @@
  *
  * A reliable sender that no longer has seqs it was asked for says so with a
  * placeholder: an extended datagram at seq s with ncgone=n (wire.h). It is
- * not a record: s..s+n-1 close as one lost GAP (records held inside the
- * range, from another path, are delivered) as soon as next reaches s, so
- * nothing behind it waits for the hole timeout. From a stock sender the key
- * means nothing and the datagram is an ordinary record.
+ * not a record, and it is a claim, not a command: it closes only seqs the
+ * receiver has asked for, those of the open hole [next, top) within the
+ * window; those close as one lost GAP (records held inside the range, from
+ * another path, are delivered) as soon as next reaches them, so nothing
+ * behind them waits for the hole timeout. Past what was asked, it only says
+ * that seq s exists (the hole opens to it, and is asked for), and is counted
+ * as DROP UNASKED. From a stock sender the key means nothing and the
+ * datagram is an ordinary record; a placeholder never makes a stock
+ * sender's stream reliable (it may start a new one so).
  *
  * Responses: an ack of new progress at most once per ack_us, or at once
  * when half the window was delivered since the last ack; every retx_us
@@ -139,6 +144,7 @@ enum ncx_rx_drop_reason {
 	NCX_DROP_MEMORY,	   /* sender_bytes or engine_bytes reached */
 	NCX_DROP_FRAGS,		   /* too many open reassemblies, or one timed out */
 	NCX_DROP_TOO_MANY_SENDERS, /* max_senders reached */
+	NCX_DROP_UNASKED,	   /* a placeholder for seqs never asked for (rx_admit.c) */
 	NCX_DROP_REASON_COUNT
 };
 

@@ -1764,6 +1764,71 @@ static void test_response_rate(void **state)
 	ncx_rx_free(rx);
 }
 
+/*
+ * Finding 2 of the hardening issue: one datagram "4,0,0,-,ncgone=4294967296,
+ * ncrx=1;x" from a host's address made the engine close 2^32 seqs as lost,
+ * drop the host's next records as duplicates and later see a reboot. A
+ * placeholder is a claim: it never makes a stock stream reliable, and
+ * closes only what was asked for (the open hole).
+ */
+static void test_forged_placeholder(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx = mk(&cfg);
+	struct ncx_addr a = addr_n(1);
+	static const char forged[] = "4,0,0,-,ncgone=4294967296,ncrx=1;x\n";
+
+	/* a stock stream */
+	for (uint64_t q = 100; q <= 110; q++)
+		feed_s(rx, q, q);
+	ncx_rx_feed(rx, &a, forged, sizeof(forged) - 1, 200, NULL);
+	for (uint64_t q = 111; q <= 120; q++)
+		feed_s(rx, q, 300 + q);
+	ncx_rx_tick(rx, 60 * SEC);
+	/* Every real record is delivered, the stream stays stock; from a stock
+	 * sender the forged datagram is text at seq 0 (a record, and a new
+	 * boot by the stock rule: what the stock netconsole can never prevent,
+	 * docs/security.md), but nothing real is dropped and nothing is "lost". */
+	assert_int_equal(count(&C, NCX_RX_RECORD), 22);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 21)->seq, 120);
+	assert_false(nth(&C, NCX_RX_RECORD, 21)->reliable);
+	assert_int_equal(count_drops(&C, NCX_DROP_DUPLICATE), 0);
+	for (size_t i = 0; i < count(&C, NCX_RX_GAP); i++)
+		assert_false(nth(&C, NCX_RX_GAP, i)->lost);
+	ncx_rx_free(rx);
+	reset(&C);
+
+	/* a reliable stream in order: nothing was asked, nothing closes */
+	rx = mk(&cfg);
+	for (uint64_t q = 1; q <= 10; q++)
+		feed_r(rx, q, q);
+	feed_k(rx, 1, 11, ",ncgone=4294967296,ncrx=1", "x", 100);
+	assert_int_equal(count_drops(&C, NCX_DROP_UNASKED), 1);
+	for (uint64_t q = 11; q <= 20; q++)
+		feed_r(rx, q, 200 + q);
+	ncx_rx_tick(rx, 60 * SEC);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 20);
+	assert_int_equal(count(&C, NCX_RX_GAP), 0);
+	assert_int_equal(count(&C, NCX_RX_REBOOT), 0);
+	ncx_rx_free(rx);
+	reset(&C);
+
+	/* with a hole open (6, 7 asked for): it closes those, nothing more */
+	rx = mk(&cfg);
+	for (uint64_t q = 1; q <= 5; q++)
+		feed_r(rx, q, q);
+	feed_r(rx, 8, 10);
+	feed_k(rx, 1, 6, ",ncgone=4294967296,ncrx=1", "x", 100);
+	assert_int_equal(count(&C, NCX_RX_GAP), 1);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 0)->first, 6);
+	assert_int_equal(nth(&C, NCX_RX_GAP, 0)->last, 7);
+	for (uint64_t q = 9; q <= 12; q++)
+		feed_r(rx, q, 200 + q);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 10);
+	assert_int_equal(nth(&C, NCX_RX_RECORD, 9)->seq, 12);
+	ncx_rx_free(rx);
+}
+
 /* Every event of a feed carries that feed's ctx; the timers' carry none.
  * RECORD and GAP events carry the stream's position after them. */
 static void test_event_ctx_and_pos(void **state)
@@ -2041,6 +2106,7 @@ int main(void)
 		cmocka_unit_test(test_event_ctx_and_pos),
 		cmocka_unit_test(test_gone_duplicate_acked),
 		cmocka_unit_test(test_no_amplification),
+		cmocka_unit_test(test_forged_placeholder),
 		cmocka_unit_test(test_response_rate),
 		cmocka_unit_test(test_resume_asks_from_point),
 		cmocka_unit_test(test_resume_unknown_sender),
