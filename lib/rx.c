@@ -245,14 +245,13 @@ uint64_t ncx_rx_next_deadline(const struct ncx_rx *rx)
 {
 	uint64_t d = rx->heap_len ? rx->heap[0]->deadline : NONE;
 
-	if (rx->cfg.idle_us && rx->lru_head)
-		d = min64(d, sat_add(rx->lru_head->last_rx, rx->cfg.idle_us));
+	d = min64(d, rx_idle_deadline(rx));
 	return d;
 }
 
 void ncx_rx_flush(struct ncx_rx *rx, uint64_t now_us)
 {
-	for (struct sender *s = rx->lru_head; s; s = s->lru_next) {
+	for (struct sender *s = rx_first(rx); s; s = rx_next(rx, s)) {
 		rx_sender_flush(rx, s, now_us);
 		rx_settle(rx, s, now_us);
 	}
@@ -260,7 +259,7 @@ void ncx_rx_flush(struct ncx_rx *rx, uint64_t now_us)
 
 void ncx_rx_flush_resumable(struct ncx_rx *rx, uint64_t now_us)
 {
-	for (struct sender *s = rx->lru_head; s; s = s->lru_next) {
+	for (struct sender *s = rx_first(rx); s; s = rx_next(rx, s)) {
 		if (!s->reliable) {
 			rx_sender_flush(rx, s, now_us);
 		} else {
@@ -299,7 +298,7 @@ int ncx_rx_sender_stats(const struct ncx_rx *rx, const struct ncx_addr *from,
 
 void ncx_rx_each_sender(const struct ncx_rx *rx, ncx_rx_sender_fn fn, void *arg)
 {
-	for (const struct sender *s = rx->lru_head; s; s = s->lru_next)
+	for (const struct sender *s = rx_first(rx); s; s = rx_next(rx, s))
 		fn(arg, &s->addr, s->user, &s->st);
 }
 

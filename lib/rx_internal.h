@@ -9,8 +9,14 @@
  *
  *  - a chained hash table keyed by (address, port), seeded per engine from
  *    getrandom(), so a remote cannot aim its addresses at one bucket;
- *  - an LRU list (head = longest silent), so idle expiry looks only at the
- *    head. A sender is moved to the tail on its first datagram in each
+ *  - two LRU lists (head = longest silent), so idle expiry and eviction
+ *    look only at the heads: senders on probation (one datagram so far)
+ *    and the others. When the table is full (max_senders) a newcomer
+ *    takes the place of the longest silent sender on probation, or if
+ *    there is none, of the longest silent of all (a SENDER_GONE event
+ *    with evicted set). So a flood of forged (address,
+ *    port) pairs, a datagram each, churns the probation list and leaves
+ *    the senders that have spoken twice alone. A sender is moved to the tail on its first datagram in each
  *    granule of time (lru_shift: a power of two of µs, idle_us / 64 or
  *    less, at most ~1 s), not on every one: moving it touches both of its
  *    neighbours, cache misses with many senders. Within a granule, a sender
@@ -96,11 +102,12 @@ enum stream { STREAM_NONE, STREAM_STARTING, STREAM_OPEN };
 /* Fields the in-order path touches come first, so it reads few cache lines. */
 struct sender {
 	struct sender *hnext;
-	struct sender *lru_prev, *lru_next;
+	struct sender *lru_prev, *lru_next; /* on its list: lru[probation] */
 	uint64_t hash;
 	struct ncx_addr addr;
 	bool reliable;
 	bool advanced; /* next moved since the hole clocks were last set */
+	bool probation; /* one datagram so far: first out when the table is full */
 	uint8_t stream; /* enum stream */
 	uint32_t heap_idx;
 	void *user;
@@ -139,7 +146,11 @@ struct ncx_rx {
 	struct sender **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t nsenders;
-	struct sender *lru_head, *lru_tail;
+	/* Two LRU lists, head = longest silent: lru[0] the senders heard more
+	 * than once, lru[1] those on probation (one datagram so far). */
+	struct lru {
+		struct sender *head, *tail;
+	} lru[2];
 	unsigned lru_shift; /* the LRU's granule: 1 << lru_shift µs */
 	uint64_t ack_soon;  /* records delivered since the last ack that make one due now */
 	struct sender **heap;
@@ -231,6 +242,10 @@ void rx_admit_record(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *
 /* rx_table.c: senders, their table and the LRU */
 int rx_table_init(struct ncx_rx *rx);
 void rx_table_free(struct ncx_rx *rx);
+/* Every sender: for (s = rx_first(rx); s; s = rx_next(rx, s)). */
+struct sender *rx_first(const struct ncx_rx *rx);
+struct sender *rx_next(const struct ncx_rx *rx, const struct sender *s);
+uint64_t rx_idle_deadline(const struct ncx_rx *rx);
 struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a);
 struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t len,
 			     uint64_t now);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rx: the senders. A chained hash table keyed by (address, port) with a
- * per-engine random seed, and an LRU list for idle expiry (rx_internal.h
- * says how the list is kept cheaply).
+ * per-engine random seed, and two LRU lists for idle expiry and for making
+ * room (rx_internal.h says how they are kept cheaply, and the rule).
  */
 #include "rx_internal.h"
 
@@ -68,52 +68,112 @@ static void table_remove(struct ncx_rx *rx, struct sender *s)
 	*pp = s->hnext;
 }
 
+static struct lru *list_of(struct ncx_rx *rx, const struct sender *s)
+{
+	return &rx->lru[s->probation];
+}
+
 static void lru_unlink(struct ncx_rx *rx, struct sender *s)
 {
+	struct lru *l = list_of(rx, s);
+
 	if (s->lru_prev)
 		s->lru_prev->lru_next = s->lru_next;
 	else
-		rx->lru_head = s->lru_next;
+		l->head = s->lru_next;
 	if (s->lru_next)
 		s->lru_next->lru_prev = s->lru_prev;
 	else
-		rx->lru_tail = s->lru_prev;
+		l->tail = s->lru_prev;
 	s->lru_prev = s->lru_next = NULL;
 }
 
 static void lru_append(struct ncx_rx *rx, struct sender *s)
 {
-	s->lru_prev = rx->lru_tail;
+	struct lru *l = list_of(rx, s);
+
+	s->lru_prev = l->tail;
 	s->lru_next = NULL;
-	if (rx->lru_tail)
-		rx->lru_tail->lru_next = s;
+	if (l->tail)
+		l->tail->lru_next = s;
 	else
-		rx->lru_head = s;
-	rx->lru_tail = s;
+		l->head = s;
+	l->tail = s;
 }
 
 /* A datagram came: the sender is the most recently heard (moved only on
- * its first datagram in a granule). */
+ * its first datagram in a granule); its second ends its probation. */
 static void touch(struct ncx_rx *rx, struct sender *s, uint64_t now)
 {
 	uint64_t g = now >> rx->lru_shift;
 
 	s->last_rx = now;
+	if (s->probation && s->st.datagrams > 1) {
+		lru_unlink(rx, s);
+		s->probation = false;
+		s->lru_gran = g;
+		lru_append(rx, s);
+		return;
+	}
 	if (g != s->lru_gran) {
 		s->lru_gran = g;
-		if (rx->lru_tail != s) {
+		if (list_of(rx, s)->tail != s) {
 			lru_unlink(rx, s);
 			lru_append(rx, s);
 		}
 	}
 }
 
-static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash)
+struct sender *rx_first(const struct ncx_rx *rx)
+{
+	return rx->lru[0].head ? rx->lru[0].head : rx->lru[1].head;
+}
+
+struct sender *rx_next(const struct ncx_rx *rx, const struct sender *s)
+{
+	if (s->lru_next)
+		return s->lru_next;
+	return s->probation ? NULL : rx->lru[1].head;
+}
+
+/* When the longest silent sender is due to expire; NONE if none or never. */
+uint64_t rx_idle_deadline(const struct ncx_rx *rx)
+{
+	uint64_t d = NONE;
+
+	if (!rx->cfg.idle_us)
+		return NONE;
+	for (int i = 0; i < 2; i++)
+		if (rx->lru[i].head)
+			d = min64(d, sat_add(rx->lru[i].head->last_rx, rx->cfg.idle_us));
+	return d;
+}
+
+static void sender_expire(struct ncx_rx *rx, struct sender *s, bool evicted, uint64_t now);
+
+/* The table is full: the longest silent on probation makes room, or else
+ * the longest silent of all. */
+static void evict_one(struct ncx_rx *rx, uint64_t now)
+{
+	struct sender *v = rx->lru[1].head ? rx->lru[1].head : rx->lru[0].head;
+	void *ctx = rx->ctx;
+
+	rx->st.evicted++;
+	rx->ctx = NULL; /* its event is not of the datagram being fed */
+	sender_expire(rx, v, true, now);
+	rx->ctx = ctx;
+}
+
+static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash,
+				 uint64_t now)
 {
 	struct sender *s;
 
-	if (rx->nsenders >= rx->cfg.max_senders)
-		return NULL;
+	if (rx->nsenders >= rx->cfg.max_senders) {
+		if (!rx->nsenders)
+			return NULL; /* max_senders 0: nobody, ever */
+		evict_one(rx, now);
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -126,6 +186,7 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 	if (rx->cfg.resume && !rx->cfg.resume(rx->cfg.resume_arg, a, &s->resume))
 		s->resume.next = NONE;
 	s->lru_gran = NONE; /* moved (appended) by the touch that follows */
+	s->probation = true;
 	if (rx->nsenders >= rx->nbuckets)
 		table_grow(rx);
 	bucket_insert(rx->buckets, rx->nbuckets, s);
@@ -141,7 +202,7 @@ struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t
 	uint64_t hash = ncx_addr_hash(a, rx->seed);
 	struct sender *s = find(rx, a, hash);
 
-	if (!s && !(s = sender_new(rx, a, hash))) {
+	if (!s && !(s = sender_new(rx, a, hash, now))) {
 		rx_emit_drop(rx, NULL, a, NCX_DROP_TOO_MANY_SENDERS, 1, NULL, now);
 		return NULL;
 	}
@@ -158,12 +219,13 @@ static void sender_free(struct sender *s)
 	free(s);
 }
 
-static void sender_expire(struct ncx_rx *rx, struct sender *s, uint64_t now)
+static void sender_expire(struct ncx_rx *rx, struct sender *s, bool evicted, uint64_t now)
 {
 	struct ncx_rx_event ev;
 
 	rx_sender_flush(rx, s, now);
 	rx_ev_init(rx, &ev, NCX_RX_SENDER_GONE, s, NULL, now);
+	ev.gone.evicted = evicted;
 	rx->emit(rx->arg, &ev);
 	rx_heap_remove(rx, s);
 	table_remove(rx, s);
@@ -177,16 +239,17 @@ void rx_expire_idle(struct ncx_rx *rx, uint64_t now)
 {
 	if (!rx->cfg.idle_us)
 		return;
-	while (rx->lru_head && sat_add(rx->lru_head->last_rx, rx->cfg.idle_us) <= now)
-		sender_expire(rx, rx->lru_head, now);
+	for (int i = 0; i < 2; i++)
+		while (rx->lru[i].head && sat_add(rx->lru[i].head->last_rx, rx->cfg.idle_us) <= now)
+			sender_expire(rx, rx->lru[i].head, false, now);
 }
 
 void rx_table_free(struct ncx_rx *rx)
 {
 	struct sender *s, *nx;
 
-	for (s = rx->lru_head; s; s = nx) {
-		nx = s->lru_next;
+	for (s = rx_first(rx); s; s = nx) {
+		nx = rx_next(rx, s);
 		sender_free(s);
 	}
 	free(rx->buckets);

@@ -70,9 +70,12 @@ static void claim(struct durable_set *ds, struct durable *d, const struct ncx_ad
 		return;
 	d->slot = ncxd_state_claim(ds->st, from, seq, ds->sink->real_us / 1000000u);
 	d->no_slot = !d->slot;
-	if (!d->slot)
-		ncx_warn("state table full: a sender gets no resume point (%llu so far)\n",
-			 (unsigned long long)atomic_load(&ds->st->full));
+	/* Said once per worker; the count is in the metrics (state_full). */
+	if (!d->slot && !ds->full_said) {
+		ds->full_said = true;
+		ncx_warn("state table full: reliable senders without a slot get no resume point "
+			 "after a restart (counted in the metrics from now on)\n");
+	}
 }
 
 void durable_record(struct durable_set *ds, struct durable *d, const struct ncx_addr *from,
@@ -142,16 +145,20 @@ void durable_round_end(struct durable_set *ds)
 	}
 }
 
-void durable_forget(struct durable_set *ds, struct durable *d)
+void durable_forget(struct durable_set *ds, struct durable *d, bool keep_slot)
 {
 	/* A reply still queued for it goes nowhere: its file is about to go. */
 	for (int i = 0; i < ds->nq; i++)
 		if (ds->q[i].d == d)
 			ds->q[i--] = ds->q[--ds->nq];
+	/* Its file is written by now (sink_host_gone() comes next and writes
+	 * what is left): an evicted sender's settled position is saved. */
+	if (keep_slot && d->slot && d->unsaved && sink_host_settled(d->file))
+		ncxd_state_put(d->slot, d->pos, d->pos_ts, ds->sink->real_us / 1000000u);
 	list_del(ds, d);
 	/* Silent for --idle: it holds nothing unacked, so there is nothing to
 	 * resume; a new boot must not be taken for resends of the old one. */
-	if (d->slot)
+	if (d->slot && !keep_slot)
 		ncxd_state_forget(d->slot);
 	d->slot = NULL;
 }

@@ -52,6 +52,7 @@ struct durable_set {
 	struct durable_reply q[DURABLE_QUEUE];
 	int nq;
 	uint64_t sent, held_back; /* responses sent; not sent (their file failed) */
+	bool full_said;		  /* the state table's "full" was said */
 };
 
 void durable_init(struct durable_set *ds, struct ncxd_state *st, struct sink *sink);
@@ -69,8 +70,10 @@ void durable_reply(struct durable_set *ds, struct durable *d, int fd, const stru
 /* The round is over: flush the files the queued responses vouch for, send
  * those whose file is written, then save every settled position. */
 void durable_round_end(struct durable_set *ds);
-/* The sender is forgotten (idle): nothing to resume; off every list. */
-void durable_forget(struct durable_set *ds, struct durable *d);
+/* The sender's state is gone: off every list. Idle (keep_slot false): it
+ * holds nothing unacked, so there is nothing to resume and its slot is
+ * freed. Evicted to make room (keep_slot): its slot keeps its position. */
+void durable_forget(struct durable_set *ds, struct durable *d, bool keep_slot);
 
 /* The resume hook's answer for a sender, from the state table. */
 bool durable_resume(struct ncxd_state *st, const struct ncx_addr *from,

@@ -39,6 +39,7 @@
 #define NCXD_MAX_ALLOW 256
 #define NCXD_DEFAULT_PORT 6666
 #define NCXD_DEFAULT_CONTROL "/run/ncx/ncxd.sock"
+#define NCXD_MAX_SENDERS 100000 /* per worker: the engine's table (rx.h max_senders) */
 /* Defaults made at start, for the whole daemon, split among the workers:
  * open files (or fewer, if the fd limit is lower), and the bytes of write
  * buffers (reserved, touched only as hosts use them). */

@@ -63,6 +63,7 @@ struct wstate {
 	uint64_t real_us; /* wall clock for the lines being written */
 	uint64_t mono_us;
 	uint64_t denied, socket_drops;
+	bool evicted_said;
 	uint32_t ovfl[NCXD_MAX_LISTEN];
 	struct ncxd_stats nohost; /* drops the engine reports without a sender */
 };
@@ -172,10 +173,33 @@ static struct host *host_new(struct wstate *s, const struct ncx_rx_event *ev)
 	return h;
 }
 
+/* A sender evicted to make room (rx.h): said once per worker, then only
+ * counted (ncxd_senders_evicted_total). */
+static void log_evicted(struct wstate *s, const struct ncx_rx_event *ev)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+
+	if (s->evicted_said)
+		return;
+	s->evicted_said = true;
+	ncx_addr_format(ev->from, true, a, sizeof(a));
+	ncx_warn("sender table full (%u per worker): %s evicted to make room, senders heard "
+		 "only once go first; further evictions are counted in the metrics\n",
+		 (unsigned)NCXD_MAX_SENDERS, a);
+}
+
 static void host_gone(struct wstate *s, const struct ncx_rx_event *ev, struct host *h)
 {
-	log_gone(s, ev, h);
-	durable_forget(&s->dur, &h->dur);
+	if (ev->gone.evicted) {
+		/* It may well be back: its resume point stays in the state
+		 * table, saved once what it was handed is written. */
+		log_evicted(s, ev);
+		(void)sink_flush_host(&s->sink, h->file);
+		durable_forget(&s->dur, &h->dur, true);
+	} else {
+		log_gone(s, ev, h);
+		durable_forget(&s->dur, &h->dur, false);
+	}
 	sink_host_gone(&s->sink, h->file);
 	free(h);
 }
@@ -513,6 +537,7 @@ void *ncxd_worker_main(void *arg)
 	s->cfg = &w->d->cfg;
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
+	rc.max_senders = NCXD_MAX_SENDERS;
 	if (w->d->state.f) {
 		rc.resume = resume_point;
 		rc.resume_arg = s;

@@ -87,7 +87,9 @@ struct ncx_rx_resume {
 
 struct ncx_rx_config {
 	uint32_t window;	   /* records held per sender behind a hole; default 4096 */
-	uint32_t max_senders;	   /* default 100000; more are dropped (TOO_MANY_SENDERS) */
+	uint32_t max_senders;	   /* default 100000; when full, a newcomer evicts the
+				    * longest silent sender on probation (one datagram so
+				    * far), or else the longest silent (rx_internal.h) */
 	uint32_t max_frags;	   /* open reassemblies per sender; default 8 */
 	size_t sender_bytes;	   /* held records + reassembly, per sender; default 8 MiB */
 	size_t engine_bytes;	   /* the same, all senders together; default 512 MiB */
@@ -133,7 +135,8 @@ enum ncx_rx_kind {
 	NCX_RX_REBOOT,	 /* the sender started over: a new boot */
 	NCX_RX_DROP,	 /* records or datagrams dropped, and why */
 	NCX_RX_RESPONSE, /* send this datagram back to the sender */
-	NCX_RX_SENDER_GONE, /* the sender's state expired; release *user */
+	NCX_RX_SENDER_GONE, /* the sender's state expired (idle) or was evicted to make
+			     * room (max_senders); release *user */
 };
 
 enum ncx_rx_drop_reason {
@@ -143,7 +146,7 @@ enum ncx_rx_drop_reason {
 	NCX_DROP_WINDOW,	   /* too far ahead of the window (reliable: will be asked again) */
 	NCX_DROP_MEMORY,	   /* sender_bytes or engine_bytes reached */
 	NCX_DROP_FRAGS,		   /* too many open reassemblies, or one timed out */
-	NCX_DROP_TOO_MANY_SENDERS, /* max_senders reached */
+	NCX_DROP_TOO_MANY_SENDERS, /* no state could be made (max_senders 0, no memory) */
 	NCX_DROP_UNASKED,	   /* a placeholder for seqs never asked for (rx_admit.c) */
 	NCX_DROP_REASON_COUNT
 };
@@ -184,6 +187,9 @@ struct ncx_rx_event {
 			bool has_seq;
 		} drop;
 		struct ncx_span response; /* RESPONSE: "ncrx<acked>[ <seq>]*" */
+		struct {
+			bool evicted; /* the table was full (not idle): it may come back */
+		} gone;
 	};
 };
 
@@ -205,6 +211,7 @@ struct ncx_rx_stats {
 	uint64_t responses_held; /* not sent: over the sender's budget or resp_rate */
 	uint64_t emergency;	/* ncemg=1 datagrams fed */
 	uint64_t dropped[NCX_DROP_REASON_COUNT];
+	uint64_t evicted;	/* senders evicted to make room (engine stats only) */
 	uint64_t senders;	/* senders with state now (engine stats only) */
 	uint64_t held_bytes;	/* bytes held in windows and reassembly now (engine stats only) */
 };

@@ -150,8 +150,16 @@ static void test_state_position(void **state)
 	durable_round_end(&ds);
 	assert_int_equal(ncxd_state_next(sl), 9);
 	assert_non_null(strstr(slurp("10.0.0.4/x.log"), "rec 8 seq=8\n"));
-	/* forgotten (idle): the slot goes with it */
-	durable_forget(&ds, &d);
+	/* evicted to make room: the slot stays, with what was written */
+	record(&ds, &d, &a, 9);
+	assert_int_equal(sink_flush_host(&s, d.file), 0);
+	durable_forget(&ds, &d, true);
+	assert_int_equal(ncxd_state_next(sl), 10);
+	assert_ptr_equal(ncxd_state_find(&st, &a), sl);
+	/* back, then forgotten (idle): the slot goes with it */
+	durable_attach(&d, d.file);
+	record(&ds, &d, &a, 10);
+	durable_forget(&ds, &d, false);
 	assert_null(ncxd_state_find(&st, &a));
 	sink_finish(&s);
 	sink_free(&s);

@@ -1164,25 +1164,56 @@ static void test_engine_bytes(void **state)
 	ncx_rx_free(rx);
 }
 
+/*
+ * A full table makes room (finding 6 of the hardening issue: it refused
+ * every newcomer until --idle, so a flood of forged pairs locked real hosts
+ * out for an hour): the longest silent sender on probation (one datagram so
+ * far) goes first, and a sender that has spoken twice is left alone while
+ * there is one.
+ */
 static void test_max_senders(void **state)
 {
 	struct ncx_rx_config cfg = cfg_noidle();
 	struct ncx_rx *rx;
 	struct ncx_rx_stats st;
-	struct ncx_addr a3 = addr_n(3);
+	struct ncx_addr a1 = addr_n(1), a2 = addr_n(2), a3 = addr_n(3);
+	const struct ev *g;
 
 	cfg.max_senders = 2;
 	rx = mk(&cfg);
 	feed_k(rx, 1, 0, "", "one", 0);
-	feed_k(rx, 2, 0, "", "two", 0);
-	feed_k(rx, 3, 0, "", "three", 0);
-	assert_int_equal(count(&C, NCX_RX_RECORD), 2);
-	assert_int_equal(count_drops(&C, NCX_DROP_TOO_MANY_SENDERS), 1);
-	assert_false(C.ev[2].has_user);
-	assert_true(ncx_addr_equal(&C.ev[2].from, &a3));
-	assert_int_equal(ncx_rx_sender_stats(rx, &a3, &st), -ENOENT);
+	feed_k(rx, 2, 0, "", "two", 1);
+	feed_k(rx, 2, 1, "", "two again", 2); /* off probation */
+	feed_k(rx, 3, 0, "", "three", 3);     /* 1 makes room */
+	assert_int_equal(count(&C, NCX_RX_RECORD), 4);
+	assert_int_equal(count(&C, NCX_RX_SENDER_GONE), 1);
+	g = nth(&C, NCX_RX_SENDER_GONE, 0);
+	assert_true(ncx_addr_equal(&g->from, &a1));
+	assert_null(g->ctx);
+	assert_int_equal(ncx_rx_sender_stats(rx, &a1, &st), -ENOENT);
+	feed_k(rx, 4, 0, "", "four", 4); /* 3 makes room, not 2 */
+	assert_int_equal(count(&C, NCX_RX_SENDER_GONE), 2);
+	assert_true(ncx_addr_equal(&nth(&C, NCX_RX_SENDER_GONE, 1)->from, &a3));
+	assert_int_equal(ncx_rx_sender_stats(rx, &a2, &st), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_TOO_MANY_SENDERS), 0);
 	ncx_rx_stats(rx, &st);
 	assert_int_equal(st.senders, 2);
+	assert_int_equal(st.evicted, 2);
+	ncx_rx_free(rx);
+}
+
+/* max_senders 0: nobody gets state, every datagram is a DROP. */
+static void test_max_senders_zero(void **state)
+{
+	struct ncx_rx_config cfg = cfg_noidle();
+	struct ncx_rx *rx;
+
+	cfg.max_senders = 0;
+	rx = mk(&cfg);
+	feed_k(rx, 1, 0, "", "one", 0);
+	assert_int_equal(count(&C, NCX_RX_RECORD), 0);
+	assert_int_equal(count_drops(&C, NCX_DROP_TOO_MANY_SENDERS), 1);
+	assert_false(C.ev[0].has_user);
 	ncx_rx_free(rx);
 }
 
@@ -2087,6 +2118,7 @@ int main(void)
 		cmocka_unit_test(test_sender_bytes),
 		cmocka_unit_test(test_engine_bytes),
 		cmocka_unit_test(test_max_senders),
+		cmocka_unit_test(test_max_senders_zero),
 		cmocka_unit_test(test_idle_expiry),
 		cmocka_unit_test(test_idle_expiry_flushes),
 		cmocka_unit_test(test_legacy),
