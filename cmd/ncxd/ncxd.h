@@ -40,6 +40,10 @@
 #define NCXD_DEFAULT_PORT 6666
 #define NCXD_DEFAULT_CONTROL "/run/ncx/ncxd.sock"
 #define NCXD_MAX_SENDERS 100000 /* per worker: the engine's table (rx.h max_senders) */
+/* Records held behind holes and open reassemblies, all workers together
+ * (split evenly: rx.h engine_bytes); what is freed goes back to the system
+ * (worker.c, give_back()). */
+#define NCXD_HELD_BYTES (256u << 20)
 /* Defaults made at start, for the whole daemon, split among the workers:
  * open files (or fewer, if the fd limit is lower), and the bytes of write
  * buffers (reserved, touched only as hosts use them). */

@@ -12,6 +12,7 @@
  * sends the responses at the round's end, once what they ack is written.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct wstate {
 	uint64_t mono_us;
 	uint64_t denied, socket_drops;
 	bool evicted_said;
+	uint64_t held_peak; /* the engine's held bytes at their highest since the last give_back() */
 	uint32_t ovfl[NCXD_MAX_LISTEN];
 	struct ncxd_stats nohost; /* drops the engine reports without a sender */
 };
@@ -424,6 +426,28 @@ static void publish(struct wstate *s, unsigned gen)
 	pthread_mutex_unlock(&s->w->lock);
 }
 
+/*
+ * Memory the engine freed goes back to the system, not only to malloc's
+ * free lists (each worker thread has its own arena, which glibc otherwise
+ * keeps): once the bytes held have fallen below a quarter of a peak of
+ * 16 MiB or more. So a burst (forged reassemblies, a long hole) costs
+ * memory while it lasts, not for the life of the process.
+ */
+#define GIVE_BACK_MIN (16u << 20)
+
+static void give_back(struct wstate *s)
+{
+	struct ncx_rx_stats st;
+
+	ncx_rx_stats(s->rx, &st);
+	if (st.held_bytes > s->held_peak)
+		s->held_peak = st.held_bytes;
+	if (s->held_peak < GIVE_BACK_MIN || st.held_bytes > s->held_peak / 4)
+		return;
+	s->held_peak = st.held_bytes;
+	(void)malloc_trim(0);
+}
+
 static int poll_timeout(struct wstate *s)
 {
 	uint64_t now = ncx_now_us(), due = ncx_rx_next_deadline(s->rx);
@@ -476,6 +500,7 @@ static void serve(struct wstate *s)
 			}
 		read_clocks(s);
 		ncx_rx_tick(s->rx, s->mono_us);
+		give_back(s);
 		unsigned g = atomic_load(&d->reopen_gen);
 
 		if (g != reopen_seen) {
@@ -538,6 +563,7 @@ void *ncxd_worker_main(void *arg)
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
 	rc.max_senders = NCXD_MAX_SENDERS;
+	rc.engine_bytes = NCXD_HELD_BYTES / (size_t)s->cfg->threads;
 	if (w->d->state.f) {
 		rc.resume = resume_point;
 		rc.resume_arg = s;
