@@ -206,7 +206,15 @@ enum ncxd_drop {
 };
 
 extern const char *const ncxd_counter_name[NCXD_C_COUNT];
-extern const char *const ncxd_drop_name[NCXD_D_COUNT];
+/* A drop reason's name in metrics and in the files' "dropped" lines: the
+ * engine's (ncx_rx_drop_reason_name()) for the engine's reasons. */
+const char *ncxd_drop_reason_name(enum ncxd_drop r);
+/* The reason ncxd counts an engine drop under (and writes a line for), or
+ * -1 for those the engine's counters alone keep (malformed, duplicate,
+ * window). */
+int ncxd_drop_from_rx(enum ncx_rx_drop_reason r);
+/* The same names as ncxd_drop_reason_name(), for sink.c until it calls that. */
+extern const char *ncxd_drop_name[NCXD_D_COUNT];
 
 struct ncxd_stats {
 	uint64_t c[NCXD_C_COUNT];
