@@ -272,7 +272,7 @@ static void test_getopt(void **state)
 	struct ncxd_config c;
 	char *argv[] = { "ncxd", "-l", "127.0.0.1:1", "--listen=127.0.0.2:2", "--threads", "3",
 			 "-d", "/srv", "--rate", "10", NULL };
-	int argc = 10, opt, idx;
+	int argc = 10, opt, idx = -1;
 
 	ncxd_options_getopt(lo, so);
 	assert_string_equal(so, ":l:d:c:hV");
@@ -286,12 +286,14 @@ static void test_getopt(void **state)
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, so, lo, &idx)) != -1) {
-		const struct ncxd_option *o = &ncxd_options[idx];
+		const struct ncxd_option *o = ncxd_options;
 
-		if (opt) {
-			for (o = ncxd_options; o->short_name != opt; o++)
-				;
-		}
+		/* idx is set for long options only (as main.c reads it). */
+		if (opt)
+			while (o->short_name != opt)
+				o++;
+		else
+			o = &ncxd_options[idx];
 		assert_int_equal(ncxd_config_apply(&c, o, optarg, NCXD_SRC_CLI, err, sizeof(err)), 0);
 	}
 	assert_int_equal(c.nlisten, 2);
