@@ -21,17 +21,29 @@ int ncx_num_parse_n(const char *s, size_t n, uint64_t min, uint64_t max, uint64_
 
 		if (d > 9)
 			return -EINVAL;
-		/* Keep reading after an overflow: "99999999999999999999x" is
-		 * not a number at all, which says more than "too big". */
-		if (v > (UINT64_MAX - d) / 10)
-			over = true;
-		else
+		/* 19 digits always fit in 64 bits: only from the 20th on is an
+		 * overflow possible, so the common case has no check per digit
+		 * (wire.c parses record headers with this). After an overflow
+		 * it reads on: "99999999999999999999x" is not a number at all,
+		 * which says more than "too big". */
+		if (i < 19)
 			v = v * 10 + d;
+		else if (over || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+			over = true;
 	}
 	if (over || v < min || v > max)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+size_t ncx_num_digits(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (unsigned)(unsigned char)s[i] - '0' <= 9)
+		i++;
+	return i;
 }
 
 int ncx_num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -47,7 +59,7 @@ const struct ncx_num_unit ncx_num_binary_units[] = {
 int ncx_num_parse_unit(const char *s, const struct ncx_num_unit *units, uint64_t min,
 		       uint64_t max, uint64_t *out)
 {
-	size_t n = strspn(s, "0123456789");
+	size_t n = ncx_num_digits(s, strlen(s));
 	uint64_t v, mult = 1;
 	int rc;
 

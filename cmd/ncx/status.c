@@ -188,7 +188,7 @@ static uint64_t num_at(const char *p)
 {
 	uint64_t v = 0;
 
-	(void)ncx_num_parse_n(p, strspn(p, "0123456789"), 0, UINT64_MAX, &v);
+	(void)ncx_num_parse_n(p, ncx_num_digits(p, strlen(p)), 0, UINT64_MAX, &v);
 	return v;
 }
 

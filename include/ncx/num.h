@@ -28,6 +28,10 @@ int ncx_num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* The same for the n bytes at s, which need not be NUL-terminated. */
 int ncx_num_parse_n(const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out);
 
+/* How many of the n bytes at s, from the first, are digits: the length
+ * of a number that text goes on after (then ncx_num_parse_n()). */
+size_t ncx_num_digits(const char *s, size_t n);
+
 /* A unit suffix and what it multiplies by; a list ends with suffix NULL. */
 struct ncx_num_unit {
 	const char *suffix;

@@ -64,6 +64,24 @@ static void test_parse_n(void **state)
 	assert_int_equal(ncx_num_parse_n("123abc", 4, 0, 1000, &v), -EINVAL);
 	assert_int_equal(ncx_num_parse_n("123", 0, 0, 1000, &v), -EINVAL);
 	assert_int_equal(ncx_num_parse_n("1\0" "2", 3, 0, 1000, &v), -EINVAL);
+	/* 19 digits, 20, and past UINT64_MAX by one in the last digit. */
+	assert_int_equal(ncx_num_parse_n("9999999999999999999", 19, 0, UINT64_MAX, &v), 0);
+	assert_true(v == 9999999999999999999ull);
+	assert_int_equal(ncx_num_parse_n("10000000000000000000", 20, 0, UINT64_MAX, &v), 0);
+	assert_true(v == 10000000000000000000ull);
+	assert_int_equal(ncx_num_parse_n("18446744073709551616", 20, 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(ncx_num_parse_n("99999999999999999999", 20, 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(ncx_num_parse_n("000000000000000000000000001", 27, 0, 1, &v), 0);
+	assert_int_equal(v, 1);
+}
+
+static void test_digits(void **state)
+{
+	assert_int_equal(ncx_num_digits("123,4", 5), 3);
+	assert_int_equal(ncx_num_digits("123", 2), 2);
+	assert_int_equal(ncx_num_digits(",1", 2), 0);
+	assert_int_equal(ncx_num_digits("", 0), 0);
+	assert_int_equal(ncx_num_digits("9/:", 3), 1); /* '/' and ':' border '0'..'9' */
 }
 
 static void test_parse_unit(void **state)
@@ -156,7 +174,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_parse_n),	   cmocka_unit_test(test_parse_unit),
+		cmocka_unit_test(test_parse_n),	   cmocka_unit_test(test_digits),
+		cmocka_unit_test(test_parse_unit),
 		cmocka_unit_test(test_dec),	   cmocka_unit_test(test_dec_pad),
 	};
 
