@@ -143,24 +143,19 @@ static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
-		if (c == '?' || c == ':')
-			return bad_option(c, argv);
 		/* A long option's entry is at idx; a short one's is found by letter. */
 		const struct ncxd_option *o = c ? short_option(c) : &ncxd_options[idx];
 
-		if (!o)
-			return usage_error("unknown option '-%c'", c);
-		if (o->kind == NCXD_OPT_CMD) {
-			if (!strcmp(o->name, "help")) {
-				ncxd_options_usage(stdout);
-				return 0;
-			}
-			if (!strcmp(o->name, "version")) {
-				printf("ncxd %s\n", NCX_VERSION);
-				return 0;
-			}
-			continue; /* -c: read above */
+		switch (c) {
+		case 'c': continue;
+		case 'h': ncxd_options_usage(stdout); return 0;
+		case 'V': printf("ncxd %s\n", NCX_VERSION); return 0;
+		case '?':
+		case ':': return bad_option(c, argv);
+		default: break;
 		}
+		if (!o || o->kind == NCXD_OPT_CMD)
+			return usage_error("unknown option '-%c'", c);
 		if (ncxd_config_apply(cfg, o, optarg, NCXD_SRC_CLI, err, sizeof(err)))
 			return usage_error("--%s", err);
 	}
