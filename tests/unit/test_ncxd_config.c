@@ -8,14 +8,15 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#include "../../cmd/ncxd/allow.c"
-#include "../../cmd/ncxd/config.c"
-#include "../../cmd/ncxd/options.c"
-#include "../../cmd/ncxd/path.c"
+#include "../../cmd/ncxd/ncxd.h"
+#include "../../cmd/ncxd/options.h"
 
 static char err[512];
 

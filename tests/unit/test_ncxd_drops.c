@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../cmd/ncxd/metrics.c"
+#include "../../cmd/ncxd/ncxd.h"
 
 static void test_names(void **state)
 {
