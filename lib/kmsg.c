@@ -122,8 +122,7 @@ int ncx_kmsg_seq_of(const void *rec, size_t len, uint64_t *seq)
 	if (!comma)
 		return -EBADMSG;
 	q = comma + 1;
-	while (q < end && *q >= '0' && *q <= '9')
-		q++;
+	q += ncx_num_digits(q, (size_t)(end - q));
 	if (q == end || *q != ',')
 		return -EBADMSG;
 	return parse_u64(comma + 1, (size_t)(q - comma - 1), seq);
