@@ -9,6 +9,7 @@
 #   make dkms-install  ncxcon through DKMS for the running kernel and every update
 #   make install    PREFIX=/usr/local DESTDIR= (the packages' layout: see "Installed layout")
 #   make uninstall  removes what make install put (same PREFIX, DESTDIR); keeps edited /etc files
+#   make man        rewrite docs/man/ncxd.8's option list from ncxd's option table
 #   make deb        Debian packages ncx, libncx-dev, ncx-dkms into build/deb/ (scripts/deb)
 #   make clean
 #
@@ -115,7 +116,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libncx.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libncx.a $(LDLIBS) -lm
 
-.PHONY: all deps check run bench install uninstall dist deb clean fuzzers asan tsan \
+.PHONY: all deps check run bench install uninstall dist deb clean fuzzers asan tsan man \
 	clang-build kmod dkms-install dkms-uninstall FORCE
 all: main-bins main-tests
 
@@ -223,6 +224,12 @@ uninstall:
 		else echo "uninstall: $$dst was edited: left as it is"; fi; \
 	done
 	-@rmdir $(DESTDIR)$(SYSCONFDIR)/ncx 2>/dev/null
+
+# ncxd's options are named once (cmd/ncxd/options.c); the man page's list is made
+# from that table here and checked against it by tests/e2e/ncxd_man.sh.
+man: $(B)/bin/ncxd
+	./scripts/man-options $(B)/bin/ncxd docs/man/ncxd.8 >$(B)/ncxd.8.tmp
+	mv $(B)/ncxd.8.tmp docs/man/ncxd.8
 
 # Debian packages (debhelper) into build/deb/, built from a copy of the tree there.
 deb:

@@ -3,6 +3,7 @@
  * addr: sender identity in canonical form. See include/ncx/addr.h.
  */
 #include <ncx/addr.h>
+#include <ncx/num.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,14 +63,9 @@ socklen_t ncx_addr_to_sockaddr(const struct ncx_addr *a, struct sockaddr_storage
 
 static int parse_port(const char *s, uint16_t *port)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
+	if (ncx_num_parse(s, 0, 65535, &v))
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <ncx/kmsg.h>
+#include <ncx/num.h>
 #include <ncx/wire.h>
 
 #define STATE_MAGIC "ncx-forward-state 1"
@@ -23,19 +24,7 @@ size_t ncx_kmsg_state_format(const struct ncx_kmsg_state *st, char *out, size_t 
 /* A decimal u64: digits only, no sign, no overflow, at least one digit. */
 static int parse_u64(const char *p, size_t len, uint64_t *out)
 {
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20)
-		return -EBADMSG;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned)(unsigned char)p[i] - '0';
-
-		if (d > 9 || v > (UINT64_MAX - d) / 10)
-			return -EBADMSG;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
+	return ncx_num_parse_n(p, len, 0, UINT64_MAX, out) ? -EBADMSG : 0;
 }
 
 static bool is_boot_id(const char *p, size_t len)
@@ -133,8 +122,7 @@ int ncx_kmsg_seq_of(const void *rec, size_t len, uint64_t *seq)
 	if (!comma)
 		return -EBADMSG;
 	q = comma + 1;
-	while (q < end && *q >= '0' && *q <= '9')
-		q++;
+	q += ncx_num_digits(q, (size_t)(end - q));
 	if (q == end || *q != ',')
 		return -EBADMSG;
 	return parse_u64(comma + 1, (size_t)(q - comma - 1), seq);

@@ -12,25 +12,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <ncx/num.h>
+
 /*
  * Bounded text for records, renderers and the crash path: no stdio, no
  * allocation, so all of it is async-signal-safe.
  */
-
-/* Decimal digits of v into p; returns the count. */
-static inline size_t fmt_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
-}
 
 /* Append s to a bounded buffer, as snprintf would (never past cap). */
 struct sbuf {
@@ -52,9 +39,9 @@ static inline void sb_str(struct sbuf *b, const char *s)
 
 static inline void sb_u64(struct sbuf *b, uint64_t v)
 {
-	char d[20];
+	char d[NCX_NUM_DEC_MAX];
 
-	sb_put(b, d, fmt_u64(d, v));
+	sb_put(b, d, ncx_num_dec(d, v));
 }
 
 /*

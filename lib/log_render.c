@@ -15,12 +15,10 @@ size_t ncx_log_format_text(const struct ncx_log_record *rec, char *out, size_t c
 {
 	struct sbuf b = { out, cap, 0 };
 	char us[8];
-	uint64_t frac = rec->ts_usec % 1000000;
 
 	sb_put(&b, "[", 1);
 	sb_u64(&b, rec->ts_usec / 1000000);
-	for (int i = 5; i >= 0; i--, frac /= 10)
-		us[i] = (char)('0' + frac % 10);
+	ncx_num_dec_pad(us, rec->ts_usec % 1000000, 6, '0');
 	us[6] = ']';
 	us[7] = ' ';
 	sb_put(&b, ".", 1);
@@ -52,7 +50,7 @@ size_t ncx_log_format_ext(const struct ncx_log_record *rec, char *out, size_t ca
 	e.caller_kind = 'T';
 	e.caller_id = rec->tid;
 	memcpy(dict, " cpu=", 5);
-	n = 5 + fmt_u64(dict + 5, rec->cpu);
+	n = 5 + ncx_num_dec(dict + 5, rec->cpu);
 	dict[n++] = '\n';
 	return ncx_ext_format(&e, rec->text, rec->len, dict, n, out, cap);
 }

@@ -16,6 +16,7 @@
 #include <sysexits.h>
 
 #include <ncx/log.h>
+#include <ncx/num.h>
 
 #include "loadgen.h"
 
@@ -56,21 +57,6 @@ static void usage(FILE *f)
 		"Exit status: 0, %d for bad usage, %d if sockets could not be set up, %d if any\n"
 		"datagram could not be sent.\n",
 		MAX_HOSTS, EX_USAGE, EX_OSERR, EX_IOERR);
-}
-
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 static bool is_loopback(const struct ncx_addr *a)
@@ -131,38 +117,38 @@ static int take_opt(int c, const char *arg, struct lg_opts *o, const char **targ
 	case 't': *target = arg; return 0;
 	case OPT_BASE: *base = arg; return 0;
 	case 'n':
-		if (!parse_u64(arg, 1, MAX_HOSTS, &v))
+		if (ncx_num_parse(arg, 1, MAX_HOSTS, &v))
 			return bad("--hosts", arg);
 		o->hosts = (uint32_t)v;
 		return 0;
-	case 'r': return parse_u64(arg, 0, 100000000, &o->rate) ? 0 : bad("--rate", arg);
+	case 'r': return ncx_num_parse(arg, 0, 100000000, &o->rate) ? bad("--rate", arg) : 0;
 	case OPT_RECORDS:
-		return parse_u64(arg, 1, UINT32_MAX, &o->records) ? 0 : bad("--records", arg);
+		return ncx_num_parse(arg, 1, UINT32_MAX, &o->records) ? bad("--records", arg) : 0;
 	case OPT_SECONDS:
 		errno = 0;
 		o->seconds = strtod(arg, &end);
 		if (errno || *end || end == arg || !(o->seconds > 0 && o->seconds <= 86400))
 			return bad("--seconds", arg);
 		return 0;
-	case OPT_SRCPORT: return parse_u64(arg, 1, 65535, src_port) ? 0 : bad("--src-port", arg);
+	case OPT_SRCPORT: return ncx_num_parse(arg, 1, 65535, src_port) ? bad("--src-port", arg) : 0;
 	case OPT_LEN:
-		if (!parse_u64(arg, 1, LG_TEXT_MAX, &v))
+		if (ncx_num_parse(arg, 1, LG_TEXT_MAX, &v))
 			return bad("--len", arg);
 		o->len = (uint32_t)v;
 		return 0;
-	case OPT_SEED: return parse_u64(arg, 0, UINT64_MAX, &o->seed) ? 0 : bad("--seed", arg);
+	case OPT_SEED: return ncx_num_parse(arg, 0, UINT64_MAX, &o->seed) ? bad("--seed", arg) : 0;
 	case OPT_FRAG:
-		if (!parse_u64(arg, 0, UINT32_MAX, &v))
+		if (ncx_num_parse(arg, 0, UINT32_MAX, &v))
 			return bad("--fragment-every", arg);
 		o->frag_every = (uint32_t)v;
 		return 0;
 	case OPT_BURST:
-		if (!parse_u64(arg, 1, 64, &v))
+		if (ncx_num_parse(arg, 1, 64, &v))
 			return bad("--burst", arg);
 		o->burst = (uint32_t)v;
 		return 0;
 	case OPT_SEQSTART:
-		return parse_u64(arg, 0, UINT64_MAX / 2, &o->seq_start) ? 0 : bad("--seq-start", arg);
+		return ncx_num_parse(arg, 0, UINT64_MAX / 2, &o->seq_start) ? bad("--seq-start", arg) : 0;
 	case 'h': usage(stdout); exit(0);
 	default: usage(stderr); return EX_USAGE;
 	}

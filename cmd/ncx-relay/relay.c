@@ -35,6 +35,7 @@
 
 #include <ncx/addr.h>
 #include <ncx/log.h>
+#include <ncx/num.h>
 #include <ncx/udp.h>
 #include <ncx/wire.h>
 
@@ -440,6 +441,27 @@ static int parse_prob(const char *s, double *out)
 }
 
 /* START:SECONDS, both non-negative decimals. */
+/* Milliseconds (at most an hour) as µs. */
+static int parse_ms(const char *s, uint64_t *us)
+{
+	uint64_t ms;
+
+	if (ncx_num_parse(s, 0, 3600 * 1000, &ms))
+		return -1;
+	*us = ms * 1000;
+	return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *rng)
+{
+	uint64_t v;
+
+	if (ncx_num_parse(s, 0, UINT64_MAX, &v))
+		return -1;
+	*rng = v * 0x9E3779B97F4A7C15ULL | 1;
+	return 0;
+}
+
 static int parse_blackout(const char *s, struct relay *r)
 {
 	char *end;
@@ -485,7 +507,7 @@ int main(int argc, char **argv)
 	const char *listen_at = NULL, *target = NULL;
 	double bloss = -1, bdup = -1, breorder = -1;
 	struct ncx_addr at;
-	int c, bad = 0, bad_blackout = 0;
+	int c, bad = 0, bad_blackout = 0, bad_num = 0;
 
 	/* Our own diagnostics through the log core (flushed at exit); the
 	 * statistics at the end are the tool's output: plain prints. */
@@ -506,17 +528,20 @@ int main(int argc, char **argv)
 		case O_BDUP: bad |= parse_prob(optarg, &bdup); break;
 		case O_BREORDER: bad |= parse_prob(optarg, &breorder); break;
 		case O_BLACKOUT: bad_blackout |= parse_blackout(optarg, &r); break;
-		case O_DELAY: r.fwd.delay_us = strtoull(optarg, NULL, 10) * 1000; break;
-		case O_JITTER: r.fwd.jitter_us = strtoull(optarg, NULL, 10) * 1000; break;
-		case O_RDELAY: r.fwd.reorder_us = strtoull(optarg, NULL, 10) * 1000; break;
-		case O_SEED: r.rng = strtoull(optarg, NULL, 10) * 0x9E3779B97F4A7C15ULL | 1; break;
+		case O_DELAY: bad_num |= parse_ms(optarg, &r.fwd.delay_us); break;
+		case O_JITTER: bad_num |= parse_ms(optarg, &r.fwd.jitter_us); break;
+		case O_RDELAY: bad_num |= parse_ms(optarg, &r.fwd.reorder_us); break;
+		case O_SEED: bad_num |= parse_seed(optarg, &r.rng); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
-	if (bad || bad_blackout || !listen_at || !target || optind != argc) {
+	if (bad || bad_blackout || bad_num || !listen_at || !target || optind != argc) {
 		if (bad)
 			ncx_err("probabilities are numbers from 0 to 1\n");
+		if (bad_num)
+			ncx_err("--delay, --jitter, --reorder-delay: milliseconds up to 3600000; "
+				"--seed: a whole number\n");
 		if (bad_blackout)
 			ncx_err("--blackout START:SECONDS (at most %d)\n", MAX_BLACKOUTS);
 		usage(stderr);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <ncx/addr.h>
+#include <ncx/num.h>
 #include <ncx/udp.h>
 #include <ncx/wire.h>
 
@@ -102,7 +103,7 @@ int cmd_replay(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *target = "127.0.0.1:6666";
-	long srcport = 0, rate = 0;
+	uint64_t srcport = 0, rate = 0;
 	struct ncx_addr to, from;
 	struct sockaddr_storage ss;
 	int c, fd, rc = 0;
@@ -111,8 +112,20 @@ int cmd_replay(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":t:p:r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
-		case 'p': srcport = strtol(optarg, NULL, 10); break;
-		case 'r': rate = strtol(optarg, NULL, 10); break;
+		case 'p':
+			if (ncx_num_parse(optarg, 0, 65535, &srcport)) {
+				cmd_err("replay", "source port '%s' is not a number from 0 to 65535",
+					optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'r':
+			if (ncx_num_parse(optarg, 0, 1000000000, &rate)) {
+				cmd_err("replay", "--rate '%s' is not a number of datagrams per "
+					"second (0: no limit)", optarg);
+				return EX_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: return cmd_usage_error("replay", c, argv, longopts);
 		}
@@ -125,16 +138,12 @@ int cmd_replay(int argc, char **argv)
 		cmd_err("replay", "'%s' is not HOST:PORT with a numeric address", target);
 		return EX_USAGE;
 	}
-	if (srcport < 0 || srcport > 65535) {
-		cmd_err("replay", "source port %ld is out of range", srcport);
-		return EX_USAGE;
-	}
 	memset(&from, 0, sizeof(from));
 	from.family = to.family;
 	from.port = (uint16_t)srcport;
 	fd = ncx_udp_bind(&from, NULL);
 	if (fd < 0) {
-		cmd_err("replay", "cannot bind source port %ld: %s", srcport, strerror(-fd));
+		cmd_err("replay", "cannot bind source port %u: %s", (unsigned)srcport, strerror(-fd));
 		return EX_UNAVAILABLE;
 	}
 	/* Blocking sends: a burst waits for the socket buffer instead of failing. */
@@ -143,7 +152,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t start = ncx_now_us(), sent = 0;
 
 	for (int i = optind; i < argc && !rc; i++)
-		rc = send_file(argv[i], fd, &ss, tolen, rate, start, &sent);
+		rc = send_file(argv[i], fd, &ss, tolen, (long)rate, start, &sent);
 	close(fd);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ncx/num.h>
 #include <ncx/udp.h>
 
 #include "ncx.h"
@@ -182,11 +183,20 @@ static const char *uptime(uint64_t ms, char *out, size_t cap)
 	return out;
 }
 
+/* The number at p (its leading digits); 0 if there is none. */
+static uint64_t num_at(const char *p)
+{
+	uint64_t v = 0;
+
+	(void)ncx_num_parse_n(p, ncx_num_digits(p, strlen(p)), 0, UINT64_MAX, &v);
+	return v;
+}
+
 static uint64_t field_u64(const char *line, const char *key)
 {
 	const char *p = strstr(line, key);
 
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+	return p ? num_at(p + strlen(key)) : 0;
 }
 
 /* The answer as a table on stdout; 0, or EX_UNAVAILABLE if it is not one. */
@@ -206,13 +216,13 @@ static int print_table(char *reply)
 		} else if (!strncmp(line, "version ", 8)) {
 			snprintf(version, sizeof(version), "%s", line + 8);
 		} else if (!strncmp(line, "now_ms ", 7)) {
-			now_ms = strtoull(line + 7, NULL, 10);
+			now_ms = num_at(line + 7);
 		} else if (!strncmp(line, "start_ms ", 9)) {
-			start_ms = strtoull(line + 9, NULL, 10);
+			start_ms = num_at(line + 9);
 		} else if (!strncmp(line, "senders ", 8)) {
-			senders = strtoull(line + 8, NULL, 10);
+			senders = num_at(line + 8);
 		} else if (!strncmp(line, "shown ", 6)) {
-			shown = strtoull(line + 6, NULL, 10);
+			shown = num_at(line + 6);
 		} else if (!strncmp(line, "total ", 6)) {
 			printf("ncxd %s, up %s: %llu senders; %s records, %s bytes, %llu gaps, "
 			       "%llu lost, %llu not received, %llu dropped\n\n",
@@ -265,8 +275,8 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 }
 	};
 	const char *path = DEFAULT_CONTROL;
-	char request[64], *end;
-	unsigned long top = DEFAULT_TOP, interval = DEFAULT_INTERVAL;
+	char request[64];
+	uint64_t top = DEFAULT_TOP, interval = DEFAULT_INTERVAL;
 	bool all = false, watch = false, raw = false;
 	int c, rc = 0;
 
@@ -276,16 +286,14 @@ int cmd_status(int argc, char **argv)
 		case 'C': path = optarg; break;
 		case 'a': all = true; break;
 		case 'N':
-			top = strtoul(optarg, &end, 10);
-			if (*end || !top || top > 1000000 || optarg[0] == '-') {
+			if (ncx_num_parse(optarg, 1, 1000000, &top)) {
 				cmd_err("status", "--top '%s': a number from 1 to 1000000", optarg);
 				return EX_USAGE;
 			}
 			break;
 		case 'w': watch = true; break;
 		case 'i':
-			interval = strtoul(optarg, &end, 10);
-			if (*end || !interval || interval > 3600 || optarg[0] == '-') {
+			if (ncx_num_parse(optarg, 1, 3600, &interval)) {
 				cmd_err("status", "--interval '%s': seconds, 1 to 3600", optarg);
 				return EX_USAGE;
 			}
@@ -303,7 +311,7 @@ int cmd_status(int argc, char **argv)
 	if (all)
 		snprintf(request, sizeof(request), "status all\n");
 	else
-		snprintf(request, sizeof(request), "status %lu\n", top);
+		snprintf(request, sizeof(request), "status %lu\n", (unsigned long)top);
 
 	struct sigaction sa = { .sa_handler = on_stop };
 
@@ -326,7 +334,7 @@ int cmd_status(int argc, char **argv)
 			strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
 			/* Home, clear: the table is redrawn in place. */
 			printf("\033[H\033[2J%s  every %lus: ncx status (Ctrl-C to stop)\n\n", when,
-			       interval);
+			       (unsigned long)interval);
 		}
 		if (raw)
 			fputs(reply, stdout);
@@ -337,7 +345,7 @@ int cmd_status(int argc, char **argv)
 		if (rc)
 			return rc;
 		/* Sleep in small steps: Ctrl-C ends the wait at once. */
-		for (unsigned long i = 0; watch && i < interval * 10 && !stop_signal; i++) {
+		for (uint64_t i = 0; watch && i < interval * 10 && !stop_signal; i++) {
 			struct timespec ts = { 0, 100000000L };
 
 			nanosleep(&ts, NULL);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ncx/num.h>
+
 #include "ncxd.h"
 
 int ncxd_cidr_parse(const char *text, struct ncxd_cidr *out)
@@ -33,15 +35,10 @@ int ncxd_cidr_parse(const char *text, struct ncxd_cidr *out)
 	}
 	out->bits = (uint8_t)max;
 	if (slash) {
-		char *end;
-		const char *b = slash + 1;
+		uint64_t bits;
 
-		/* Digits only: strtol would take " 8", "+8" and "0x8". */
-		if (*b < '0' || *b > '9' || strlen(b) > 3)
-			return -EINVAL;
-		long bits = strtol(b, &end, 10);
-
-		if (*end || bits > max)
+		/* At most three digits: not "/0008" (nor " 8", "+8", "0x8"). */
+		if (strlen(slash + 1) > 3 || ncx_num_parse(slash + 1, 0, (uint64_t)max, &bits))
 			return -EINVAL;
 		out->bits = (uint8_t)bits;
 	}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <ncx/log.h>
+#include <ncx/num.h>
 #include <ncx/udp.h>
 
 #include "ncxd.h"
@@ -91,8 +92,7 @@ const char *ncxd_stream_kind(unsigned f)
 /* "status", "status N", "status all": how many to show; -1 if not a request. */
 static long parse_request(const char *req)
 {
-	char *end;
-	unsigned long n;
+	uint64_t n;
 
 	if (strncmp(req, "status", 6) || (req[6] && req[6] != ' '))
 		return -1;
@@ -103,8 +103,7 @@ static long parse_request(const char *req)
 		return STATUS_DEFAULT;
 	if (!strcmp(req, "all"))
 		return STATUS_MAX;
-	n = strtoul(req, &end, 10);
-	if (*end || end == req || n < 1 || n > STATUS_MAX)
+	if (ncx_num_parse(req, 1, STATUS_MAX, &n))
 		return -1;
 	return (long)n;
 }

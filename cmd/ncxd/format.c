@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <ncx/num.h>
+
 #include "ncxd.h"
 
 void ncxd_line_put(struct ncxd_line *l, const void *p, size_t n)
@@ -46,40 +48,6 @@ void ncxd_line_printf(struct ncxd_line *l, const char *fmt, ...)
 	ncxd_line_put(l, buf, (size_t)n);
 }
 
-/* v in decimal, at least width digits, padded in front with pad; returns
- * the length (at most 20 + width). No printf on the hot path; two digits
- * per division. */
-static size_t put_u64(char *out, uint64_t v, size_t width, char pad)
-{
-	static const char d2[] =
-		"0001020304050607080910111213141516171819"
-		"2021222324252627282930313233343536373839"
-		"4041424344454647484950515253545556575859"
-		"6061626364656667686970717273747576777879"
-		"8081828384858687888990919293949596979899";
-	char tmp[24];
-	size_t n = sizeof(tmp), len;
-
-	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100);
-
-		v /= 100;
-		tmp[--n] = d2[2 * r + 1];
-		tmp[--n] = d2[2 * r];
-	}
-	if (v >= 10) {
-		tmp[--n] = d2[2 * v + 1];
-		tmp[--n] = d2[2 * v];
-	} else {
-		tmp[--n] = (char)('0' + v);
-	}
-	while (sizeof(tmp) - n < width && n > 0)
-		tmp[--n] = pad;
-	len = sizeof(tmp) - n;
-	memcpy(out, tmp + n, len);
-	return len;
-}
-
 /* The time as "2026-11-22T01:13:34.123456Z"; returns its length. The part
  * up to the second is made once per second per thread (gmtime_r and
  * strftime cost more than the rest of a line): the result is the same. */
@@ -102,7 +70,7 @@ static size_t time_text(uint64_t real_us, char out[32])
 	n = cached_len;
 	memcpy(out, cached, n);
 	out[n++] = '.';
-	n += put_u64(out + n, real_us % 1000000u, 6, '0');
+	n += ncx_num_dec_pad(out + n, real_us % 1000000u, 6, '0');
 	out[n++] = 'Z';
 	out[n] = 0;
 	return n;
@@ -119,9 +87,9 @@ static size_t ts_text(uint64_t ts_usec, char out[48])
 	size_t n = 0;
 
 	out[n++] = '[';
-	n += put_u64(out + n, ts_usec / 1000000u, 5, ' ');
+	n += ncx_num_dec_pad(out + n, ts_usec / 1000000u, 5, ' ');
 	out[n++] = '.';
-	n += put_u64(out + n, ts_usec % 1000000u, 6, '0');
+	n += ncx_num_dec_pad(out + n, ts_usec % 1000000u, 6, '0');
 	out[n++] = ']';
 	out[n++] = ' ';
 	return n;
@@ -314,7 +282,7 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 		/* Escaped on the wire already: one record is one line as it is. */
 		put_wire_text(l, text.p, text.len);
 		memcpy(tail, " seq=", 5);
-		n = 5 + put_u64(tail + 5, rec->seq, 0, 0);
+		n = 5 + ncx_num_dec(tail + 5, rec->seq);
 		ncxd_line_put(l, tail, n);
 		end_line(l);
 		return;

@@ -22,6 +22,7 @@
 #include <ncx/udp.h>
 
 #include "ncxd.h"
+#include "options.h"
 
 #ifndef NCX_VERSION
 #define NCX_VERSION "unknown"
@@ -71,75 +72,12 @@ static void block_signals(sigset_t *sigs)
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
 }
 
-static void usage(FILE *f)
+static const struct ncxd_option *short_option(int c)
 {
-	fprintf(f,
-		"usage: ncxd [-l ADDR:PORT]... [-d DIR] [--path TEMPLATE] [--format text|json]\n"
-		"            [--threads N] [--metrics FILE] [--allow CIDR]... [--user USER]\n"
-		"            [--rate BYTES_PER_S[:BURST]] [-c FILE] [more options below]\n\n"
-		"Collect netconsole traffic (extended and legacy) from many hosts into a file per host.\n\n"
-		"  -l, --listen ADDR:PORT   listen here (repeatable; default 0.0.0.0:6666 and [::]:6666)\n"
-		"  -d, --dir DIR            log directory (default /var/log/ncx)\n"
-		"      --path TEMPLATE      file below DIR (default %%h/%%Y-%%m-%%d.log): %%h address,\n"
-		"                           %%p port, other %% escapes strftime's, receive time in UTC\n"
-		"      --format text|json   line format (default text)\n"
-		"      --threads N          worker threads (default: the number of CPUs)\n"
-		"      --metrics FILE       write Prometheus metrics to FILE (via FILE.tmp and rename)\n"
-		"      --metrics-interval S seconds between metrics writes (default 10)\n"
-		"      --metrics-per-host N per-host series for the N busiest senders (default\n"
-		"                           100; 0 none); FILE is removed when ncxd exits\n"
-		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
-		"      --user USER          drop privileges to USER after binding\n"
-		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
-		"      --rcvbuf BYTES       socket receive buffer (default 33554432)\n"
-		"      --idle S             forget a sender silent this long (default 3600; 0 never)\n"
-		"      --max-files N        open log files per worker (default: 16384 in all,\n"
-		"                           or what the fd limit allows, split among the workers)\n"
-		"      --buffers N          write buffers per worker (default: 64 MiB of\n"
-		"                           buffers in all, split among the workers)\n"
-		"      --buffer-size BYTES  bytes per write buffer (default 4096)\n"
-		"      --flush-ms MS        flush buffers at least this often (default 100)\n"
-		"      --control PATH       control socket for `ncx status` (default\n"
-		"                           " NCXD_DEFAULT_CONTROL "; '' for none)\n"
-		"  -c, --config FILE        read settings from FILE: 'option value' lines with the\n"
-		"                           long option names, '#' comments; the command line wins\n"
-		"  -h, --help               this text\n"
-		"  -V, --version            print the version\n\n"
-		"SIGHUP reopens every file (logrotate). SIGTERM or SIGINT: write everything, exit 0.\n");
-}
-
-static const struct option longopts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "dir", required_argument, NULL, 'd' },
-	{ "path", required_argument, NULL, 0 },
-	{ "format", required_argument, NULL, 0 },
-	{ "threads", required_argument, NULL, 0 },
-	{ "metrics", required_argument, NULL, 0 },
-	{ "metrics-interval", required_argument, NULL, 0 },
-	{ "metrics-per-host", required_argument, NULL, 0 },
-	{ "allow", required_argument, NULL, 0 },
-	{ "user", required_argument, NULL, 0 },
-	{ "rate", required_argument, NULL, 0 },
-	{ "rcvbuf", required_argument, NULL, 0 },
-	{ "idle", required_argument, NULL, 0 },
-	{ "max-files", required_argument, NULL, 0 },
-	{ "buffers", required_argument, NULL, 0 },
-	{ "buffer-size", required_argument, NULL, 0 },
-	{ "flush-ms", required_argument, NULL, 0 },
-	{ "control", required_argument, NULL, 0 },
-	{ "config", required_argument, NULL, 'c' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const char *short_name(int c)
-{
-	switch (c) {
-	case 'l': return "listen";
-	case 'd': return "dir";
-	default: return NULL;
-	}
+	for (size_t i = 0; i < ncxd_noptions; i++)
+		if (ncxd_options[i].short_name == c)
+			return &ncxd_options[i];
+	return NULL;
 }
 
 /*
@@ -179,17 +117,17 @@ static int bad_option(int c, char **argv)
 	return usage_error("unknown option '%.*s'", n ? n : (int)strlen(arg), arg);
 }
 
-#define SHORTOPTS ":l:d:c:hV"
-
 /* -c first (wherever it is), then the rest, so the command line wins.
  * Returns -1 to go on, or an exit code. Errors are plain stderr lines. */
 static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 {
-	char err[512];
+	struct option longopts[NCXD_OPTIONS_MAX + 1];
+	char shortopts[NCXD_SHORTOPTS_MAX], err[512];
 	int c, idx;
 
+	ncxd_options_getopt(longopts, shortopts);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		if (c != 'c')
 			continue;
 		int rc = ncxd_config_file(cfg, optarg, err, sizeof(err));
@@ -204,28 +142,26 @@ static int parse_args(struct ncxd_config *cfg, int argc, char **argv)
 		}
 	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, &idx)) != -1) {
-		const char *name = c ? short_name(c) : longopts[idx].name;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		/* A long option's entry is at idx; a short one's is found by letter. */
+		const struct ncxd_option *o = c ? short_option(c) : &ncxd_options[idx];
 
 		switch (c) {
 		case 'c': continue;
-		case 'h': usage(stdout); return 0;
+		case 'h': ncxd_options_usage(stdout); return 0;
 		case 'V': printf("ncxd %s\n", NCX_VERSION); return 0;
 		case '?':
 		case ':': return bad_option(c, argv);
 		default: break;
 		}
-		if (!name)
+		if (!o || o->kind == NCXD_OPT_CMD)
 			return usage_error("unknown option '-%c'", c);
-		if (ncxd_config_set(cfg, name, optarg, true, err, sizeof(err)))
+		if (ncxd_config_apply(cfg, o, optarg, NCXD_SRC_CLI, err, sizeof(err)))
 			return usage_error("--%s", err);
 	}
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (cfg->nlisten == 0) {
-		cfg->listen[cfg->nlisten++] = strdup("0.0.0.0:6666");
-		cfg->listen[cfg->nlisten++] = strdup("[::]:6666");
-	}
+	ncxd_config_default_listen(cfg);
 	return -1;
 }
 
@@ -234,7 +170,6 @@ static int bind_all(struct ncxd *d)
 {
 	struct ncxd_config *cfg = &d->cfg;
 	struct ncx_udp_opts opts = { .rcvbuf = cfg->rcvbuf, .reuseport = true, .rxq_ovfl = true };
-	bool defaults = cfg->nlisten == 2 && !cfg->listen_cli && !strcmp(cfg->listen[1], "[::]:6666");
 
 	for (int i = 0; i < cfg->nlisten; i++) {
 		struct ncx_addr at;
@@ -248,14 +183,14 @@ static int bind_all(struct ncxd *d)
 
 		if (probe >= 0)
 			close(probe);
-		else if (!(defaults && i == 1 && probe == -EAFNOSUPPORT)) {
+		else if (!(cfg->listen_default && probe == -EAFNOSUPPORT)) {
 			ncx_err("cannot listen on %s: %s\n", cfg->listen[i], strerror(-probe));
 			return EX_UNAVAILABLE;
 		}
 		for (int w = 0; w < d->nworkers; w++) {
 			int fd = ncx_udp_bind(&at, &opts);
 
-			if (fd < 0 && defaults && i == 1 && fd == -EAFNOSUPPORT) {
+			if (fd < 0 && cfg->listen_default && fd == -EAFNOSUPPORT) {
 				/* A host without IPv6 still gets its IPv4 listener. */
 				ncx_warn("no IPv6 (%s); listening on IPv4 only\n", strerror(-fd));
 				break;
@@ -534,8 +469,13 @@ int main(int argc, char **argv)
 	if ((rc = log_start()))
 		return rc;
 	ncxd_config_default(&d.cfg);
-	if ((rc = parse_args(&d.cfg, argc, argv)) < 0)
+	/* For `make man`: the man page's option list, from the table. */
+	if (argc == 2 && !strcmp(argv[1], "--help-man")) {
+		ncxd_options_man(stdout);
+		rc = 0;
+	} else if ((rc = parse_args(&d.cfg, argc, argv)) < 0) {
 		rc = start(&d, &sigs);
+	}
 	if (d.workers) {
 		for (int w = 0; w < d.nworkers; w++) {
 			for (int i = 0; i < d.workers[w].nfds; i++)

@@ -49,15 +49,53 @@ static const char *const counter_help[NCXD_C_COUNT] = {
 	[NCXD_C_WRITTEN_BYTES] = "Bytes written to the log files.",
 };
 
-const char *const ncxd_drop_name[NCXD_D_COUNT] = {
-	[NCXD_D_LATE] = "late",
-	[NCXD_D_WINDOW] = "window",
-	[NCXD_D_MEMORY] = "memory",
-	[NCXD_D_FRAGS] = "frags",
-	[NCXD_D_TOO_MANY_SENDERS] = "too_many_senders",
-	[NCXD_D_WRITE_ERROR] = "write_error",
-	[NCXD_D_NO_BUFFER] = "no_buffer",
+/*
+ * ncxd's drop reasons: five are the engine's, named by it
+ * (ncx_rx_drop_reason_name()), two are the sink's own. counted: the worker
+ * writes a line and counts it (the others the engine counts alone: a
+ * malformed datagram carries no record, a duplicate was written already, a
+ * reliable sender's record beyond the window will be asked for again).
+ */
+static const struct {
+	int rx;		  /* enum ncx_rx_drop_reason, or -1: ncxd's own */
+	const char *name; /* ncxd's own reasons' names */
+	bool counted;
+} drop_reason[NCXD_D_COUNT] = {
+	[NCXD_D_LATE] = { NCX_DROP_LATE, NULL, true },
+	[NCXD_D_WINDOW] = { NCX_DROP_WINDOW, NULL, false },
+	[NCXD_D_MEMORY] = { NCX_DROP_MEMORY, NULL, true },
+	[NCXD_D_FRAGS] = { NCX_DROP_FRAGS, NULL, true },
+	[NCXD_D_TOO_MANY_SENDERS] = { NCX_DROP_TOO_MANY_SENDERS, NULL, true },
+	[NCXD_D_WRITE_ERROR] = { -1, "write_error", true },
+	[NCXD_D_NO_BUFFER] = { -1, "no_buffer", true },
 };
+
+const char *ncxd_drop_reason_name(enum ncxd_drop r)
+{
+	if ((unsigned)r >= NCXD_D_COUNT)
+		return "unknown";
+	if (drop_reason[r].rx < 0)
+		return drop_reason[r].name;
+	return ncx_rx_drop_reason_name((enum ncx_rx_drop_reason)drop_reason[r].rx);
+}
+
+int ncxd_drop_from_rx(enum ncx_rx_drop_reason r)
+{
+	for (int i = 0; i < NCXD_D_COUNT; i++)
+		if (drop_reason[i].rx == (int)r)
+			return drop_reason[i].counted ? i : -1;
+	return -1;
+}
+
+/* For sink.c, until it calls ncxd_drop_reason_name(): the same names, set
+ * before main() from the function above (no second copy of them). */
+const char *ncxd_drop_name[NCXD_D_COUNT];
+
+__attribute__((constructor)) static void name_drop_reasons(void)
+{
+	for (int r = 0; r < NCXD_D_COUNT; r++)
+		ncxd_drop_name[r] = ncxd_drop_reason_name((enum ncxd_drop)r);
+}
 
 void ncxd_snapshot_free(struct ncxd_snapshot *s)
 {
@@ -195,7 +233,7 @@ static void write_all(FILE *f, struct ncxd *d, const struct merged *m)
 	}
 	family(f, "ncxd_dropped_total", "counter", "Records dropped, by reason (docs/ncxd.md).");
 	for (int r = 0; r < NCXD_D_COUNT; r++)
-		fprintf(f, "ncxd_dropped_total{reason=\"%s\"} %llu\n", ncxd_drop_name[r],
+		fprintf(f, "ncxd_dropped_total{reason=\"%s\"} %llu\n", ncxd_drop_reason_name(r),
 			(unsigned long long)tot->total.drop[r]);
 	fprintf(f,
 		"# HELP ncxd_denied_total Datagrams from addresses outside --allow.\n"
@@ -242,7 +280,7 @@ static void write_all(FILE *f, struct ncxd *d, const struct merged *m)
 				continue;
 			fputs("ncxd_host_dropped_total{", f);
 			labels(f, &m->top.v[h].addr);
-			fprintf(f, ",reason=\"%s\"} %llu\n", ncxd_drop_name[r],
+			fprintf(f, ",reason=\"%s\"} %llu\n", ncxd_drop_reason_name(r),
 				(unsigned long long)m->top.v[h].st.drop[r]);
 		}
 }

@@ -9,7 +9,8 @@
  *   format.c   text and JSON lines (pure)
  *   bucket.c   the per-host token bucket (pure)
  *   allow.c    --allow CIDR lists (pure)
- *   config.c   option names and values, shared by argv and -c FILE (pure)
+ *   options.c  the option table: names, checks, defaults, --help, man page
+ *   config.c   option values by the table, shared by argv and -c FILE (pure)
  *   metrics.c  the Prometheus textfile
  *   control.c  the control socket (`ncx status`): a thread of its own
  *   state.c    DIR/.ncxd-state: each reliable sender's written position
@@ -154,9 +155,16 @@ struct ncxd_config {
 	bool control_given;  /* set by the user (failing to create it is then fatal) */
 	/* Set while reading argv, so that a list given there replaces the file's. */
 	bool listen_cli, allow_cli;
+	/* listen[] is the default pair (given neither in argv nor the file): a
+	 * host without IPv6 then listens on IPv4 alone. */
+	bool listen_default;
 };
 
+/* Every option's default (options.c's table); listen stays empty. */
 void ncxd_config_default(struct ncxd_config *c);
+/* After argv and the file: if no listen address was given, the defaults
+ * 0.0.0.0:6666 and [::]:6666, and listen_default set. */
+void ncxd_config_default_listen(struct ncxd_config *c);
 void ncxd_config_free(struct ncxd_config *c);
 
 /* Apply one setting by its long option name. from_cli: a list option's
@@ -203,7 +211,15 @@ enum ncxd_drop {
 };
 
 extern const char *const ncxd_counter_name[NCXD_C_COUNT];
-extern const char *const ncxd_drop_name[NCXD_D_COUNT];
+/* A drop reason's name in metrics and in the files' "dropped" lines: the
+ * engine's (ncx_rx_drop_reason_name()) for the engine's reasons. */
+const char *ncxd_drop_reason_name(enum ncxd_drop r);
+/* The reason ncxd counts an engine drop under (and writes a line for), or
+ * -1 for those the engine's counters alone keep (malformed, duplicate,
+ * window). */
+int ncxd_drop_from_rx(enum ncx_rx_drop_reason r);
+/* The same names as ncxd_drop_reason_name(), for sink.c until it calls that. */
+extern const char *ncxd_drop_name[NCXD_D_COUNT];
 
 struct ncxd_stats {
 	uint64_t c[NCXD_C_COUNT];

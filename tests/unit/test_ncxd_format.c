@@ -227,7 +227,7 @@ static void test_digits_match_printf(void **state)
 			 (unsigned long long)(v % 1000000u));
 		assert_int_equal(n, strlen(want));
 		assert_memory_equal(got, want, n);
-		n = put_u64(got, v, 0, 0);
+		n = ncx_num_dec(got, v);
 		snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
 		assert_int_equal(n, strlen(want));
 		assert_memory_equal(got, want, n);
