@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <ncx/num.h>
 #include <ncx/wire.h>
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -21,30 +22,11 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Decimal digits only (no sign, no space), at least one, at most max. */
+/* Decimal digits only (no sign, no space), at least one, at most max: the
+ * one number parser (num.h), here as wire's strict yes or no. */
 static bool parse_u64(const char *p, size_t len, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
-
-	/* 19 digits always fit in 64 bits, so only a 20th needs an overflow
-	 * check: no division per digit on the hot path. */
-	if (len == 0 || len > 20)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(p[i]))
-			return false;
-		if (i == 19) {
-			if (__builtin_mul_overflow(v, 10, &v) ||
-			    __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
-				return false;
-		} else {
-			v = v * 10 + (uint64_t)(p[i] - '0');
-		}
-	}
-	if (v > max)
-		return false;
-	*out = v;
-	return true;
+	return len <= NCX_NUM_DEC_MAX && ncx_num_parse_n(p, len, 0, max, out) == 0;
 }
 
 static bool span_eq(const char *p, size_t len, const char *lit)
@@ -103,10 +85,9 @@ static void put_c(struct out *o, char c)
 
 static void put_u64(struct out *o, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	char tmp[NCX_NUM_DEC_MAX];
 
-	put(o, tmp, (size_t)n);
+	put(o, tmp, ncx_num_dec(tmp, v));
 }
 
 /* ---- extended header -------------------------------------------------- */
@@ -236,15 +217,14 @@ static const char *parse_fixed(const char *p, const char *end, struct ncx_ext *o
 	uint64_t v[3];
 
 	for (int i = 0; i < 3; i++) {
-		const char *start = p;
-		uint64_t x = 0;
+		size_t n = ncx_num_digits(p, (size_t)(end - p));
 
-		while (p < end && is_digit(*p) && p - start < 19)
-			x = x * 10 + (uint64_t)(*p++ - '0');
-		if (p == start || p == end || *p != ',')
+		/* At most 19 digits, as before: a 20-digit seq or time is not one
+		 * the kernel writes, and refusing it keeps UINT64_MAX out. */
+		if (!n || n > 19 || n == (size_t)(end - p) || p[n] != ',' ||
+		    ncx_num_parse_n(p, n, 0, UINT64_MAX, &v[i]) != 0)
 			return NULL;
-		v[i] = x;
-		p++;
+		p += n + 1;
 	}
 	if (v[0] > (255u << 3 | 7) || p == end || (*p != '-' && *p != 'c' && *p != '+') ||
 	    (p + 1 != end && p[1] != ','))
@@ -642,32 +622,18 @@ int ncx_ext_fragment(const void *rec, size_t len, ncx_emit_fn emit, void *arg)
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* v in decimal into out (20 bytes always suffice); its length. No snprintf:
- * a receiver writes one of these per seq it asks for. */
-static size_t dec_u64(uint64_t v, char *out)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
-
+/* Numbers by num.h's ncx_num_dec(), no snprintf: a receiver writes one per
+ * seq it asks for. */
 void ncx_resp_init(struct ncx_resp *r, uint64_t acked)
 {
 	memcpy(r->buf, "ncrx", 4);
-	r->len = 4 + dec_u64(acked, r->buf + 4);
+	r->len = 4 + ncx_num_dec(r->buf + 4, acked);
 }
 
 bool ncx_resp_add(struct ncx_resp *r, uint64_t seq)
 {
-	char num[20];
-	size_t k = dec_u64(seq, num);
+	char num[NCX_NUM_DEC_MAX];
+	size_t k = ncx_num_dec(num, seq);
 
 	if (r->len + 1 + k > NCX_WIRE_RESP_MAX)
 		return false;
@@ -681,18 +647,11 @@ bool ncx_resp_add(struct ncx_resp *r, uint64_t seq)
  * *p is left after them. */
 static bool scan_u64(const char **p, const char *end, uint64_t *out)
 {
-	const char *s = *p;
-	uint64_t v = 0;
+	size_t n = ncx_num_digits(*p, (size_t)(end - *p));
 
-	if (s == end || !is_digit(*s))
+	if (!n || ncx_num_parse_n(*p, n, 0, UINT64_MAX, out) != 0)
 		return false;
-	for (; s < end && is_digit(*s); s++) {
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
-			return false;
-	}
-	*p = s;
-	*out = v;
+	*p += n;
 	return true;
 }
 
