@@ -59,23 +59,12 @@ static uint64_t ask_end(const struct ncx_rx *rx, const struct sender *s)
 	return s->top - s->next > rx->cfg.window ? s->next + rx->cfg.window : s->top;
 }
 
-static size_t dec_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
 /*
  * Add each missing seq from *from up to end to the response, while it fits;
  * *from is left at the first seq not looked at.
  */
 static void put_missing(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint64_t end,
-			uint64_t room, uint64_t *asked)
+			uint64_t *asked)
 {
 	uint64_t q;
 
@@ -92,7 +81,7 @@ static void put_missing(struct ncx_rx *rx, struct sender *s, uint64_t *from, uin
 			q = last;
 			continue;
 		}
-		if (rx->resp.len + 1 + dec_len(q) > room || !ncx_resp_add(&rx->resp, q))
+		if (!ncx_resp_add(&rx->resp, q))
 			break;
 		(*asked)++;
 	}
@@ -141,7 +130,8 @@ static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint6
 			COUNT(rx, s, responses_held, 1);
 			break;
 		}
-		put_missing(rx, s, from, end, room, asked);
+		rx->resp.limit = (size_t)room;
+		put_missing(rx, s, from, end, asked);
 		COUNT(rx, s, responses, 1);
 		COUNT(rx, s, response_bytes, rx->resp.len);
 		s->resp_bytes += rx->resp.len;

@@ -628,6 +628,7 @@ void ncx_resp_init(struct ncx_resp *r, uint64_t acked)
 {
 	memcpy(r->buf, "ncrx", 4);
 	r->len = 4 + ncx_num_dec(r->buf + 4, acked);
+	r->limit = NCX_WIRE_RESP_MAX;
 }
 
 bool ncx_resp_add(struct ncx_resp *r, uint64_t seq)
@@ -635,7 +636,7 @@ bool ncx_resp_add(struct ncx_resp *r, uint64_t seq)
 	char num[NCX_NUM_DEC_MAX];
 	size_t k = ncx_num_dec(num, seq);
 
-	if (r->len + 1 + k > NCX_WIRE_RESP_MAX)
+	if (r->len + 1 + k > r->limit || r->len + 1 + k > NCX_WIRE_RESP_MAX)
 		return false;
 	r->buf[r->len] = ' ';
 	memcpy(r->buf + r->len + 1, num, k);

@@ -6,6 +6,7 @@
  * requests. For a whole fleet, writing files, use ncxd.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <ncx/addr.h>
+#include <ncx/num.h>
 #include <ncx/rx.h>
 #include <ncx/udp.h>
 
@@ -272,7 +274,17 @@ int cmd_listen(int argc, char **argv)
 			break;
 		case 'v': l.verbose = true; break;
 		case 'd': l.dict = true; break;
-		case 'b': rcvbuf = atoi(optarg); break;
+		case 'b': {
+			uint64_t v;
+
+			if (ncx_num_parse(optarg, 4096, INT_MAX, &v)) {
+				cmd_err("listen", "--rcvbuf: '%s' is not a byte count from 4096 to %d",
+					optarg, INT_MAX);
+				return EX_USAGE;
+			}
+			rcvbuf = (int)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: return cmd_usage_error("listen", c, argv, longopts);
 		}

@@ -5,6 +5,7 @@
  * and joins; the workers do the work (worker.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -210,24 +211,14 @@ static int bind_all(struct ncxd *d)
  * parents, if we have to make them, 0755 so that user can reach it. */
 static int make_dir(const char *dir, const struct passwd *pw)
 {
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		(void)mkdir(buf, 0755);
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) == 0 && pw && chown(buf, pw->pw_uid, pw->pw_gid) < 0)
-		return -errno;
 	struct stat st;
 
-	if (stat(buf, &st) < 0)
+	if (strlen(dir) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	ncxd_mkdir_parents(dir, 0755);
+	if (mkdir(dir, 0750) == 0 && pw && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+		return -errno;
+	if (stat(dir, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;

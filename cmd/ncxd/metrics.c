@@ -87,16 +87,6 @@ int ncxd_drop_from_rx(enum ncx_rx_drop_reason r)
 	return -1;
 }
 
-/* For sink.c, until it calls ncxd_drop_reason_name(): the same names, set
- * before main() from the function above (no second copy of them). */
-const char *ncxd_drop_name[NCXD_D_COUNT];
-
-__attribute__((constructor)) static void name_drop_reasons(void)
-{
-	for (int r = 0; r < NCXD_D_COUNT; r++)
-		ncxd_drop_name[r] = ncxd_drop_reason_name((enum ncxd_drop)r);
-}
-
 void ncxd_snapshot_free(struct ncxd_snapshot *s)
 {
 	free(s->hosts_v);

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sysexits.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <ncx/addr.h>
@@ -88,6 +89,10 @@ const char *ncxd_path_check(const char *tmpl);
  * %p the port, %% a '%', anything else strftime's. Nothing from a payload
  * can reach here. Returns the length, or -ENAMETOOLONG / -EINVAL. */
 int ncxd_path_expand(const char *tmpl, const struct ncx_addr *a, time_t t, char *out, size_t cap);
+
+/* mkdir -p for the directories above path's last component, each with
+ * mode (the one mkdir -p: for DIR itself, and for a host's file in it). */
+void ncxd_mkdir_parents(const char *path, mode_t mode);
 
 /* ---- format.c: the lines we write ---- */
 
@@ -219,7 +224,6 @@ const char *ncxd_drop_reason_name(enum ncxd_drop r);
  * window). */
 int ncxd_drop_from_rx(enum ncx_rx_drop_reason r);
 /* The same names as ncxd_drop_reason_name(), for sink.c until it calls that. */
-extern const char *ncxd_drop_name[NCXD_D_COUNT];
 
 struct ncxd_stats {
 	uint64_t c[NCXD_C_COUNT];

@@ -6,8 +6,10 @@
  * path; the template itself is checked once to stay below the log DIR.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ncxd.h"
 
@@ -84,4 +86,21 @@ int ncxd_path_expand(const char *tmpl, const struct ncx_addr *a, time_t t, char 
 	if (n == 0 && mid[0])
 		return -ENAMETOOLONG; /* (or it expanded to nothing: unusable either way) */
 	return (int)n;
+}
+
+void ncxd_mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		(void)mkdir(buf, mode); /* EEXIST is the common case; open() says the rest */
+		*p = '/';
+	}
 }

@@ -129,24 +129,6 @@ static void host_close(struct sink *s, struct sink_host *h)
 	s->nopen--;
 }
 
-/* mkdir -p for the directories of path below DIR (DIR itself exists). */
-static void make_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		(void)mkdir(buf, 0750);
-		*p = '/';
-	}
-}
-
 static int host_open(struct sink *s, struct sink_host *h)
 {
 	if (h->fd >= 0) {
@@ -165,7 +147,7 @@ static int host_open(struct sink *s, struct sink_host *h)
 		h->fd = open(h->path, flags, 0640);
 	}
 	if (h->fd < 0 && errno == ENOENT) {
-		make_parents(h->path);
+		ncxd_mkdir_parents(h->path, 0750);
 		h->fd = open(h->path, flags, 0640);
 	}
 	if (h->fd < 0)
@@ -396,7 +378,7 @@ static void put_pending(struct sink *s, struct sink_host *h, bool suppressed)
 		if (!h->pend_drop[r])
 			continue;
 		struct ncxd_event ev = { .kind = NCXD_EV_DROPPED, .a = h->pend_drop[r],
-					 .reason = ncxd_drop_name[r] };
+					 .reason = ncxd_drop_reason_name(r) };
 
 		if (!put_event(s, h, &ev))
 			return; /* still owed; the count stays */

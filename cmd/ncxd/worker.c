@@ -80,20 +80,12 @@ static void read_clocks(struct wstate *s)
 
 static void on_drop(struct wstate *s, struct host *h, const struct ncx_rx_event *ev)
 {
-	enum ncxd_drop r;
+	int r = ncxd_drop_from_rx(ev->drop.reason); /* -1: the engine's count is enough */
 
-	switch (ev->drop.reason) {
-	case NCX_DROP_LATE: r = NCXD_D_LATE; break;
-	case NCX_DROP_MEMORY: r = NCXD_D_MEMORY; break;
-	case NCX_DROP_FRAGS: r = NCXD_D_FRAGS; break;
-	case NCX_DROP_TOO_MANY_SENDERS: r = NCXD_D_TOO_MANY_SENDERS; break;
-	/* Counted by the engine, not losses worth a line: a malformed datagram
-	 * carries no record, a duplicate was written already, and a reliable
-	 * sender's record beyond the window will be asked for again. */
-	default: return;
-	}
+	if (r < 0)
+		return;
 	if (h)
-		sink_drop(&s->sink, h->file, r, ev->drop.records);
+		sink_drop(&s->sink, h->file, (enum ncxd_drop)r, ev->drop.records);
 	else
 		s->nohost.drop[r] += ev->drop.records;
 }

@@ -185,14 +185,16 @@ size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency);
 
 struct ncx_resp {
 	size_t len;
+	size_t limit; /* the most bytes it may grow to: NCX_WIRE_RESP_MAX, or less */
 	char buf[NCX_WIRE_RESP_MAX];
 };
 
-/* Start a response "ncrx<acked>" with no requests. */
+/* Start a response "ncrx<acked>" with no requests, limit NCX_WIRE_RESP_MAX
+ * (a caller with a smaller budget lowers r->limit after this). */
 void ncx_resp_init(struct ncx_resp *r, uint64_t acked);
 
 /* Append " <seq>". Returns false, leaving r as it was, when that would make
- * the response longer than NCX_WIRE_RESP_MAX. */
+ * the response longer than r->limit. */
 bool ncx_resp_add(struct ncx_resp *r, uint64_t seq);
 
 /*
