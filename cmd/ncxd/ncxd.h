@@ -41,7 +41,6 @@
 #define NCXD_MAX_ALLOW 256
 #define NCXD_DEFAULT_PORT 6666
 #define NCXD_DEFAULT_CONTROL "/run/ncx/ncxd.sock"
-#define NCXD_MAX_SENDERS 100000 /* per worker: the engine's table (rx.h max_senders) */
 /* Records held behind holes and open reassemblies, all workers together
  * (split evenly: rx.h engine_bytes); what is freed goes back to the system
  * (worker.c, give_back()). */
@@ -152,6 +151,8 @@ struct ncxd_config {
 	uint64_t rate, burst; /* bytes/s per host; 0 = off */
 	int rcvbuf;
 	uint64_t idle_s;
+	uint64_t max_senders;	/* per worker: the engine's table (rx.h max_senders) */
+	uint64_t resp_rate;	/* response bytes/s, all workers (rx.h resp_rate); 0 none */
 	int max_fds;	     /* open files per worker; 0 until start: NCXD_AUTO_FILES */
 	int buffers;	     /* write buffers per worker; 0 until start: NCXD_AUTO_BUFFER_BYTES */
 	size_t buffer_size;  /* bytes each */

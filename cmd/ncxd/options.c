@@ -195,6 +195,23 @@ const struct ncxd_option ncxd_options[] = {
 	{ "idle", 0, UINT(idle_s, 0, 365ull * 86400, "a number of seconds (0 = never)"),
 	  .arg = "S", .def = "3600", .help = "forget a sender silent this long (default 3600; 0 never)",
 	  .man = "Forget senders silent this long (default 3600; 0 never)." },
+	{ "max-senders", 0, UINT(max_senders, 1, 10000000, "a number from 1 to 10000000"),
+	  .arg = "N", .def = "100000",
+	  .help = "senders with state per worker (default 100000); when\n"
+		  "full, those heard only once make room first",
+	  .man = "Senders with state per worker (default 100000). When the table is full, a "
+		 "newcomer takes the place of the longest silent sender heard only once, or else "
+		 "of the longest silent of all; the first eviction is said on stderr, all are "
+		 "counted (ncxd_senders_evicted_total)." },
+	{ "resp-rate", 0, UINT(resp_rate, 0, 1ull << 40, "a number of bytes per second"),
+	  .arg = "BYTES", .def = "8388608",
+	  .help = "acks and requests, bytes/s, all senders (default\n"
+		  "8388608; 0 no cap); each sender gets at most 3x\n"
+		  "what it sent in any case",
+	  .man = "Bytes per second of acks and retransmission requests, all senders together "
+		 "(default 8388608; 0 no cap). Each sender is sent at most 3 times the bytes "
+		 "received from it in any case; what either rule holds back is counted "
+		 "(ncxd_responses_held_total)." },
 	{ "max-files", 0, UINT(max_fds, 1, 1 << 20, "a number from 1 to 1048576"), .arg = "N",
 	  .help = "open log files per worker (default: 16384 in all,\n"
 		  "or what the fd limit allows, split among the workers)",

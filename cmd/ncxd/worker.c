@@ -177,9 +177,9 @@ static void log_evicted(struct wstate *s, const struct ncx_rx_event *ev)
 		return;
 	s->evicted_said = true;
 	ncx_addr_format(ev->from, true, a, sizeof(a));
-	ncx_warn("sender table full (%u per worker): %s evicted to make room, senders heard "
-		 "only once go first; further evictions are counted in the metrics\n",
-		 (unsigned)NCXD_MAX_SENDERS, a);
+	ncx_warn("sender table full (--max-senders %llu per worker): %s evicted to make room, "
+		 "senders heard only once go first; further evictions are counted in the "
+		 "metrics\n", (unsigned long long)s->cfg->max_senders, a);
 }
 
 static void host_gone(struct wstate *s, const struct ncx_rx_event *ev, struct host *h)
@@ -554,7 +554,8 @@ void *ncxd_worker_main(void *arg)
 	s->cfg = &w->d->cfg;
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
-	rc.max_senders = NCXD_MAX_SENDERS;
+	rc.max_senders = (uint32_t)s->cfg->max_senders;
+	rc.resp_rate = s->cfg->resp_rate / (uint64_t)s->cfg->threads;
 	rc.engine_bytes = NCXD_HELD_BYTES / (size_t)s->cfg->threads;
 	if (w->d->state.f) {
 		rc.resume = resume_point;
