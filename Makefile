@@ -108,9 +108,13 @@ FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefine
 $(B)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/%.o $(patsubst %.c,$(B)/fuzzobj/%.o,$(LIB_SRC) $(SUPPORT_SRC))
+$(B)/fuzzobj/libncxd.a: $(patsubst %.c,$(B)/fuzzobj/%.o,$(NCXD_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/%.o $(patsubst %.c,$(B)/fuzzobj/%.o,$(LIB_SRC) $(SUPPORT_SRC)) \
+		$(B)/fuzzobj/libncxd.a
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(B)/fuzzobj/libncxd.a $(LDLIBS)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libncx.a
 	@mkdir -p $(@D)

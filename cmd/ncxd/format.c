@@ -82,7 +82,7 @@ void ncxd_format_time(uint64_t real_us, char out[32])
 }
 
 /* The kernel's "[%5lu.%06lu] " for a timestamp in µs; returns its length. */
-static size_t ts_text(uint64_t ts_usec, char out[48])
+size_t ncxd_ts_text(uint64_t ts_usec, char out[48])
 {
 	size_t n = 0;
 
@@ -97,7 +97,7 @@ static size_t ts_text(uint64_t ts_usec, char out[48])
 
 /* Length of a valid UTF-8 sequence at p (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t ncxd_utf8_len(const unsigned char *p, size_t n)
 {
 	unsigned c = p[0];
 	size_t len;
@@ -153,7 +153,7 @@ void ncxd_json_string(struct ncxd_line *l, const void *buf, size_t n)
 
 			ncxd_line_put(l, esc, 2);
 			i++;
-		} else if (c >= 0x80 && (len = utf8_len(p + i, n - i))) {
+		} else if (c >= 0x80 && (len = ncxd_utf8_len(p + i, n - i))) {
 			ncxd_line_put(l, p + i, len);
 			i += len;
 		} else {
@@ -277,7 +277,7 @@ void ncxd_format_record(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 		memcpy(head + n, level, k);
 		n += k;
 		head[n++] = ' ';
-		n += ts_text(rec->ts_usec, head + n);
+		n += ncxd_ts_text(rec->ts_usec, head + n);
 		ncxd_line_put(l, head, n);
 		/* Escaped on the wire already: one record is one line as it is. */
 		put_wire_text(l, text.p, text.len);
@@ -331,7 +331,7 @@ void ncxd_format_legacy(struct ncxd_line *l, enum ncxd_format f, uint64_t real_u
 		text_head(l, real_us);
 		/* The kernel's own prefix, as it came. */
 		if (g->has_ts)
-			ncxd_line_put(l, ts, ts_text(g->ts_usec, ts));
+			ncxd_line_put(l, ts, ncxd_ts_text(g->ts_usec, ts));
 		put_escaped(l, g->text.p, g->text.len);
 		end_line(l);
 		return;

@@ -108,6 +108,11 @@ void ncxd_line_put(struct ncxd_line *l, const void *p, size_t n);
 void ncxd_line_puts(struct ncxd_line *l, const char *s);
 void ncxd_line_printf(struct ncxd_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The kernel's "[%5lu.%06lu] " prefix of a record's own time; its length. */
+size_t ncxd_ts_text(uint64_t ts_usec, char out[48]);
+/* The length of the valid UTF-8 sequence at p (n bytes left), 0 if none. */
+size_t ncxd_utf8_len(const unsigned char *p, size_t n);
+
 /* "2026-11-22T01:13:34.123456Z" from a CLOCK_REALTIME time in µs. */
 void ncxd_format_time(uint64_t real_us, char out[32]);
 

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/ncxd/format.c"
+#include <ncx/num.h>
+
+#include "../../cmd/ncxd/ncxd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,7 +38,7 @@ static void check_line(const struct ncxd_line *l, bool json)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t n = utf8_len((const unsigned char *)l->p + i, l->len - 1 - i);
+			size_t n = ncxd_utf8_len((const unsigned char *)l->p + i, l->len - 1 - i);
 
 			CHECK(n > 0);
 			i += n;

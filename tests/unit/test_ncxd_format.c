@@ -7,10 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/ncxd/format.c"
+#include <ncx/num.h>
+
+#include "../../cmd/ncxd/ncxd.h"
 
 #define T0 (1795310014ull * 1000000u + 123456u) /* 2026-11-22T01:13:34.123456Z */
 
@@ -79,7 +82,7 @@ static bool j_string(struct jp *j)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t n = utf8_len(j->p, (size_t)(j->end - j->p));
+			size_t n = ncxd_utf8_len(j->p, (size_t)(j->end - j->p));
 
 			if (!n)
 				return false;
@@ -222,7 +225,7 @@ static void test_digits_match_printf(void **state)
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			v = x >> (x % 64);
 		}
-		n = ts_text(v, got);
+		n = ncxd_ts_text(v, got);
 		snprintf(want, sizeof(want), "[%5llu.%06llu] ", (unsigned long long)(v / 1000000u),
 			 (unsigned long long)(v % 1000000u));
 		assert_int_equal(n, strlen(want));
