@@ -11,24 +11,22 @@
 
 int ncx_num_parse_n(const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	uint64_t v;
+	size_t i = ncx_num_scan(s, n, &v);
 	bool over = false;
 
 	if (n == 0)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
+	/* 19 digits always fit in 64 bits (ncx_num_scan() reads those): only
+	 * from the 20th on is an overflow possible. After an overflow it reads
+	 * on: "99999999999999999999x" is not a number at all, which says more
+	 * than "too big". */
+	for (; i < n; i++) {
 		unsigned d = (unsigned)(unsigned char)s[i] - '0';
 
 		if (d > 9)
 			return -EINVAL;
-		/* 19 digits always fit in 64 bits: only from the 20th on is an
-		 * overflow possible, so the common case has no check per digit
-		 * (wire.c parses record headers with this). After an overflow
-		 * it reads on: "99999999999999999999x" is not a number at all,
-		 * which says more than "too big". */
-		if (i < 19)
-			v = v * 10 + d;
-		else if (over || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+		if (over || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
 			over = true;
 	}
 	if (over || v < min || v > max)

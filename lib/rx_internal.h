@@ -119,7 +119,6 @@ struct sender {
 	struct win *win;
 	struct frag *frags;
 	uint64_t hist_ok, hist_unk;
-	struct ncx_rx_resume resume;
 	struct ncx_rx_stats st;
 	uint16_t hist_fp[NCX_RX_HISTORY];
 	uint32_t nfrags;
@@ -134,6 +133,7 @@ struct sender {
 	size_t held_bytes;
 	uint64_t asked_end; /* one past the last seq asked for in the last round */
 	uint64_t resp_bytes; /* response bytes sent to it, against NCX_RX_AMPLIFY x st.bytes */
+	struct ncx_rx_resume resume; /* cold: read once, at its first seq */
 };
 
 struct ncx_rx {
@@ -275,7 +275,6 @@ void rx_frags_discard(struct ncx_rx *rx, struct sender *s);
 void rx_frags_free(struct sender *s);
 
 /* rx_stream.c: the stream's position, delivery, gaps, starts and reboots */
-bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp);
 void rx_stream_first(struct ncx_rx *rx, struct sender *s, const struct unit *u, uint64_t now);
 void rx_advance_to(struct ncx_rx *rx, struct sender *s, uint64_t target, uint64_t now);
 void rx_drain(struct ncx_rx *rx, struct sender *s, uint64_t now);
@@ -351,6 +350,62 @@ static inline void rx_deliver(struct ncx_rx *rx, struct sender *s, const struct 
 	s->next++;
 	note_top(s, s->next);
 	rx_progress(rx, s, now);
+}
+
+/* Fingerprints (rx_stream.c's duplicate and reboot rules), on every record. */
+#define FP_TEXT 64 /* bytes of text that go into a fingerprint */
+
+/*
+ * The first FP_TEXT bytes of a body's text (up to its newline). Fingerprint
+ * only that much: it tells boots apart as well as the whole text would, it
+ * keeps the fast path short, and the first fragment of a long record holds
+ * it, so a duplicate fragment is known without reassembling. *complete is
+ * false when a fragment's slice ends before the prefix does.
+ */
+static inline size_t rx_text_prefix(struct ncx_span body, bool *complete)
+{
+	size_t n = body.len < FP_TEXT ? body.len : FP_TEXT;
+	const char *nl = n ? memchr(body.p, '\n', n) : NULL;
+
+	if (nl) {
+		*complete = true;
+		return (size_t)(nl - body.p);
+	}
+	*complete = body.len >= FP_TEXT;
+	return n;
+}
+
+static inline uint16_t rx_fingerprint(uint64_t ts, const char *p, size_t n)
+{
+	uint64_t h = ts * 0x9e3779b97f4a7c15ULL ^ n;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	if (n) {
+		uint64_t w = 0;
+
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+	}
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return (uint16_t)(h >> 48);
+}
+
+/* The fingerprint of a record, or of the first fragment if it is enough. */
+static inline bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp)
+{
+	bool complete;
+	size_t n = rx_text_prefix(rec->body, &complete);
+
+	*fp = rx_fingerprint(rec->ts_usec, rec->body.p, n);
+	return !rec->frag || (rec->frag_off == 0 && complete);
 }
 
 #endif /* NCX_RX_INTERNAL_H */

@@ -47,63 +47,6 @@
  */
 #include "rx_internal.h"
 
-#define FP_TEXT 64 /* bytes of text that go into a fingerprint */
-
-/* ---- fingerprints -------------------------------------------------------- */
-
-/*
- * The first FP_TEXT bytes of a body's text (up to its newline). Fingerprint
- * only that much: it tells boots apart as well as the whole text would, it
- * keeps the fast path short, and the first fragment of a long record holds
- * it, so a duplicate fragment is known without reassembling. *complete is
- * false when a fragment's slice ends before the prefix does.
- */
-static size_t text_prefix(struct ncx_span body, bool *complete)
-{
-	size_t n = body.len < FP_TEXT ? body.len : FP_TEXT;
-	const char *nl = n ? memchr(body.p, '\n', n) : NULL;
-
-	if (nl) {
-		*complete = true;
-		return (size_t)(nl - body.p);
-	}
-	*complete = body.len >= FP_TEXT;
-	return n;
-}
-
-static uint16_t fingerprint(uint64_t ts, const char *p, size_t n)
-{
-	uint64_t h = ts * 0x9e3779b97f4a7c15ULL ^ n;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		uint64_t w;
-
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	if (n) {
-		uint64_t w = 0;
-
-		memcpy(&w, p, n);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-	}
-	h ^= h >> 32;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 29;
-	return (uint16_t)(h >> 48);
-}
-
-/* The fingerprint of a record, or of the first fragment if it is enough. */
-bool rx_record_fp(const struct ncx_ext *rec, uint16_t *fp)
-{
-	bool complete;
-	size_t n = text_prefix(rec->body, &complete);
-
-	*fp = fingerprint(rec->ts_usec, rec->body.p, n);
-	return !rec->frag || (rec->frag_off == 0 && complete);
-}
-
 /* ---- history --------------------------------------------------------------- */
 
 static void hist_gap(struct sender *s, uint64_t first, uint64_t last)

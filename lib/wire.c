@@ -217,12 +217,12 @@ static const char *parse_fixed(const char *p, const char *end, struct ncx_ext *o
 	uint64_t v[3];
 
 	for (int i = 0; i < 3; i++) {
-		size_t n = ncx_num_digits(p, (size_t)(end - p));
+		size_t n = ncx_num_scan(p, (size_t)(end - p), &v[i]);
 
 		/* At most 19 digits, as before: a 20-digit seq or time is not one
-		 * the kernel writes, and refusing it keeps UINT64_MAX out. */
-		if (!n || n > 19 || n == (size_t)(end - p) || p[n] != ',' ||
-		    ncx_num_parse_n(p, n, 0, UINT64_MAX, &v[i]) != 0)
+		 * the kernel writes (the 20th digit is then no ',' here), and
+		 * refusing it keeps UINT64_MAX out. */
+		if (!n || n == (size_t)(end - p) || p[n] != ',')
 			return NULL;
 		p += n + 1;
 	}

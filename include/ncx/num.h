@@ -25,6 +25,30 @@
  * range (or beyond UINT64_MAX). *out is untouched on error. */
 int ncx_num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * The number at the start of the n bytes at s, read in one pass: how many
+ * digits it has (0: s does not start with one), its value in *out. At most
+ * 19 digits are read (they always fit in 64 bits): a caller that finds a
+ * digit right after them has a number too long for it. Inline, because a
+ * record header has three of these and the receiver parses 100,000
+ * headers a second; ncx_num_parse_n() is built on it.
+ */
+static inline size_t ncx_num_scan(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	for (; i < n && i < 19; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+
+		if (d > 9)
+			break;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return i;
+}
+
 /* The same for the n bytes at s, which need not be NUL-terminated. */
 int ncx_num_parse_n(const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out);
 
