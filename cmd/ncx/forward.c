@@ -595,15 +595,15 @@ static void log_stats(struct forward *f)
 		 (unsigned long long)s->dropped, (unsigned long long)s->gaps);
 	ncx_info("sent %llu records in %llu datagrams; resent %llu on request, %llu in emergency "
 		 "(%llu emergencies), %llu as tail probes, %llu gone (%llu placeholders sent); "
-		 "%llu responses, %llu malformed, %llu forged; %llu send errors; %llu lost in the "
-		 "ring\n",
+		 "%llu responses, %llu malformed, %llu forged, %llu acks ahead; %llu send errors; "
+		 "%llu lost in the ring\n",
 		 (unsigned long long)st.tx.sent, (unsigned long long)st.tx.datagrams,
 		 (unsigned long long)st.tx.resent, (unsigned long long)st.tx.emg_resent,
 		 (unsigned long long)st.tx.emergencies, (unsigned long long)st.tx.probes,
 		 (unsigned long long)st.tx.gone, (unsigned long long)st.tx.placeholders,
 		 (unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
-		 (unsigned long long)st.forged, (unsigned long long)st.send_errors,
-		 (unsigned long long)st.ring_lost);
+		 (unsigned long long)st.forged, (unsigned long long)st.tx.ack_ahead,
+		 (unsigned long long)st.send_errors, (unsigned long long)st.ring_lost);
 	if (st.acked == UINT64_MAX)
 		ncx_info("nothing acked yet; %llu unacked\n", (unsigned long long)st.unacked);
 	else
@@ -673,6 +673,9 @@ int cmd_forward(int argc, char **argv)
 
 	ncx_netcon_config_default(&f.nc_cfg);
 	f.nc_cfg.src_port = DEFAULT_SRC_PORT;
+	/* The receiver also hears the kernel's own netconsole, and is often
+	 * ahead: an ack of seqs not sent yet acks what was sent (tx.h). */
+	f.nc_cfg.tx.ack_ahead_clamp = true;
 	rc = parse_args(&f, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
