@@ -305,6 +305,8 @@ struct ncxd {
 	uint64_t start_real_us; /* wall clock at start */
 	struct ncxd_state state;
 	struct ncxd_control *control; /* NULL: no control socket */
+	/* metrics.c: the totals last written; no *_total is ever written lower. */
+	struct ncxd_stats metrics_floor;
 };
 
 void *ncxd_worker_main(void *arg);
