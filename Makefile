@@ -42,7 +42,9 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointe
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -pthread -Iinclude -Itests/support -D_GNU_SOURCE \
 	-DNCX_VERSION='"$(NCX_VERSION_STRING)"' -MMD -MP
-LDLIBS := -pthread
+# libseccomp: the programs' sandbox (lib/sandbox.c); as-needed, so only
+# what calls it depends on it.
+LDLIBS := -pthread -Wl,--as-needed -lseccomp
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

@@ -90,6 +90,7 @@ static void usage(FILE *f)
 		"                           100; 0 none); FILE is removed when ncxd exits\n"
 		"      --allow CIDR         accept only these senders (repeatable; default all)\n"
 		"      --user USER          drop privileges to USER after binding\n"
+		"      --no-sandbox         no seccomp filter, no Landlock (docs/security.md)\n"
 		"      --rate B[:BURST]     per-host byte rate limit (default 1048576:4194304; 0 off)\n"
 		"      --rcvbuf BYTES       socket receive buffer (default 33554432)\n"
 		"      --idle S             forget a sender silent this long (default 3600; 0 never)\n"
@@ -485,6 +486,8 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 	}
 	open_state(d);
 	signal(SIGPIPE, SIG_IGN);
+	if ((rc = ncxd_sandbox_enter(d)))
+		return rc;
 	for (int w = 0; w < d->nworkers; w++) {
 		d->workers[w].d = d;
 		d->workers[w].id = w;
@@ -534,6 +537,7 @@ int main(int argc, char **argv)
 	if ((rc = log_start()))
 		return rc;
 	ncxd_config_default(&d.cfg);
+	argc = ncxd_sandbox_take_flag(argc, argv);
 	if ((rc = parse_args(&d.cfg, argc, argv)) < 0)
 		rc = start(&d, &sigs);
 	if (d.workers) {

@@ -327,6 +327,16 @@ void ncxd_control_stop(struct ncxd *d);
  * Returns its length, or -ENOMEM; *out NULL on error. */
 long ncxd_status_reply(struct ncxd *d, const char *request, char **out);
 
+/* sandbox.c (docs/security.md): take --no-sandbox out of argv (returns the
+ * new argc); enter the sandbox (0, or an exit status after saying why).
+ * ncxd_sandbox_rules: the Landlock rules for cfg into r (bufs: room for two
+ * directory names), returns how many. */
+struct ncx_sb_rule;
+int ncxd_sandbox_take_flag(int argc, char **argv);
+int ncxd_sandbox_enter(struct ncxd *d);
+int ncxd_sandbox_rules(const struct ncxd_config *cfg, struct ncx_sb_rule *r, size_t cap,
+		       char (*bufs)[4096]);
+
 /* metrics.c: write FILE.tmp and rename it to FILE. Returns 0 or -errno. */
 int ncxd_metrics_write(struct ncxd *d, const char *path);
 void ncxd_snapshot_free(struct ncxd_snapshot *s);
