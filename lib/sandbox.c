@@ -19,6 +19,41 @@
 
 #include "sandbox.h"
 
+/* ---- sanitizer builds --------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(undefined_behavior_sanitizer)
+#define SANITIZER 1
+#endif
+#endif
+
+#ifdef SANITIZER
+/*
+ * LeakSanitizer's check at exit stops the world: a task made with clone()
+ * (no CLONE_THREAD) ptrace-attaches to every thread and reads their
+ * registers; it and the reports read /proc/self/maps. ASan's allocator
+ * maps and unmaps on its own.
+ */
+const char *const ncx_sb_sanitizer_calls[] = {
+	"ptrace", "wait4", "waitid", "prctl", "sched_yield", "sigaltstack", "getppid",
+	"readlink", "readlinkat", "open", "openat", "getdents64", "mmap", "munmap", "mprotect",
+	"madvise", "mremap", "write", "pipe", "pipe2", "kill", "tgkill", "getpid", "gettid",
+	"sched_getaffinity", "clock_gettime", "nanosleep", "clock_nanosleep", "getrlimit", "getdents",
+	"prlimit64", "setrlimit", "rt_sigaction", "rt_sigprocmask", "lseek", "fstat",
+	"newfstatat", "stat", "close", "read", "futex", "process_vm_readv", "sysinfo",
+};
+const size_t ncx_sb_sanitizer_ncalls = sizeof(ncx_sb_sanitizer_calls) / sizeof(ncx_sb_sanitizer_calls[0]);
+const bool ncx_sb_sanitizer_build = true;
+#else
+const char *const ncx_sb_sanitizer_calls[] = { NULL };
+const size_t ncx_sb_sanitizer_ncalls = 0;
+const bool ncx_sb_sanitizer_build = false;
+#endif
+
+
 /* ---- Landlock ----------------------------------------------------------- */
 
 /* Rights newer than the oldest headers we build with (Debian 12's know ABI 2). */
@@ -81,9 +116,10 @@ static uint64_t rule_rights(enum ncx_sb_access a)
 int ncx_sb_landlock(const struct ncx_sb_rule *rules, size_t n, char *msg, size_t msglen)
 {
 	struct landlock_ruleset_attr attr = { 0 };
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	long abi;
 	int fd, rc = 0;
 
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
 		rc = errno;
 		snprintf(msg, msglen, "the kernel has no Landlock (%s)",
@@ -99,25 +135,25 @@ int ncx_sb_landlock(const struct ncx_sb_rule *rules, size_t n, char *msg, size_t
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
+		const struct ncx_sb_rule *r = &rules[i];
 		struct landlock_path_beneath_attr pb = { 0 };
 		struct stat st;
 
-		pb.parent_fd = open(rules[i].path, O_PATH | O_CLOEXEC);
+		pb.parent_fd = open(r->path, O_PATH | O_CLOEXEC);
 		if (pb.parent_fd < 0) {
 			if (errno == ENOENT)
 				continue;
 			rc = -errno;
-			snprintf(msg, msglen, "%s: %s", rules[i].path, strerror(-rc));
+			snprintf(msg, msglen, "%s: %s", r->path, strerror(-rc));
 			goto out;
 		}
-		pb.allowed_access = rule_rights(rules[i].access) & attr.handled_access_fs;
+		pb.allowed_access = rule_rights(r->access) & attr.handled_access_fs;
 		if (!fstat(pb.parent_fd, &st) && !S_ISDIR(st.st_mode))
 			pb.allowed_access &= FILE_RIGHTS;
 		if (pb.allowed_access &&
 		    syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0)) {
 			rc = -errno;
-			snprintf(msg, msglen, "landlock_add_rule %s: %s", rules[i].path,
-				 strerror(-rc));
+			snprintf(msg, msglen, "landlock_add_rule %s: %s", r->path, strerror(-rc));
 			close(pb.parent_fd);
 			goto out;
 		}
@@ -192,36 +228,3 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- sanitizer builds --------------------------------------------------- */
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-	__has_feature(undefined_behavior_sanitizer)
-#define SANITIZER 1
-#endif
-#endif
-
-#ifdef SANITIZER
-/*
- * LeakSanitizer's check at exit stops the world: a task made with clone()
- * (no CLONE_THREAD) ptrace-attaches to every thread and reads their
- * registers; it and the reports read /proc/self/maps. ASan's allocator
- * maps and unmaps on its own.
- */
-const char *const ncx_sb_sanitizer_calls[] = {
-	"ptrace", "wait4", "waitid", "prctl", "sched_yield", "sigaltstack", "getppid",
-	"readlink", "readlinkat", "open", "openat", "getdents64", "mmap", "munmap", "mprotect",
-	"madvise", "mremap", "write", "pipe", "pipe2", "kill", "tgkill", "getpid", "gettid",
-	"sched_getaffinity", "clock_gettime", "nanosleep", "clock_nanosleep", "getrlimit",
-	"prlimit64", "setrlimit", "rt_sigaction", "rt_sigprocmask", "lseek", "fstat",
-	"newfstatat", "stat", "close", "read", "futex", "process_vm_readv",
-};
-const size_t ncx_sb_sanitizer_ncalls = sizeof(ncx_sb_sanitizer_calls) / sizeof(ncx_sb_sanitizer_calls[0]);
-const bool ncx_sb_sanitizer_build = true;
-#else
-const char *const ncx_sb_sanitizer_calls[] = { NULL };
-const size_t ncx_sb_sanitizer_ncalls = 0;
-const bool ncx_sb_sanitizer_build = false;
-#endif

@@ -56,8 +56,13 @@ int ncx_sb_seccomp(const char *const *names, size_t n, char *msg, size_t msglen)
  * beyond a program's own, in a sanitizer build; empty otherwise. */
 extern const char *const ncx_sb_sanitizer_calls[];
 extern const size_t ncx_sb_sanitizer_ncalls;
-/* Whether this is a sanitizer build (LSan's exit check then needs clone
- * without CLONE_THREAD and ptrace of every thread: see sandbox.c). */
+/*
+ * Whether this is a sanitizer build. LeakSanitizer's check at exit needs
+ * clone without CLONE_THREAD and ptrace of every thread; Landlock forbids
+ * a thread inside a domain to trace one outside it, and the log core's
+ * thread starts before the sandbox. So a sanitizer build's programs skip
+ * Landlock (and say so); the release build has both.
+ */
 extern const bool ncx_sb_sanitizer_build;
 
 #endif /* NCX_SANDBOX_H */
