@@ -95,7 +95,8 @@ ifneq ($(MAKECMDGOALS),clean)
 $(shell mkdir -p $(B) && [ "$$(cat $(B)/.version 2>/dev/null)" = '$(NCX_VERSION_STRING)' ] || \
 	echo '$(NCX_VERSION_STRING)' >$(B)/.version)
 endif
-$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncx/main.o): $(B)/.version
+$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncxd/metrics.o \
+	$(d)/obj/cmd/ncx/main.o): $(B)/.version
 
 # Fuzzers: the library instrumented for coverage, each target linked with libFuzzer.
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined
