@@ -56,6 +56,7 @@ struct forward {
 	enum from from;
 	size_t ring_size;
 	bool verbose;
+	bool no_sandbox;
 
 	/* running */
 	int kfd;
@@ -89,6 +90,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ncx forward -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [--state FILE|none]\n"
 		"                   [--from oldest|now] [--ring-size BYTES] [-r RATE] [-v]\n"
+		"                   [--no-sandbox]\n"
 		"\n"
 		"Send the kernel's log (/dev/kmsg, every level) to netconsole receivers, reliably:\n"
 		"each record goes out in the kernel's extended netconsole format with the kernel's\n"
@@ -114,6 +116,9 @@ static void usage(FILE *f)
 		"                          64K..1G, suffix K, M or G allowed (default 16M)\n"
 		"  -r, --rate N            at most N datagrams per second (default: no cap)\n"
 		"  -v, --verbose           say where it starts and resumes; statistics at exit\n"
+		"      --no-sandbox        no seccomp filter, no Landlock (by default, once\n"
+		"                          /dev/kmsg is open, only the system calls it needs and\n"
+		"                          only the state file's directory: docs/security.md)\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"Reading /dev/kmsg needs CAP_SYSLOG when kernel.dmesg_restrict is 1 (Debian's\n"
@@ -183,6 +188,7 @@ static int parse_args(struct forward *f, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },  { "from", required_argument, NULL, 'f' },
 		{ "ring-size", required_argument, NULL, 'R' }, { "rate", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "help", no_argument, NULL, 'h' },
+		{ "no-sandbox", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state = NULL;
@@ -204,6 +210,7 @@ static int parse_args(struct forward *f, int argc, char **argv)
 			f->nc_cfg.src_port = (uint16_t)v;
 			break;
 		case 's': state = optarg; break;
+		case 'S': f->no_sandbox = true; break;
 		case 'f':
 			if (!strcmp(optarg, "oldest"))
 				f->from = FROM_OLDEST;
@@ -646,6 +653,8 @@ static int setup(struct forward *f)
 		return EX_USAGE;
 	}
 	choose_start(f);
+	if (!f->no_sandbox && (rc = forward_sandbox_enter(f->state_path)))
+		return rc;
 	return start_netcon(f);
 }
 
