@@ -122,9 +122,11 @@ int ncx_sb_landlock(const struct ncx_sb_rule *rules, size_t n, char *msg, size_t
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
 		rc = errno;
-		snprintf(msg, msglen, "the kernel has no Landlock (%s)",
-			 rc == ENOSYS ? "not built in" : rc == EOPNOTSUPP ? "not enabled at boot"
-								  : strerror(rc));
+		if (rc == ENOSYS || rc == EOPNOTSUPP)
+			snprintf(msg, msglen, "the kernel has no Landlock (%s)",
+				 rc == ENOSYS ? "not built in" : "not enabled at boot: lsm=");
+		else	/* EPERM: a seccomp filter around us (a service manager's) */
+			snprintf(msg, msglen, "Landlock is not available to us (%s)", strerror(rc));
 		return 0;
 	}
 	attr.handled_access_fs = fs_rights((int)abi);
