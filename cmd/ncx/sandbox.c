@@ -26,7 +26,8 @@
  * bind, getsockname, eventfd2, clone) and its thread (poll, recvfrom,
  * sendto, read of its eventfd), the log core (clock_gettime, getcpu,
  * write to stderr), glibc (futex, rseq, set_robust_list, malloc's mmap,
- * munmap, mprotect, madvise, brk, getrandom) and the exit paths.
+ * munmap, mprotect, madvise, brk, getrandom; sysinfo in qsort, which tx
+ * calls on a response's requests) and the exit paths.
  */
 static const char *const forward_calls[] = {
 	/* files */
@@ -41,6 +42,7 @@ static const char *const forward_calls[] = {
 	/* memory and threads */
 	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "futex", "clone", "clone3",
 	"set_robust_list", "rseq", "sched_yield", "getcpu", "getrandom", "gettid", "getpid",
+	"sysinfo",
 	/* signals and exit */
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "tgkill", "exit",
 	"exit_group", "restart_syscall",

@@ -33,7 +33,9 @@ static bool sandbox_off;
  * the log core (clock_gettime through the vDSO or not, getcpu, write to
  * stderr), glibc inside threads and malloc (clone, futex, set_robust_list,
  * rseq, mmap, munmap, mprotect, madvise, brk, getrandom for malloc's
- * tcache), and the exit paths (exit, exit_group, tgkill for abort).
+ * tcache), qsort (sysinfo: glibc's qsort asks for the memory size before it
+ * allocates a big array's scratch: the status table, the metrics' busiest
+ * hosts), and the exit paths (exit, exit_group, tgkill for abort).
  */
 static const char *const ncxd_calls[] = {
 	/* files */
@@ -53,7 +55,7 @@ static const char *const ncxd_calls[] = {
 	"mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "futex", "clone", "clone3",
 	"set_robust_list", "get_robust_list", "rseq", "sched_yield", "sched_getaffinity",
 	"getcpu", "getrandom", "gettid", "getpid", "getuid", "geteuid", "getgid", "getegid",
-	"prlimit64", "getrlimit",
+	"prlimit64", "getrlimit", "sysinfo",
 	/* signals and exit */
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "tgkill", "tkill",
 	"exit", "exit_group", "restart_syscall",
