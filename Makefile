@@ -44,7 +44,9 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointe
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -pthread -Iinclude -Itests/support -D_GNU_SOURCE \
 	-DNCX_VERSION='"$(NCX_VERSION_STRING)"' -MMD -MP
-LDLIBS := -pthread
+# libseccomp: the programs' sandbox (lib/sandbox.c); as-needed, so only
+# what calls it depends on it.
+LDLIBS := -pthread -Wl,--as-needed -lseccomp
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -101,7 +103,8 @@ ifneq ($(MAKECMDGOALS),clean)
 $(shell mkdir -p $(B) && [ "$$(cat $(B)/.version 2>/dev/null)" = '$(NCX_VERSION_STRING)' ] || \
 	echo '$(NCX_VERSION_STRING)' >$(B)/.version)
 endif
-$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncx/main.o): $(B)/.version
+$(foreach d,$(B) $(B)/asan $(B)/tsan,$(d)/obj/cmd/ncxd/main.o $(d)/obj/cmd/ncxd/metrics.o \
+	$(d)/obj/cmd/ncx/main.o): $(B)/.version
 
 # Fuzzers: the library instrumented for coverage, each target linked with libFuzzer.
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -88,10 +88,15 @@ static void gap(struct ncx_rx *rx, struct sender *s, uint64_t first, uint64_t la
 	uint64_t n = last - first + 1;
 
 	COUNT(rx, s, gaps, 1);
-	if (s->reliable)
-		COUNT(rx, s, lost, n);
-	else
-		COUNT(rx, s, missed, n);
+	/* Saturating: a forged seq can claim a gap of nearly 2^64 records, and
+	 * a counter must never wrap (finding 8 of the hardening issue). */
+	if (s->reliable) {
+		rx->st.lost = sat_add(rx->st.lost, n);
+		s->st.lost = sat_add(s->st.lost, n);
+	} else {
+		rx->st.missed = sat_add(rx->st.missed, n);
+		s->st.missed = sat_add(s->st.missed, n);
+	}
 	rx_ev_init(rx, &ev, NCX_RX_GAP, s, NULL, now);
 	ev.pos = last + 1;
 	ev.gap.first = first;

@@ -9,11 +9,11 @@
  *   sent       one past the highest seq sent the first time (all targets).
  *   per target
  *     ack_next the lowest seq the target has not acked (its "acked" + 1,
- *              so that "nothing acked yet" needs no special value). It may
- *              run ahead of sent: a receiver that heard the same stream by
- *              another path (ncx forward beside the kernel's netconsole)
- *              acks seqs this sender has yet to send. Such seqs are acked
- *              the moment they are sent.
+ *              so that "nothing acked yet" needs no special value). Never
+ *              past sent: an ack of seqs not yet sent is forged or of
+ *              another run, and is ignored (or, with ack_ahead_clamp, taken
+ *              up to sent: ncx forward's receiver also hears the kernel's
+ *              netconsole and may be ahead); counted in ack_ahead.
  *     emg      emergency mode, the next round's time and the interval.
  *     emg_floor seqs below it were found gone in an emergency round and
  *              are not tried again (gone is forever: the ring only moves on);
@@ -481,7 +481,14 @@ int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, 
 	}
 	tx->st.responses++;
 	g = &tx->tg[t];
-	ack_to(g, acked, now_us);
+	if (acked >= tx->sent) {
+		/* Seqs we have not sent: never acked before they are. */
+		tx->st.ack_ahead++;
+		if (tx->cfg.ack_ahead_clamp && tx->sent > 0)
+			ack_to(g, tx->sent - 1, now_us);
+	} else {
+		ack_to(g, acked, now_us);
+	}
 	/* Sorted and unique: each seq once per response, oldest first. */
 	qsort(req, (size_t)n, sizeof(req[0]), cmp_u64);
 	for (int i = 0; i < n; i++) {

@@ -56,6 +56,7 @@ struct forward {
 	enum from from;
 	size_t ring_size;
 	bool verbose;
+	bool no_sandbox;
 
 	/* running */
 	int kfd;
@@ -89,6 +90,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ncx forward -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [--state FILE|none]\n"
 		"                   [--from oldest|now] [--ring-size BYTES] [-r RATE] [-v]\n"
+		"                   [--no-sandbox]\n"
 		"\n"
 		"Send the kernel's log (/dev/kmsg, every level) to netconsole receivers, reliably:\n"
 		"each record goes out in the kernel's extended netconsole format with the kernel's\n"
@@ -114,6 +116,9 @@ static void usage(FILE *f)
 		"                          64K..1G, suffix K, M or G allowed (default 16M)\n"
 		"  -r, --rate N            at most N datagrams per second (default: no cap)\n"
 		"  -v, --verbose           say where it starts and resumes; statistics at exit\n"
+		"      --no-sandbox        no seccomp filter, no Landlock (by default, once\n"
+		"                          /dev/kmsg is open, only the system calls it needs and\n"
+		"                          only the state file's directory: docs/security.md)\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"Reading /dev/kmsg needs CAP_SYSLOG when kernel.dmesg_restrict is 1 (Debian's\n"
@@ -183,6 +188,7 @@ static int parse_args(struct forward *f, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },  { "from", required_argument, NULL, 'f' },
 		{ "ring-size", required_argument, NULL, 'R' }, { "rate", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "help", no_argument, NULL, 'h' },
+		{ "no-sandbox", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state = NULL;
@@ -204,6 +210,7 @@ static int parse_args(struct forward *f, int argc, char **argv)
 			f->nc_cfg.src_port = (uint16_t)v;
 			break;
 		case 's': state = optarg; break;
+		case 'S': f->no_sandbox = true; break;
 		case 'f':
 			if (!strcmp(optarg, "oldest"))
 				f->from = FROM_OLDEST;
@@ -595,15 +602,15 @@ static void log_stats(struct forward *f)
 		 (unsigned long long)s->dropped, (unsigned long long)s->gaps);
 	ncx_info("sent %llu records in %llu datagrams; resent %llu on request, %llu in emergency "
 		 "(%llu emergencies), %llu as tail probes, %llu gone (%llu placeholders sent); "
-		 "%llu responses, %llu malformed, %llu forged; %llu send errors; %llu lost in the "
-		 "ring\n",
+		 "%llu responses, %llu malformed, %llu forged, %llu acks ahead; %llu send errors; "
+		 "%llu lost in the ring\n",
 		 (unsigned long long)st.tx.sent, (unsigned long long)st.tx.datagrams,
 		 (unsigned long long)st.tx.resent, (unsigned long long)st.tx.emg_resent,
 		 (unsigned long long)st.tx.emergencies, (unsigned long long)st.tx.probes,
 		 (unsigned long long)st.tx.gone, (unsigned long long)st.tx.placeholders,
 		 (unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
-		 (unsigned long long)st.forged, (unsigned long long)st.send_errors,
-		 (unsigned long long)st.ring_lost);
+		 (unsigned long long)st.forged, (unsigned long long)st.tx.ack_ahead,
+		 (unsigned long long)st.send_errors, (unsigned long long)st.ring_lost);
 	if (st.acked == UINT64_MAX)
 		ncx_info("nothing acked yet; %llu unacked\n", (unsigned long long)st.unacked);
 	else
@@ -646,6 +653,8 @@ static int setup(struct forward *f)
 		return EX_USAGE;
 	}
 	choose_start(f);
+	if (!f->no_sandbox && (rc = forward_sandbox_enter(f->state_path)))
+		return rc;
 	return start_netcon(f);
 }
 
@@ -673,6 +682,9 @@ int cmd_forward(int argc, char **argv)
 
 	ncx_netcon_config_default(&f.nc_cfg);
 	f.nc_cfg.src_port = DEFAULT_SRC_PORT;
+	/* The receiver also hears the kernel's own netconsole, and is often
+	 * ahead: an ack of seqs not sent yet acks what was sent (tx.h). */
+	f.nc_cfg.tx.ack_ahead_clamp = true;
 	rc = parse_args(&f, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;

@@ -11,6 +11,11 @@ int cmd_replay(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+
+/* sandbox.c: ncx forward's seccomp filter and Landlock rules (docs/security.md).
+ * Returns 0, or an exit status after saying why. */
+int forward_sandbox_enter(const char *state_path);
 
 /*
  * Our own lines (log.c): the log core, with the plain console on stderr

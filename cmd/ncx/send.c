@@ -158,14 +158,17 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Records in the ring not yet acked by every target. */
+/* Records in the ring not yet acked by every target. tx never acks past
+ * what was sent (an ack of seqs not sent yet is ignored), but this is a
+ * count that goes into a message: never let it wrap. */
 static uint64_t in_flight(struct sender *s, uint64_t *acked_next)
 {
 	struct ncx_netcon_stats st;
+	uint64_t next = ncx_ring_next_seq(s->ring);
 
 	ncx_netcon_get_stats(s->nc, &st);
 	*acked_next = st.acked + 1;	/* UINT64_MAX (none yet) wraps to 0 */
-	return ncx_ring_next_seq(s->ring) - *acked_next;
+	return *acked_next >= next ? 0 : next - *acked_next;
 }
 
 /*
@@ -300,7 +303,8 @@ static void print_stats(struct sender *s)
 		"ncx send: %llu records logged; sent %llu in %llu datagrams; resent %llu, "
 		"emergency resends %llu (%llu emergencies), tail probes %llu, gone %llu "
 		"(placeholders %llu), paced %llu, waits for acks %llu; "
-		"responses %llu, malformed %llu, forged %llu; send errors %llu, ring lost %llu; "
+		"responses %llu, malformed %llu, forged %llu, acks ahead %llu; send errors %llu, "
+		"ring lost %llu; "
 		"acked up to seq ",
 		(unsigned long long)s->logged, (unsigned long long)st.tx.sent,
 		(unsigned long long)st.tx.datagrams, (unsigned long long)st.tx.resent,
@@ -309,8 +313,8 @@ static void print_stats(struct sender *s)
 		(unsigned long long)st.tx.placeholders, (unsigned long long)st.tx.paced,
 		(unsigned long long)st.tx.capped,
 		(unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
-		(unsigned long long)st.forged, (unsigned long long)st.send_errors,
-		(unsigned long long)st.ring_lost);
+		(unsigned long long)st.forged, (unsigned long long)st.tx.ack_ahead,
+		(unsigned long long)st.send_errors, (unsigned long long)st.ring_lost);
 	if (st.acked == UINT64_MAX)
 		fputs("(none)", stderr);
 	else

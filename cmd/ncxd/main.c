@@ -411,6 +411,8 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 	}
 	open_state(d);
 	signal(SIGPIPE, SIG_IGN);
+	if ((rc = ncxd_sandbox_enter(d)))
+		return rc;
 	for (int w = 0; w < d->nworkers; w++) {
 		d->workers[w].d = d;
 		d->workers[w].id = w;

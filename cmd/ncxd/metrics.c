@@ -161,6 +161,27 @@ static int busiest_first(const void *pa, const void *pb)
 	return a < b ? 1 : a > b ? -1 : 0;
 }
 
+/* Counters only grow: a sum that would pass 2^64 - 1 stays there. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/*
+ * A *_total is a counter: whatever a source says, what is written is never
+ * lower than what was written before (Prometheus takes a drop for a
+ * restart of ncxd and counts the whole value again). The engines' counts
+ * are cumulative and should never go down, but they add sizes that the
+ * senders choose (a gap of 2^64 - 3 records: issue #10, finding 8), so
+ * this is where the rule is held whatever they do.
+ */
+static void hold_floor(uint64_t *v, uint64_t *floor)
+{
+	if (*v < *floor)
+		*v = *floor;
+	*floor = *v;
+}
+
 struct merged {
 	struct ncxd_snapshot tot;
 	uint64_t seen; /* senders in the snapshots */
@@ -176,11 +197,11 @@ static void merge(struct ncxd *d, struct merged *m)
 
 		pthread_mutex_lock(&wk->lock);
 		for (int i = 0; i < NCXD_C_COUNT; i++)
-			m->tot.total.c[i] += s->total.c[i];
+			m->tot.total.c[i] = sat_add(m->tot.total.c[i], s->total.c[i]);
 		for (int i = 0; i < NCXD_D_COUNT; i++)
-			m->tot.total.drop[i] += s->total.drop[i];
-		m->tot.denied += s->denied;
-		m->tot.socket_drops += s->socket_drops;
+			m->tot.total.drop[i] = sat_add(m->tot.total.drop[i], s->total.drop[i]);
+		m->tot.denied = sat_add(m->tot.denied, s->denied);
+		m->tot.socket_drops = sat_add(m->tot.socket_drops, s->socket_drops);
 		m->tot.hosts += s->hosts;
 		m->tot.open_files += s->open_files;
 		m->tot.buffers_used += s->buffers_used;
@@ -191,6 +212,10 @@ static void merge(struct ncxd *d, struct merged *m)
 	}
 	if (m->top.n > 1)
 		qsort(m->top.v, m->top.n, sizeof(*m->top.v), busiest_first);
+	for (int i = 0; i < NCXD_C_COUNT; i++)
+		hold_floor(&m->tot.total.c[i], &d->metrics_floor.c[i]);
+	for (int i = 0; i < NCXD_D_COUNT; i++)
+		hold_floor(&m->tot.total.drop[i], &d->metrics_floor.drop[i]);
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)

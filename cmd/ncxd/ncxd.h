@@ -169,6 +169,7 @@ struct ncxd_config {
 	/* listen[] is the default pair (given neither in argv nor the file): a
 	 * host without IPv6 then listens on IPv4 alone. */
 	bool listen_default;
+	bool no_sandbox;     /* --no-sandbox: no seccomp filter, no Landlock */
 };
 
 /* Every option's default (options.c's table); listen stays empty. */
@@ -335,6 +336,8 @@ struct ncxd {
 	uint64_t start_real_us; /* wall clock at start */
 	struct ncxd_state state;
 	struct ncxd_control *control; /* NULL: no control socket */
+	/* metrics.c: the totals last written; no *_total is ever written lower. */
+	struct ncxd_stats metrics_floor;
 };
 
 void *ncxd_worker_main(void *arg);
@@ -354,6 +357,15 @@ void ncxd_control_stop(struct ncxd *d);
  * malloc'd buffer: the machine-readable form docs/ncxd.md describes.
  * Returns its length, or -ENOMEM; *out NULL on error. */
 long ncxd_status_reply(struct ncxd *d, const char *request, char **out);
+
+/* sandbox.c (docs/security.md): enter the sandbox, unless cfg.no_sandbox
+ * (0, or an exit status after saying why).
+ * ncxd_sandbox_rules: the Landlock rules for cfg into r (bufs: room for two
+ * directory names), returns how many. */
+struct ncx_sb_rule;
+int ncxd_sandbox_enter(struct ncxd *d);
+int ncxd_sandbox_rules(const struct ncxd_config *cfg, struct ncx_sb_rule *r, size_t cap,
+		       char (*bufs)[4096]);
 
 /* metrics.c: write FILE.tmp and rename it to FILE. Returns 0 or -errno. */
 int ncxd_metrics_write(struct ncxd *d, const char *path);

@@ -136,6 +136,18 @@ static int set_control(struct ncxd_config *c, const char *v, enum ncxd_src src, 
 	return 0;
 }
 
+/* A flag: no value on the command line; "yes" in the config file. */
+static int set_no_sandbox(struct ncxd_config *c, const char *v, enum ncxd_src src, char *err,
+			  size_t errlen)
+{
+	if (v && strcmp(v, "yes")) {
+		snprintf(err, errlen, "no-sandbox: '%s' is not yes", v);
+		return -EINVAL;
+	}
+	c->no_sandbox = true;
+	return 0;
+}
+
 #define FIELD(f) .off = offsetof(struct ncxd_config, f), .size = sizeof(((struct ncxd_config *)0)->f)
 #define UINT(f, lo, hi, w) .kind = NCXD_OPT_UINT, FIELD(f), .min = (lo), .max = (hi), .what = (w)
 #define STR(f, w) .kind = NCXD_OPT_STR, FIELD(f), .what = (w)
@@ -235,6 +247,10 @@ const struct ncxd_option ncxd_options[] = {
 	  .man = "The control socket that \\fBncx status\\fR asks (default " NCXD_DEFAULT_CONTROL
 		 ", mode 0660; '' for none). A default path that cannot be used is skipped with a "
 		 "warning; an explicit one is an error (exit 73). Removed on a clean exit." },
+	{ "no-sandbox", 0, FUNC(set_no_sandbox),
+	  .help = "no seccomp filter, no Landlock (docs/security.md)",
+	  .man = "Run without the seccomp filter and the Landlock rules ncxd enters after "
+		 "binding (docs/security.md). In the config file: \\fBno-sandbox yes\\fR." },
 	{ "config", 'c', .kind = NCXD_OPT_CMD, .arg = "FILE",
 	  .help = "read settings from FILE: 'option value' lines with the\n"
 		  "long option names, '#' comments; the command line wins",

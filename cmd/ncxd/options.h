@@ -27,7 +27,8 @@ enum ncxd_src { NCXD_SRC_DEFAULT, NCXD_SRC_FILE, NCXD_SRC_CLI };
 enum ncxd_opt_kind {
 	NCXD_OPT_UINT, /* decimal in [min, max] (lib/num), stored at off (size 4 or 8) */
 	NCXD_OPT_STR,  /* a string, malloc'd, at off (a char *) */
-	NCXD_OPT_FUNC, /* set() checks and stores it */
+	NCXD_OPT_FUNC, /* set() checks and stores it; with no arg, a flag (the command
+			* line gives set() NULL, the config file "yes") */
 	NCXD_OPT_CMD,  /* the command line's alone (-c, -h, -V): main.c acts on it */
 };
 

@@ -88,6 +88,14 @@ struct ncx_tx_config {
 	uint64_t probe_us;	 /* the tail probe (above); default 250 ms; 0: none */
 	uint32_t max_inflight;	 /* unacked records per target before first sends
 				  * wait; default 4096, the receiver's window; 0: no cap */
+	/* An ack of seqs this sender has not sent yet speaks of another stream
+	 * (forged, or an earlier run on the same port). false (default): ignored.
+	 * true: taken as acking everything sent so far, for a sender whose
+	 * receiver also hears the same stream by another path and may be ahead
+	 * (ncx forward beside the kernel's netconsole). Either way acked never
+	 * moves past what was sent: a seq is acked only once it has been sent
+	 * and acked again. */
+	bool ack_ahead_clamp;
 	/* Send a placeholder for gone seqs first..first+count-1 (count at most
 	 * 2^32) to target; arg is what ncx_tx_response() or ncx_tx_tick() got.
 	 * Returns datagrams sent (1), or <= 0 if none went. NULL: never. */
@@ -119,6 +127,7 @@ struct ncx_tx_stats {
 	uint64_t gone_limited;	/* placeholders not sent: NCX_TX_GONE_BURST reached */
 	uint64_t probes;	/* tail probes sent */
 	uint64_t capped;	/* times first sends waited for max_inflight */
+	uint64_t ack_ahead;	/* responses acking seqs not yet sent (ignored or clamped) */
 };
 
 struct ncx_tx;
@@ -151,8 +160,9 @@ void ncx_tx_sent(struct ncx_tx *tx, uint64_t seq, uint64_t cookie, unsigned data
  * A response from target t (the driver has checked that it came from that
  * target's address and port). Returns 0, or -EBADMSG for a datagram that is
  * not "ncrx<acked>[ <seq>]*" (counted, nothing done). An ack beyond what was
- * sent is kept: those seqs count as acked when they are sent (a receiver
- * that also hears the kernel's own netconsole may be ahead of a forwarder).
+ * sent (acked >= the next seq to send) never moves the target's ack past what
+ * was sent, and is counted in ack_ahead: it is ignored, or with
+ * cfg.ack_ahead_clamp taken as acking everything sent so far.
  */
 int ncx_tx_response(struct ncx_tx *tx, unsigned t, const void *buf, size_t len, uint64_t now_us,
 		    ncx_tx_resend_fn resend, void *arg);

@@ -233,7 +233,8 @@ static void test_table(void **state)
 		assert_ptr_equal(ncxd_option_find(o->name), o);
 		assert_non_null(o->help);
 		assert_non_null(o->man);
-		assert_true(o->kind == NCXD_OPT_CMD || o->arg);
+		/* a value, but for -c/-h/-V and flags (FUNC with no arg) */
+		assert_true(o->kind == NCXD_OPT_CMD || o->kind == NCXD_OPT_FUNC || o->arg);
 		assert_true(ncxd_config_known(o->name) == (o->kind != NCXD_OPT_CMD));
 		if (o->kind == NCXD_OPT_UINT) {
 			assert_non_null(o->what);

@@ -183,19 +183,72 @@ static void test_start_mid_stream(void **state)
 	ncx_tx_free(tx);
 }
 
-/* A receiver that heard the stream another way may ack ahead of us. */
-static void test_ack_ahead_of_sent(void **state)
+/*
+ * Issue #10, finding 4: an ack of seqs not yet sent (forged, or from an
+ * earlier run on the same port) is ignored by default and counted; acked
+ * never moves past what was sent, so nothing unsent counts as delivered
+ * and no count of unacked records can wrap.
+ */
+static void test_ack_ahead_ignored(void **state)
 {
 	struct ncx_tx *tx = mk(1, NULL);
 	struct rec r = { 0 };
 
 	(void)state;
 	send_range(tx, 0, 4, 0);
+	assert_int_equal(respond(tx, 0, "ncrx1000000", 1, &r), 0);
+	assert_false(ncx_tx_all_acked(tx));
+	assert_int_equal(ncx_tx_unacked(tx, 0), 5);
+	assert_int_equal(ncx_tx_acked(tx), UINT64_MAX);	/* nothing acked */
+	assert_int_equal(stats(tx).ack_ahead, 1);
+	/* Exactly what was sent is no ack ahead; one past it is. */
+	assert_int_equal(respond(tx, 0, "ncrx5", 2, &r), 0);
+	assert_int_equal(stats(tx).ack_ahead, 2);
+	assert_int_equal(ncx_tx_unacked(tx, 0), 5);
+	assert_int_equal(respond(tx, 0, "ncrx18446744073709551615", 3, &r), 0);
+	assert_int_equal(stats(tx).ack_ahead, 3);
+	assert_int_equal(ncx_tx_unacked(tx, 0), 5);
+	assert_int_equal(respond(tx, 0, "ncrx4", 4, &r), 0);
+	assert_true(ncx_tx_all_acked(tx));
+	assert_int_equal(ncx_tx_acked(tx), 4);
+	assert_int_equal(stats(tx).ack_ahead, 3);
+	/* The records sent after it are not acked by it. */
+	send_range(tx, 5, 10, 5);
+	assert_int_equal(ncx_tx_unacked(tx, 0), 6);
+	assert_false(ncx_tx_all_acked(tx));
+	/* Emergency mode still comes for them: they are really unacked. */
+	ncx_tx_tick(tx, 20 * SEC, on_resend, &r);
+	assert_true(r.n > 0);
+	assert_int_equal(r.c[0].seq, 5);
+	ncx_tx_free(tx);
+}
+
+static void with_clamp(struct ncx_tx_config *cfg)
+{
+	cfg->ack_ahead_clamp = true;
+}
+
+/* A receiver that heard the stream another way may ack ahead of us
+ * (ack_ahead_clamp): what was sent counts as acked, nothing more. */
+static void test_ack_ahead_clamped(void **state)
+{
+	struct ncx_tx *tx = mk(1, with_clamp);
+	struct rec r = { 0 };
+
+	(void)state;
+	send_range(tx, 0, 4, 0);
 	assert_int_equal(respond(tx, 0, "ncrx10", 1, &r), 0);
 	assert_true(ncx_tx_all_acked(tx));
+	assert_int_equal(ncx_tx_acked(tx), 4);
+	assert_int_equal(stats(tx).ack_ahead, 1);
+	/* Never past sent: 5..10 are not acked before they are sent and acked. */
 	send_range(tx, 5, 10, 2);
+	assert_false(ncx_tx_all_acked(tx));
+	assert_int_equal(ncx_tx_unacked(tx, 0), 6);
+	assert_int_equal(respond(tx, 0, "ncrx10", 3, &r), 0);
 	assert_true(ncx_tx_all_acked(tx));
 	assert_int_equal(ncx_tx_unacked(tx, 0), 0);
+	assert_int_equal(stats(tx).ack_ahead, 1);
 	/* Nothing pending: no emergency whatever the time. */
 	ncx_tx_tick(tx, 100 * SEC, on_resend, &r);
 	assert_int_equal(r.n, 0);
@@ -709,11 +762,13 @@ static void test_start_special(void **state)
 	assert_int_equal(respond(tx, 0, "ncrx0", 30 * MS, &r), 0);
 	assert_true(ncx_tx_may_send(tx, 1, 30 * MS));
 	/* A stream that starts over holds again; an ack beyond the first
-	 * record (a receiver that also hears the kernel) counts. */
+	 * record is no ack of it (finding 4), an ack of it is. */
 	ncx_tx_start(tx, 100);
 	ncx_tx_sent(tx, 100, 1100, 1, SEC);
 	assert_false(ncx_tx_may_send(tx, 1, SEC));
 	assert_int_equal(respond(tx, 0, "ncrx150", SEC, &r), 0);
+	assert_false(ncx_tx_may_send(tx, 1, SEC));
+	assert_int_equal(respond(tx, 0, "ncrx100", SEC, &r), 0);
 	assert_true(ncx_tx_may_send(tx, 1, SEC));
 	ncx_tx_free(tx);
 }
@@ -892,7 +947,8 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_acks_forward_only),
 		cmocka_unit_test(test_start_mid_stream),
-		cmocka_unit_test(test_ack_ahead_of_sent),
+		cmocka_unit_test(test_ack_ahead_ignored),
+		cmocka_unit_test(test_ack_ahead_clamped),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_targets_independent),
