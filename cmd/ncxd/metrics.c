@@ -31,6 +31,9 @@ const char *const ncxd_counter_name[NCXD_C_COUNT] = {
 	[NCXD_C_SUPPRESSED] = "suppressed",
 	[NCXD_C_SUPPRESSED_BYTES] = "suppressed_bytes",
 	[NCXD_C_WRITTEN_BYTES] = "written_bytes",
+	[NCXD_C_RESP_BYTES] = "response_bytes",
+	[NCXD_C_RESP_HELD] = "responses_held",
+	[NCXD_C_UNASKED] = "placeholders_unasked",
 };
 
 static const char *const counter_help[NCXD_C_COUNT] = {
@@ -47,6 +50,9 @@ static const char *const counter_help[NCXD_C_COUNT] = {
 	[NCXD_C_SUPPRESSED] = "Records suppressed by the per-host rate limit.",
 	[NCXD_C_SUPPRESSED_BYTES] = "Payload bytes suppressed by the per-host rate limit.",
 	[NCXD_C_WRITTEN_BYTES] = "Bytes written to the log files.",
+	[NCXD_C_RESP_BYTES] = "Bytes of acks and retransmission requests sent.",
+	[NCXD_C_RESP_HELD] = "Responses held back: over the sender's 3x budget or --resp-rate.",
+	[NCXD_C_UNASKED] = "Placeholders (ncgone) for seqs never asked for: claims not taken.",
 };
 
 /*
@@ -202,6 +208,7 @@ static void merge(struct ncxd *d, struct merged *m)
 			m->tot.total.drop[i] = sat_add(m->tot.total.drop[i], s->total.drop[i]);
 		m->tot.denied = sat_add(m->tot.denied, s->denied);
 		m->tot.socket_drops = sat_add(m->tot.socket_drops, s->socket_drops);
+		m->tot.evicted = sat_add(m->tot.evicted, s->evicted);
 		m->tot.hosts += s->hosts;
 		m->tot.open_files += s->open_files;
 		m->tot.buffers_used += s->buffers_used;
@@ -255,12 +262,15 @@ static void write_all(FILE *f, struct ncxd *d, const struct merged *m)
 		"# TYPE ncxd_denied_total counter\nncxd_denied_total %llu\n"
 		"# HELP ncxd_socket_drops_total Datagrams the kernel dropped on full socket buffers.\n"
 		"# TYPE ncxd_socket_drops_total counter\nncxd_socket_drops_total %llu\n"
+		"# HELP ncxd_senders_evicted_total Senders evicted from a full table (--max-senders).\n"
+		"# TYPE ncxd_senders_evicted_total counter\nncxd_senders_evicted_total %llu\n"
 		"# HELP ncxd_hosts Senders with state now.\n# TYPE ncxd_hosts gauge\nncxd_hosts %llu\n"
 		"# HELP ncxd_open_files Log files open now.\n# TYPE ncxd_open_files gauge\n"
 		"ncxd_open_files %llu\n"
 		"# HELP ncxd_buffers_used Write buffers in use now.\n# TYPE ncxd_buffers_used gauge\n"
 		"ncxd_buffers_used %llu\n",
 		(unsigned long long)tot->denied, (unsigned long long)tot->socket_drops,
+		(unsigned long long)tot->evicted,
 		(unsigned long long)tot->hosts, (unsigned long long)tot->open_files,
 		(unsigned long long)tot->buffers_used);
 	fprintf(f,

@@ -208,6 +208,9 @@ enum ncxd_counter {
 	NCXD_C_SUPPRESSED,
 	NCXD_C_SUPPRESSED_BYTES,
 	NCXD_C_WRITTEN_BYTES,
+	NCXD_C_RESP_BYTES,
+	NCXD_C_RESP_HELD,
+	NCXD_C_UNASKED,
 	NCXD_C_COUNT
 };
 
@@ -256,6 +259,7 @@ struct ncxd_snapshot {
 	struct ncxd_stats total;
 	uint64_t denied;       /* datagrams from outside --allow */
 	uint64_t socket_drops; /* SO_RXQ_OVFL */
+	uint64_t evicted;      /* senders evicted to make room (--max-senders) */
 	uint64_t hosts, open_files, buffers_used;
 	struct ncxd_host_snap *hosts_v;
 	size_t nhosts;

@@ -335,6 +335,9 @@ static void add_stats(struct ncxd_stats *st, const struct ncx_rx_stats *e)
 	st->drop[NCXD_D_MEMORY] += e->dropped[NCX_DROP_MEMORY];
 	st->drop[NCXD_D_FRAGS] += e->dropped[NCX_DROP_FRAGS];
 	st->drop[NCXD_D_TOO_MANY_SENDERS] += e->dropped[NCX_DROP_TOO_MANY_SENDERS];
+	st->c[NCXD_C_RESP_BYTES] += e->response_bytes;
+	st->c[NCXD_C_RESP_HELD] += e->responses_held;
+	st->c[NCXD_C_UNASKED] += e->dropped[NCX_DROP_UNASKED];
 }
 
 static void add_own(struct ncxd_stats *st, const struct ncxd_stats *own)
@@ -404,6 +407,7 @@ static void publish(struct wstate *s, unsigned gen)
 		snap.total.drop[r] += s->nohost.drop[r];
 	snap.denied = s->denied;
 	snap.socket_drops = s->socket_drops;
+	snap.evicted = e.evicted;
 	snap.hosts = e.senders;
 	snap.open_files = (uint64_t)s->sink.nopen;
 	snap.buffers_used = (uint64_t)(s->cfg->buffers - s->sink.nfree);
