@@ -10,7 +10,7 @@
 
 #include <ncx/num.h>
 
-#include "ncxd.h"
+#include "allow.h"
 
 int ncxd_cidr_parse(const char *text, struct ncxd_cidr *out)
 {

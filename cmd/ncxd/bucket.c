@@ -3,7 +3,7 @@
  * bucket: a per-host byte rate. Tokens are kept scaled by 1e6 so that a
  * refill after a few microseconds at a low rate is not rounded away.
  */
-#include "ncxd.h"
+#include "bucket.h"
 
 bool ncxd_bucket_take(struct ncxd_bucket *b, uint64_t rate, uint64_t burst, uint64_t now_us,
 		      uint64_t n)

@@ -10,7 +10,7 @@
 
 #include <ncx/num.h>
 
-#include "ncxd.h"
+#include "format.h"
 
 void ncxd_line_put(struct ncxd_line *l, const void *p, size_t n)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ncxd.h"
+#include "path.h"
 
 const char *ncxd_path_check(const char *tmpl)
 {

@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ncxd.h"
+#include "state.h"
 
 #define MAGIC "ncxdst1\n"
 
