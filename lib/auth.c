@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <ncx/auth.h>
+#include <ncx/wire.h>
 
 struct sip {
 	uint64_t v0, v1, v2, v3;
@@ -144,17 +145,6 @@ void ncx_auth_derive(const struct ncx_auth_key *secret, const char *addr, size_t
 
 /* ---- key text ----------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static const char hexdig[] = "0123456789abcdef";
 
 int ncx_auth_key_parse(const char *text, size_t len, struct ncx_auth_key *out, const char **why)
@@ -166,18 +156,18 @@ int ncx_auth_key_parse(const char *text, size_t len, struct ncx_auth_key *out, c
 		n--;
 	if (n < NCX_AUTH_KEY_HEX) {
 		for (size_t i = 0; i < n && !w; i++)
-			if (hexval(text[i]) < 0)
+			if (ncx_hex_digit(text[i]) < 0)
 				w = "a key holds only hex digits";
 		if (!w)
 			w = "too short: a key is 32 hex digits (128 bits)";
 	} else {
 		for (size_t i = 0; i < NCX_AUTH_KEY_HEX && !w; i++)
-			if (hexval(text[i]) < 0)
+			if (ncx_hex_digit(text[i]) < 0)
 				w = "a key holds only hex digits";
 		if (!w && n > NCX_AUTH_KEY_HEX)
 			w = text[NCX_AUTH_KEY_HEX] == '\n' || text[NCX_AUTH_KEY_HEX] == '\r'
 				    ? "more than one line: a key is 32 hex digits and one newline"
-			    : hexval(text[NCX_AUTH_KEY_HEX]) >= 0
+			    : ncx_hex_digit(text[NCX_AUTH_KEY_HEX]) >= 0
 				    ? "too long: a key is 32 hex digits (128 bits)"
 				    : "text after the key's 32 hex digits";
 	}
@@ -187,7 +177,7 @@ int ncx_auth_key_parse(const char *text, size_t len, struct ncx_auth_key *out, c
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < NCX_AUTH_KEY_BYTES; i++)
-		out->k[i] = (uint8_t)(hexval(text[2 * i]) << 4 | hexval(text[2 * i + 1]));
+		out->k[i] = (uint8_t)(ncx_hex_digit(text[2 * i]) << 4 | ncx_hex_digit(text[2 * i + 1]));
 	return 0;
 }
 
@@ -212,7 +202,7 @@ static bool tag_parse(const char *p, uint64_t *tag)
 	uint64_t v = 0;
 
 	for (int i = 0; i < NCX_AUTH_TAG_HEX; i++) {
-		int d = hexval(p[i]);
+		int d = ncx_hex_digit(p[i]);
 
 		if (d < 0 || (p[i] >= 'A' && p[i] <= 'F'))
 			return false;

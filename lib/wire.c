@@ -432,7 +432,7 @@ size_t ncx_escape(const void *in, size_t len, char *out, size_t cap)
 	return o.len;
 }
 
-static int hex_val(char c)
+int ncx_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -459,7 +459,7 @@ long ncx_hex_decode(const char *in, size_t len, void *out, size_t cap)
 		return -1;
 	/* Forward, one byte out per two in: decoding in place is safe. */
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_val(in[i]), lo = hex_val(in[i + 1]);
+		int hi = ncx_hex_digit(in[i]), lo = ncx_hex_digit(in[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
@@ -480,7 +480,7 @@ size_t ncx_unescape(const char *in, size_t len, char *out, size_t cap)
 		int hi, lo;
 
 		if (c == '\\' && len - i >= 4 && in[i + 1] == 'x' &&
-		    (hi = hex_val(in[i + 2])) >= 0 && (lo = hex_val(in[i + 3])) >= 0) {
+		    (hi = ncx_hex_digit(in[i + 2])) >= 0 && (lo = ncx_hex_digit(in[i + 3])) >= 0) {
 			c = (char)(hi << 4 | lo);
 			i += 4;
 		} else {

@@ -125,6 +125,9 @@ const char *ncx_level_name(unsigned level);
  */
 long ncx_hex_decode(const char *in, size_t len, void *out, size_t cap);
 
+/* One hex digit's value (either case), or -1 if c is not one. */
+int ncx_hex_digit(char c);
+
 /*
  * Format the header of a record exactly as the kernel does, without the
  * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncgone=n][,ncrx=1]".

@@ -18,6 +18,7 @@
 #include <ncx/log.h>
 #include <ncx/udp.h>
 
+#include "scratch.h"
 #include "../../cmd/ncxd/durable.h"
 
 #define DAY0 (1795305600ull * 1000000u) /* 2026-11-22T00:00:00Z */
@@ -26,17 +27,13 @@ static char dir[64];
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/ncxd-durable.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(scratch_make(dir, "ncxd-durable"), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(scratch_remove(dir), 0);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include <ncx/log.h>
 
+#include "scratch.h"
 #include "../../cmd/ncxd/sink.h"
 
 /* ncxd's messages go through the log core: count them with a console. */
@@ -41,8 +42,7 @@ static char dir[64];
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/ncxd-sink.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(scratch_make(dir, "ncxd-sink"), 0);
 	assert_int_equal(ncx_log_flush(), 0);
 	logged = 0;
 	return 0;
@@ -50,10 +50,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(scratch_remove(dir), 0);
 	return 0;
 }
 

@@ -21,23 +21,20 @@
 
 #include <errno.h>
 
+#include "scratch.h"
 #include "../../cmd/ncxd/ncxd.h"
 
 static char dir[64];
 
 static int setup(void **state)
 {
-	strcpy(dir, "/tmp/ncxd-state.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(scratch_make(dir, "ncxd-state"), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(scratch_remove(dir), 0);
 	return 0;
 }
 
