@@ -35,7 +35,7 @@
  * allocates a big array's scratch: the status table, the metrics' busiest
  * hosts), and the exit paths (exit, exit_group, tgkill for abort).
  */
-static const char *const ncxd_calls[] = {
+const char *const ncxd_sandbox_calls[] = {
 	/* files */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "open", "openat", "close",
 	"fstat", "newfstatat", "stat", "lstat", "statx", "lseek", "fcntl", "dup", "dup2", "dup3",
@@ -58,6 +58,7 @@ static const char *const ncxd_calls[] = {
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "tgkill", "tkill",
 	"exit", "exit_group", "restart_syscall",
 };
+const size_t ncxd_sandbox_ncalls = sizeof(ncxd_sandbox_calls) / sizeof(ncxd_sandbox_calls[0]);
 
 /* The directory of path (".": none given), in buf. */
 static const char *dir_of(const char *path, char *buf, size_t cap)
@@ -91,7 +92,7 @@ int ncxd_sandbox_enter(struct ncxd *d)
 {
 	static char bufs[2][PATH_MAX];
 	struct ncx_sb_rule rules[8];
-	const char *calls[sizeof(ncxd_calls) / sizeof(ncxd_calls[0]) + 64];
+	const char *calls[sizeof(ncxd_sandbox_calls) / sizeof(ncxd_sandbox_calls[0]) + 64];
 	size_t ncalls = 0;
 	char msg[PATH_MAX + 128];
 	int n, rc;
@@ -114,8 +115,8 @@ int ncxd_sandbox_enter(struct ncxd *d)
 	}
 	if (rc == 0)
 		ncx_warn("sandbox: %s: file access is not confined (seccomp still is on)\n", msg);
-	for (size_t i = 0; i < sizeof(ncxd_calls) / sizeof(ncxd_calls[0]); i++)
-		calls[ncalls++] = ncxd_calls[i];
+	for (size_t i = 0; i < ncxd_sandbox_ncalls; i++)
+		calls[ncalls++] = ncxd_sandbox_calls[i];
 	for (size_t i = 0; i < ncx_sb_sanitizer_ncalls && ncalls < sizeof(calls) / sizeof(calls[0]);
 	     i++)
 		calls[ncalls++] = ncx_sb_sanitizer_calls[i];

@@ -15,5 +15,8 @@ struct ncx_sb_rule;
 int ncxd_sandbox_enter(struct ncxd *d);
 int ncxd_sandbox_rules(const struct ncxd_config *cfg, struct ncx_sb_rule *r, size_t cap,
 		       char (*bufs)[4096]);
+/* The system calls ncxd's filter allows (the unit test enters it). */
+extern const char *const ncxd_sandbox_calls[];
+extern const size_t ncxd_sandbox_ncalls;
 
 #endif /* NCXD_SANDBOX_H */

@@ -28,7 +28,10 @@
 
 #include <cmocka.h>
 
-#include "../../cmd/ncxd/sandbox.c"
+#include <limits.h>
+
+#include "../../cmd/ncxd/ncxd.h"
+#include "../../lib/sandbox.h"
 
 /* Run fn in a child; returns its wait status. */
 static int in_child(int (*fn)(void *), void *arg)
@@ -47,13 +50,13 @@ static int in_child(int (*fn)(void *), void *arg)
 
 static int enter_seccomp(void)
 {
-	const char *calls[sizeof(ncxd_calls) / sizeof(ncxd_calls[0]) + 64];
+	const char *calls[256];
 	size_t n = 0;
 	char msg[256];
 
-	for (size_t i = 0; i < sizeof(ncxd_calls) / sizeof(ncxd_calls[0]); i++)
-		calls[n++] = ncxd_calls[i];
-	for (size_t i = 0; i < ncx_sb_sanitizer_ncalls; i++)
+	for (size_t i = 0; i < ncxd_sandbox_ncalls && n < 192; i++)
+		calls[n++] = ncxd_sandbox_calls[i];
+	for (size_t i = 0; i < ncx_sb_sanitizer_ncalls && n < 256; i++)
 		calls[n++] = ncx_sb_sanitizer_calls[i];
 	if (ncx_sb_seccomp(calls, n, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "seccomp: %s\n", msg);
