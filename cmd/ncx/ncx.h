@@ -11,6 +11,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_bcon(int argc, char **argv);
 
 /*
  * Our own lines (log.c): the log core, with the plain console on stderr
