@@ -17,7 +17,7 @@
 
 #include "ncxbcon.h"
 
-#define RING 4096		/* entries; a power of two */
+#define RING 16384		/* entries (128 KiB); a power of two */
 #define WINDOW 512		/* how far ahead a lookup searches */
 
 static u64 ring[RING];		/* hash << 32 | cpu */

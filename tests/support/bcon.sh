@@ -41,7 +41,7 @@ bcon_image() {
 bcon_boot() {
 	local dir=$1 img=$2 tag=$3 rc
 	shift 3
-	NCX_QEMU_DISK=$img NCX_QEMU_SMP=1,maxcpus=2 \
+	NCX_QEMU_DISK=$img NCX_QEMU_SMP=2 \
 		NCX_QEMU_APPEND="ncx_mode=bcon oops=panic log_buf_len=8M virtio_blk.poll_queues=1 $*" \
 		NCX_QEMU_MEM=512 NCX_QEMU_TIMEOUT=${NCX_BCON_TIMEOUT:-400} \
 		"$qemu/boot" "$dir" "${bcon_ext_port:-9}" 9 "$tag" "$T/serial.log" "$T/report.log"
