@@ -5,13 +5,18 @@
  * struct bcon, pages allocated at load), so no write allocates. The kthread
  * waits for its bios (submit_bio_wait); the panic path polls for its own
  * (bcon_panic.c says why and what can defeat it).
+ *
+ * Two kernel interfaces changed between the kernels supported (Kbuild looks
+ * at the headers and says which): opening a block device (blkdev_get_by_dev()
+ * on 6.1; a struct file from bdev_file_open_by_dev() from 6.9 on: the 6.5-6.8
+ * interfaces in between are not supported), and how a queue says it can poll
+ * (a queue flag on 6.1; BLK_FEAT_POLL from 6.11 on).
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/sched.h>
 #include <linux/ktime.h>
-#include <linux/version.h>
 
 #include "ncxbcon.h"
 
@@ -22,24 +27,22 @@ int bcon_dev_open(struct bcon *b)
 {
 	struct request_queue *q;
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef NCXBCON_BDEV_FILE
 	struct file *f = bdev_file_open_by_dev(b->devt, BLK_OPEN_READ | BLK_OPEN_WRITE, NULL, NULL);
 
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	b->bdev_handle = f;
 	b->bdev = file_bdev(f);
-#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#else
 	b->bdev = blkdev_get_by_dev(b->devt, FMODE_READ | FMODE_WRITE, NULL);
 	if (IS_ERR(b->bdev))
 		return PTR_ERR(b->bdev);
 	b->bdev_handle = b->bdev;
-#else
-#error "ncxbcon supports kernels up to 6.4 and from 6.9 on (6.1 and 6.12 tested)"
 #endif
 	b->lbs = bdev_logical_block_size(b->bdev);
 	q = bdev_get_queue(b->bdev);
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#ifdef NCXBCON_FEAT_POLL
 	b->can_poll = q->limits.features & BLK_FEAT_POLL;
 #else
 	b->can_poll = test_bit(QUEUE_FLAG_POLL, &q->queue_flags);
@@ -51,7 +54,7 @@ void bcon_dev_close(struct bcon *b)
 {
 	if (!b->bdev_handle)
 		return;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef NCXBCON_BDEV_FILE
 	fput(b->bdev_handle);
 #else
 	blkdev_put(b->bdev, FMODE_READ | FMODE_WRITE);
