@@ -56,6 +56,11 @@ run() {
 	fi
 	note "$krel $fs: lines $k-$lines of $lines (the ring wrapped $((16#$wraps)) times), $crash of $crash crash report lines, in order"
 
+	# --follow prints the same (whole lines: the stream ends with one), and SIGINT ends it, 0.
+	timeout --preserve-status -s INT 3 "$NCX_MAIN_BIN/ncx" bcon read --follow --interval 0.5 "$img" >"$T/$fs.follow" ||
+		fail "ncx bcon read --follow: exit $? on SIGINT"
+	cmp -s "$out" "$T/$fs.follow" || { diff "$out" "$T/$fs.follow" | head; fail "$fs: --follow printed something else"; }
+
 	bcon_mount "$img" "$T/mnt"
 	after=$("$NCX_MAIN_BIN/ncx" bcon init "$T/mnt/bcon" 2>&1) || fail "ncx bcon init on the file after the crash: $after"
 	# (dev= differs: the host sees the image through a loop device.)

@@ -37,12 +37,12 @@ bcon_image() {
 
 # bcon_boot DIR IMG TAG WORDS...: boot the guest on IMG (WORDS go on the kernel command
 # line); fails unless it said "done TAG". The serial console in $T/serial.log, the report
-# (ttyS1) in $T/report.log.
+# (ttyS1) in $T/report.log. NCX_BCON_POLL_QUEUES=0: the disk without a poll queue.
 bcon_boot() {
 	local dir=$1 img=$2 tag=$3 rc
 	shift 3
 	NCX_QEMU_DISK=$img NCX_QEMU_SMP=2 \
-		NCX_QEMU_APPEND="ncx_mode=bcon oops=panic log_buf_len=8M virtio_blk.poll_queues=1 $*" \
+		NCX_QEMU_APPEND="ncx_mode=bcon oops=panic log_buf_len=8M virtio_blk.poll_queues=${NCX_BCON_POLL_QUEUES:-1} $*" \
 		NCX_QEMU_MEM=512 NCX_QEMU_TIMEOUT=${NCX_BCON_TIMEOUT:-400} \
 		"$qemu/boot" "$dir" "${bcon_ext_port:-9}" 9 "$tag" "$T/serial.log" "$T/report.log"
 	rc=$?
