@@ -570,6 +570,22 @@ struct found {
 	struct ncx_bcon_hdr h;
 };
 
+/* Room for more in *f; on failure *f is freed. */
+static int grow(struct found **f, size_t *cap)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	struct found *n = realloc(*f, c * sizeof(**f));
+
+	if (!n) {
+		free(*f);
+		*f = NULL;
+		return -1;
+	}
+	*f = n;
+	*cap = c;
+	return 0;
+}
+
 /* Every tile in the source: *tiles (data in *mem) and their number; -1 on an I/O error. */
 static int load(struct source *s, struct ncx_bcon_tile **tiles, size_t *ntiles, char **mem)
 {
@@ -598,11 +614,9 @@ static int load(struct source *s, struct ncx_bcon_tile **tiles, size_t *ntiles, 
 		id = h0.id;
 		tile = h0.tile;
 		for (uint32_t i = 0; i < h0.tiles; i++) {
-			if (nf == cap) {
-				cap = cap ? cap * 2 : 64;
-				f = realloc(f, cap * sizeof(*f));
-				if (!f)
-					return -1;
+			if (nf == cap && grow(&f, &cap)) {
+				free(hb);
+				return -1;
 			}
 			f[nf].off = (uint64_t)i * tile;
 			if (src_read(s, hb, NCX_BCON_HDR, (off_t)f[nf].off) != NCX_BCON_HDR) {
@@ -635,11 +649,9 @@ static int load(struct source *s, struct ncx_bcon_tile **tiles, size_t *ntiles, 
 				st = ncx_bcon_hdr_parse(hb + o, &h);
 				if (st == NCX_BCON_BAD_HDR && (!h.tiles || h.index >= h.tiles))
 					continue;
-				if (nf == cap) {
-					cap = cap ? cap * 2 : 64;
-					f = realloc(f, cap * sizeof(*f));
-					if (!f)
-						return -1;
+				if (nf == cap && grow(&f, &cap)) {
+					free(hb);
+					return -1;
 				}
 				f[nf].off = at + o;
 				f[nf].state = st;
