@@ -22,6 +22,7 @@
 
 #define PANIC_POLL_NS (2 * NSEC_PER_SEC)	/* a polled write that takes longer is given up */
 #define PANIC_UNPOLLED_NS (200 * NSEC_PER_MSEC)
+#define PANIC_TRIES 8
 
 int bcon_dev_open(struct bcon *b)
 {
@@ -116,7 +117,7 @@ static void panic_end_io(struct bio *bio)
  * is submitted and, unseen, given up on after a moment: -ETIMEDOUT, and the
  * bio stays the device's, so no later panic write is tried.
  */
-int bcon_write_panic(struct bcon *b, u64 pos, size_t from, size_t to)
+static int write_panic_once(struct bcon *b, u64 pos, size_t from, size_t to)
 {
 	blk_opf_t opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE;
 	struct blk_plug *plug = current->plug;
@@ -124,8 +125,6 @@ int bcon_write_panic(struct bcon *b, u64 pos, size_t from, size_t to)
 	u64 deadline;
 	int rc = 0;
 
-	if (b->pbio_busy)
-		return -EBUSY;
 	if (b->can_poll)
 		opf |= REQ_POLLED | REQ_NOWAIT;
 	bio_init(&b->pbio, b->bdev, b->pvec, BCON_VECS, opf);
@@ -157,6 +156,20 @@ int bcon_write_panic(struct bcon *b, u64 pos, size_t from, size_t to)
 	if (rc)
 		return rc;
 	bio_uninit(&b->pbio);
-	b->stats.panic_writes++;
 	return blk_status_to_errno(b->pstatus);
+}
+
+int bcon_write_panic(struct bcon *b, u64 pos, size_t from, size_t to)
+{
+	int rc, tries = 0;
+
+	if (b->pbio_busy)
+		return -EBUSY;
+	do {
+		/* -EAGAIN: REQ_NOWAIT found no free request; polling frees them. */
+		rc = write_panic_once(b, pos, from, to);
+	} while (rc == -EAGAIN && b->can_poll && ++tries < PANIC_TRIES);
+	if (!rc)
+		b->stats.panic_writes++;
+	return rc;
 }
