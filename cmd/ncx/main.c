@@ -26,6 +26,8 @@ static const struct command commands[] = {
 	  "send the kernel's log (/dev/kmsg) reliably, with the kernel's seq" },
 	{ "status", cmd_status, false,
 	  "ask a running ncxd for its senders: a table, or --watch it live" },
+	{ "bcon", cmd_bcon, false,
+	  "the block console: init its file, read its log back (docs/bcon.md)" },
 	{ "key", cmd_key, true,
 	  "make a collector secret, or derive a host's key from it (ncmac)" },
 };

@@ -11,6 +11,8 @@ int cmd_replay(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_bcon(int argc, char **argv);
+
 int cmd_key(int argc, char **argv);
 
 /* sandbox.c: ncx forward's seccomp filter and Landlock rules (docs/security.md).
