@@ -556,12 +556,9 @@ bool sink_host_settled(const struct sink_host *h)
 	return h->len == h->head;
 }
 
-struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a)
+void sink_host_init(struct sink *s, struct sink_host *h, const struct ncx_addr *a)
 {
-	struct sink_host *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
+	memset(h, 0, sizeof(*h));
 	h->addr = *a;
 	h->fd = -1;
 	h->path_sec = -1;
@@ -569,6 +566,16 @@ struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a)
 	list_init(&h->dirty);
 	list_add_tail(&s->all, &h->all);
 	s->nhosts++;
+}
+
+struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a)
+{
+	struct sink_host *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	sink_host_init(s, h, a);
+	h->owned = true;
 	return h;
 }
 
@@ -600,7 +607,9 @@ void sink_host_gone(struct sink *s, struct sink_host *h)
 	list_del(&h->all);
 	s->nhosts--;
 	free(h->path);
-	free(h);
+	h->path = NULL;
+	if (h->owned)
+		free(h);
 }
 
 void sink_finish(struct sink *s)
@@ -620,7 +629,9 @@ void sink_free(struct sink *s)
 		host_close(s, h);
 		list_del(&h->all);
 		free(h->path);
-		free(h);
+		h->path = NULL;
+		if (h->owned)
+			free(h);
 	}
 	if (s->arena)
 		munmap(s->arena, s->arena_len);

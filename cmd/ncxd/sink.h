@@ -40,6 +40,7 @@ struct sink_host {
 	uint64_t supp_records, supp_bytes;  /* suppressed, not yet written as an event */
 	uint64_t pend_drop[NCXD_D_COUNT];   /* dropped, not yet written as an event */
 	bool failing;	/* the last write failed (logged once per episode) */
+	bool owned;	/* sink_host_new() allocated it: the sink frees it */
 	struct ncxd_stats st;
 };
 
@@ -72,6 +73,10 @@ void sink_free(struct sink *s);
 /* The time for everything that follows: monotonic and wall clock, µs. */
 void sink_set_now(struct sink *s, uint64_t mono_us, uint64_t real_us);
 
+/* A host in storage the caller owns (the worker keeps it inside its own
+ * record of the sender, one allocation and nearby in memory), or allocated
+ * here; either way sink_host_gone() or sink_free() takes it off the sink. */
+void sink_host_init(struct sink *s, struct sink_host *h, const struct ncx_addr *a);
 struct sink_host *sink_host_new(struct sink *s, const struct ncx_addr *a);
 /* True if every line handed over for h is in its file, or was dropped and
  * counted: how far the sink got, for whoever must only vouch for what is

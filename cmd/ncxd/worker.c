@@ -42,7 +42,7 @@
 
 /* What the worker keeps per sender (the engine's user slot points here). */
 struct host {
-	struct sink_host *file;
+	struct sink_host *file; /* &file_store */
 	struct durable dur;
 	int reply_fd; /* the socket the sender last reached: responses go out from it */
 	/* For the live view: what the stream has been, when it was last heard
@@ -52,6 +52,7 @@ struct host {
 	uint64_t records;    /* records and legacy datagrams delivered */
 	uint64_t rate_recs, rate_us; /* records and monotonic time at the interval's start */
 	double rate;
+	struct sink_host file_store; /* the sink's part, kept here: one allocation per sender */
 };
 
 struct wstate {
@@ -155,11 +156,8 @@ static struct host *host_new(struct wstate *s, const struct ncx_rx_event *ev)
 
 	if (!h)
 		return NULL;
-	h->file = sink_host_new(&s->sink, ev->from);
-	if (!h->file) {
-		free(h);
-		return NULL;
-	}
+	h->file = &h->file_store;
+	sink_host_init(&s->sink, h->file, ev->from);
 	durable_attach(&h->dur, h->file);
 	h->reply_fd = family_fd(s, ev->from);
 	h->rate_us = s->mono_us;
@@ -530,8 +528,7 @@ static void drain(struct wstate *s)
 	durable_round_end(&s->dur); /* the positions sink_finish settled */
 }
 
-/* At exit, after sink_finish(): the worker's records of its senders (their
- * files are the sink's, freed by sink_free()). */
+/* At exit, after sink_free(): the worker's records of its senders. */
 static void free_host(void *arg, const struct ncx_addr *from, void *user,
 		      const struct ncx_rx_stats *st)
 {
@@ -575,9 +572,9 @@ void *ncxd_worker_main(void *arg)
 	serve(s);
 	drain(s);
 	publish(s, atomic_load(&w->d->metrics_gen));
+	sink_free(&s->sink); /* before the hosts that hold its parts go */
 	ncx_rx_each_sender(s->rx, free_host, NULL);
 	ncx_rx_free(s->rx);
-	sink_free(&s->sink);
 	ncx_udp_batch_free(&s->batch);
 	free(s);
 	return NULL;
