@@ -42,7 +42,6 @@
 
 /* What the worker keeps per sender (the engine's user slot points here). */
 struct host {
-	struct sink_host *file; /* &file_store */
 	struct durable dur;
 	int reply_fd; /* the socket the sender last reached: responses go out from it */
 	/* For the live view: what the stream has been, when it was last heard
@@ -52,7 +51,7 @@ struct host {
 	uint64_t records;    /* records and legacy datagrams delivered */
 	uint64_t rate_recs, rate_us; /* records and monotonic time at the interval's start */
 	double rate;
-	struct sink_host file_store; /* the sink's part, kept here: one allocation per sender */
+	struct sink_host file; /* the sink's part, kept here: one allocation per sender */
 };
 
 struct wstate {
@@ -86,7 +85,7 @@ static void on_drop(struct wstate *s, struct host *h, const struct ncx_rx_event 
 	if (r < 0)
 		return;
 	if (h)
-		sink_drop(&s->sink, h->file, (enum ncxd_drop)r, ev->drop.records);
+		sink_drop(&s->sink, &h->file, (enum ncxd_drop)r, ev->drop.records);
 	else
 		s->nohost.drop[r] += ev->drop.records;
 }
@@ -156,9 +155,8 @@ static struct host *host_new(struct wstate *s, const struct ncx_rx_event *ev)
 
 	if (!h)
 		return NULL;
-	h->file = &h->file_store;
-	sink_host_init(&s->sink, h->file, ev->from);
-	durable_attach(&h->dur, h->file);
+	sink_host_init(&s->sink, &h->file, ev->from);
+	durable_attach(&h->dur, &h->file);
 	h->reply_fd = family_fd(s, ev->from);
 	h->rate_us = s->mono_us;
 	log_new_sender(ev);
@@ -186,13 +184,13 @@ static void host_gone(struct wstate *s, const struct ncx_rx_event *ev, struct ho
 		/* It may well be back: its resume point stays in the state
 		 * table, saved once what it was handed is written. */
 		log_evicted(s, ev);
-		(void)sink_flush_host(&s->sink, h->file);
+		(void)sink_flush_host(&s->sink, &h->file);
 		durable_forget(&s->dur, &h->dur, true);
 	} else {
 		log_gone(s, ev, h);
 		durable_forget(&s->dur, &h->dur, false);
 	}
-	sink_host_gone(&s->sink, h->file);
+	sink_host_gone(&s->sink, &h->file);
 	free(h);
 }
 
@@ -201,7 +199,7 @@ static void on_record(struct wstate *s, struct host *h, const struct ncx_rx_even
 	h->flags |= NCXD_SNAP_EXT | (ev->reliable ? NCXD_SNAP_RELIABLE : 0);
 	h->last_us = s->real_us;
 	h->records++;
-	sink_record(&s->sink, h->file, &ev->record);
+	sink_record(&s->sink, &h->file, &ev->record);
 	durable_record(&s->dur, &h->dur, ev->from, ev->reliable, ev->pos, ev->record.ts_usec);
 }
 
@@ -236,14 +234,14 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 		h->flags |= NCXD_SNAP_LEGACY;
 		h->last_us = s->real_us;
 		h->records++;
-		sink_legacy(&s->sink, h->file, &ev->legacy);
+		sink_legacy(&s->sink, &h->file, &ev->legacy);
 		break;
 	case NCX_RX_GAP: {
 		struct ncxd_event e = { .kind = NCXD_EV_GAP, .a = ev->gap.first, .b = ev->gap.last,
 					.lost = ev->gap.lost };
 
 		log_gap(ev);
-		sink_event(&s->sink, h->file, &e);
+		sink_event(&s->sink, &h->file, &e);
 		durable_moved(&s->dur, &h->dur, ev->pos, h->dur.pos_ts);
 		break;
 	}
@@ -252,7 +250,7 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 					.b = ev->reboot.seq };
 
 		log_reboot(ev);
-		sink_event(&s->sink, h->file, &e);
+		sink_event(&s->sink, &h->file, &e);
 		durable_moved(&s->dur, &h->dur, ev->pos, 0); /* the new boot's first is to come */
 		break;
 	}
@@ -382,7 +380,7 @@ static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
 	if (user) {
 		struct host *h = user;
 
-		add_own(&hs->st, &h->file->st);
+		add_own(&hs->st, &h->file.st);
 		host_rate(h, c->mono_us);
 		hs->flags = h->flags;
 		hs->last_us = h->last_us;
