@@ -184,7 +184,7 @@ int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count)
 {
 	struct ncxcon *nc = arg;
 	char d[NCX_WIRE_GONE_MAX];
-	size_t len = ncx_gone_format(first, count, d, sizeof(d));
+	size_t len = ncx_gone_format(first, count, 0, d, sizeof(d));
 
 	if (len > sizeof(d) || ncxcon_busy(nc, target))
 		return 0;

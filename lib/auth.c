@@ -226,14 +226,22 @@ static bool tag_equal(uint64_t a, uint64_t b)
 #define RESP_DOMAIN "ncmac1r"
 static const char dgram_key[] = ",ncmac=";
 
-/* The tag of buf with [cut, cut + cutlen) removed. */
-static uint64_t tag_of(const struct ncx_auth_key *key, const char *domain, const char *buf,
-		       size_t len, size_t cut, size_t cutlen)
+/* The tag of buf with [cut, cut + cutlen) removed, after the domain and,
+ * for a response, the stream's id as 8 little-endian bytes. */
+static uint64_t tag_of(const struct ncx_auth_key *key, const char *domain, const uint64_t *id,
+		       const char *buf, size_t len, size_t cut, size_t cutlen)
 {
 	struct sip s;
 
 	sip_init(&s, key);
 	sip_update(&s, domain, 7);
+	if (id) {
+		uint8_t le[8];
+
+		for (int i = 0; i < 8; i++)
+			le[i] = (uint8_t)(*id >> (8 * i));
+		sip_update(&s, le, 8);
+	}
 	sip_update(&s, buf, cut);
 	sip_update(&s, buf + cut + cutlen, len - cut - cutlen);
 	return sip_final(&s);
@@ -275,7 +283,7 @@ long ncx_auth_dgram_sign(const struct ncx_auth_key *key, char *buf, size_t len, 
 	if (cap < len || cap - len < NCX_AUTH_DGRAM_TAG_LEN)
 		return -EMSGSIZE;
 	at = (size_t)(semi - buf);
-	tag = tag_of(key, DGRAM_DOMAIN, buf, len, len, 0);
+	tag = tag_of(key, DGRAM_DOMAIN, NULL, buf, len, len, 0);
 	memmove(buf + at + NCX_AUTH_DGRAM_TAG_LEN, buf + at, len - at);
 	memcpy(buf + at, dgram_key, sizeof(dgram_key) - 1);
 	tag_hex(tag, buf + at + sizeof(dgram_key) - 1);
@@ -292,7 +300,7 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
 		return 0;
 	if (at < 0 || !tag_parse(p + at + sizeof(dgram_key) - 1, &tag))
 		return -EBADMSG;
-	if (!tag_equal(tag, tag_of(key, DGRAM_DOMAIN, p, len, (size_t)at,
+	if (!tag_equal(tag, tag_of(key, DGRAM_DOMAIN, NULL, p, len, (size_t)at,
 				   NCX_AUTH_DGRAM_TAG_LEN)))
 		return -EBADMSG;
 	return 1;
@@ -300,21 +308,22 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
 
 /* ---- responses ---------------------------------------------------------- */
 
-long ncx_auth_resp_sign(const struct ncx_auth_key *key, char *buf, size_t len, size_t cap)
+long ncx_auth_resp_sign(const struct ncx_auth_key *key, uint64_t id, char *buf, size_t len,
+			size_t cap)
 {
 	uint64_t tag;
 
 	if (cap < len || cap - len < NCX_AUTH_RESP_TAG_LEN)
 		return -EMSGSIZE;
-	tag = tag_of(key, RESP_DOMAIN, buf, len, len, 0);
+	tag = tag_of(key, RESP_DOMAIN, &id, buf, len, len, 0);
 	buf[len] = ' ';
 	buf[len + 1] = 'm';
 	tag_hex(tag, buf + len + 2);
 	return (long)(len + NCX_AUTH_RESP_TAG_LEN);
 }
 
-int ncx_auth_resp_verify(const struct ncx_auth_key *key, const void *buf, size_t len,
-			 size_t *plain_len)
+int ncx_auth_resp_verify(const struct ncx_auth_key *key, uint64_t id, const void *buf,
+			 size_t len, size_t *plain_len)
 {
 	const char *p = buf;
 	const char *m = memchr(p, 'm', len);
@@ -332,7 +341,7 @@ int ncx_auth_resp_verify(const struct ncx_auth_key *key, const void *buf, size_t
 	    !tag_parse(m + 1, &tag))
 		return -EBADMSG;
 	at--;
-	if (!tag_equal(tag, tag_of(key, RESP_DOMAIN, p, len, at, NCX_AUTH_RESP_TAG_LEN)))
+	if (!tag_equal(tag, tag_of(key, RESP_DOMAIN, &id, p, len, at, NCX_AUTH_RESP_TAG_LEN)))
 		return -EBADMSG;
 	if (plain_len)
 		*plain_len = at;

@@ -141,7 +141,7 @@ static size_t prepare(struct ncx_netcon *nc, const struct ncx_ring_rec *rec, uin
 
 	if (len > OUT_CAP - KEYS_MAX)
 		len = OUT_CAP - KEYS_MAX;
-	return ncx_ext_mark(nc->out, len, OUT_CAP, emergency);
+	return ncx_ext_mark(nc->out, len, OUT_CAP, emergency, 0);
 }
 
 static int count_dgram(void *arg, const void *d, size_t len)
@@ -298,7 +298,7 @@ static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
 {
 	struct ncx_netcon *nc = arg;
 	char d[NCX_WIRE_GONE_MAX];
-	size_t n = ncx_gone_format(first, count, d, sizeof(d));
+	size_t n = ncx_gone_format(first, count, 0, d, sizeof(d));
 
 	if (n > sizeof(d))
 		return 0;

@@ -90,6 +90,15 @@ static void put_u64(struct out *o, uint64_t v)
 	put(o, tmp, ncx_num_dec(tmp, v));
 }
 
+static const char hex_lower[] = "0123456789abcdef";
+
+/* v as NCX_WIRE_ID_HEX lowercase hex digits, most significant first. */
+static void hex64(char *out, uint64_t v)
+{
+	for (int i = 0; i < NCX_WIRE_ID_HEX; i++)
+		out[i] = hex_lower[(v >> (60 - 4 * i)) & 15];
+}
+
 /* ---- extended header -------------------------------------------------- */
 
 /* Known keys seen so far, to refuse a key given twice (ambiguous). */
@@ -99,6 +108,8 @@ enum {
 	SEEN_EMG = 4,
 	SEEN_RX = 8,
 	SEEN_GONE = 16,
+	SEEN_ID = 32,
+	SEEN_MAC = 64,
 };
 
 #define GONE_MAX (1ULL << 32) /* the most seqs one placeholder may close */
@@ -155,6 +166,43 @@ static int parse_gone(const char *v, size_t len, struct ncx_ext *out)
 	return 0;
 }
 
+/* Exactly NCX_WIRE_ID_HEX lowercase hex digits (ncid, ncmac). */
+static bool parse_hex64(const char *v, size_t len, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (len != NCX_WIRE_ID_HEX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		int d = ncx_hex_digit(v[i]);
+
+		if (d < 0 || (v[i] >= 'A' && v[i] <= 'F'))
+			return false;
+		n = n << 4 | (uint64_t)d;
+	}
+	*out = n;
+	return true;
+}
+
+/* "ncid=<16 hex>": a stream's name; 0 is no name. */
+static int parse_id(const char *v, size_t len, struct ncx_ext *out)
+{
+	if (!parse_hex64(v, len, &out->id) || out->id == 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* "ncmac=<16 hex>": auth.h checks the tag; here only its form. */
+static int parse_mac(const char *v, size_t len, struct ncx_ext *out)
+{
+	uint64_t tag;
+
+	if (!parse_hex64(v, len, &tag))
+		return -EBADMSG;
+	out->tagged = true;
+	return 0;
+}
+
 /* One ",key=value" field after the flag. */
 static int parse_key(const char *f, size_t len, unsigned *seen, struct ncx_ext *out)
 {
@@ -186,6 +234,12 @@ static int parse_key(const char *f, size_t len, unsigned *seen, struct ncx_ext *
 	} else if (span_eq(f, klen, "ncgone")) {
 		bit = SEEN_GONE;
 		rc = parse_gone(v, vlen, out);
+	} else if (span_eq(f, klen, "ncid")) {
+		bit = SEEN_ID;
+		rc = parse_id(v, vlen, out);
+	} else if (span_eq(f, klen, "ncmac")) {
+		bit = SEEN_MAC;
+		rc = parse_mac(v, vlen, out);
 	} else {
 		goto unknown;
 	}
@@ -521,6 +575,13 @@ static void put_header(struct out *o, const struct ncx_ext *rec)
 	}
 	if (rec->reliable)
 		put(o, ",ncrx=1", 7);
+	if (rec->id) {
+		char id[NCX_WIRE_ID_HEX];
+
+		hex64(id, rec->id);
+		put(o, ",ncid=", 6);
+		put(o, id, sizeof(id));
+	}
 }
 
 size_t ncx_ext_format_header(const struct ncx_ext *rec, char *out, size_t cap)
@@ -546,9 +607,11 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
 	return o.len;
 }
 
-size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap)
+size_t ncx_gone_format(uint64_t first, uint64_t count, uint64_t id, char *out, size_t cap)
 {
-	struct ncx_ext rec = { .level = 4, .seq = first, .gone = count, .reliable = true };
+	struct ncx_ext rec = {
+		.level = 4, .seq = first, .gone = count, .reliable = true, .id = id
+	};
 	char text[NCX_WIRE_GONE_MAX];
 	int n = snprintf(text, sizeof(text),
 			 "ncx: %llu records (seq %llu..%llu) were lost by the sender "
@@ -559,15 +622,25 @@ size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap)
 	return ncx_ext_format(&rec, text, n > 0 ? (size_t)n : 0, NULL, 0, out, cap);
 }
 
-size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency)
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency, uint64_t id)
 {
-	static const char keys[] = ",ncemg=1,ncrx=1";
-	const char *key = emergency ? keys : keys + 8;
-	size_t klen = emergency ? 15 : 7, hdr, body;
+	char key[NCX_WIRE_MARK_MAX];
+	size_t klen = 0, hdr, body;
 	char *semi = len ? memchr(rec, ';', len) : NULL;
 
 	if (!semi)
 		return 0;
+	if (emergency) {
+		memcpy(key, ",ncemg=1", 8);
+		klen = 8;
+	}
+	memcpy(key + klen, ",ncrx=1", 7);
+	klen += 7;
+	if (id) {
+		memcpy(key + klen, ",ncid=", 6);
+		hex64(key + klen + 6, id);
+		klen += 6 + NCX_WIRE_ID_HEX;
+	}
 	hdr = (size_t)(semi - rec);
 	if (hdr + klen >= NCX_WIRE_HDR_MAX)
 		return 0;

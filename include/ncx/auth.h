@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auth: the building blocks of authenticated datagrams (docs/DESIGN.md,
- * "Authentication (ncmac)", a proposal not yet wired into rx and tx).
+ * auth: authenticated datagrams (docs/DESIGN.md, "Authentication (ncmac)").
  *
  *   MAC      SipHash-2-4 with a 128-bit key, 64-bit tag: small, fast on
  *            short inputs, a PRF by design, and the kernel has it
@@ -15,8 +14,10 @@
  *            datagram is covered: header (seq, stream identity, ncfrag,
  *            ncgone, ncemg, ncrx), text, dictionary.
  *   response tag   a last token " m<16 lowercase hex>" after "ncrx<acked>[
- *            <seq>]*"; the tag is SipHash over "ncmac1r" followed by the
- *            response with those 18 bytes removed.
+ *            <seq>]*"; the tag is SipHash over "ncmac1r", the stream's id
+ *            (ncid; 0 for a stream without one) as 8 little-endian bytes,
+ *            and the response with those 18 bytes removed: a response to
+ *            one run or boot is worth nothing to the next.
  *   host key derivation   host key = SipHash(secret, "ncx-host-key1" 0x01
  *            addr) || SipHash(secret, "ncx-host-key1" 0x02 addr), each
  *            tag as 8 little-endian bytes, addr the host's canonical
@@ -80,12 +81,14 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
  * or -1. Strict as verify is: anything else that says ncmac= is -2. */
 long ncx_auth_dgram_find(const void *buf, size_t len);
 
-/* Tag and check a response "ncrx<acked>[ <seq>]*" the same way. sign:
- * appends " m<tag>"; returns the new length or -EMSGSIZE. verify: 1, 0 (no
- * tag), -EBADMSG; *plain_len the length without the tag (for 1 and 0). */
-long ncx_auth_resp_sign(const struct ncx_auth_key *key, char *buf, size_t len, size_t cap);
-int ncx_auth_resp_verify(const struct ncx_auth_key *key, const void *buf, size_t len,
-			 size_t *plain_len);
+/* Tag and check a response "ncrx<acked>[ <seq>]*" to stream id the same
+ * way. sign: appends " m<tag>"; returns the new length or -EMSGSIZE. verify:
+ * 1, 0 (no tag), -EBADMSG; *plain_len the length without the tag (for 1 and
+ * 0). */
+long ncx_auth_resp_sign(const struct ncx_auth_key *key, uint64_t id, char *buf, size_t len,
+			size_t cap);
+int ncx_auth_resp_verify(const struct ncx_auth_key *key, uint64_t id, const void *buf,
+			 size_t len, size_t *plain_len);
 
 /* ---- userspace only (lib/auth_key.c) ---- */
 

@@ -34,6 +34,7 @@
 #define NCX_WIRE_BODY_MAX 8192	  /* longest reassembled body (kernel's CONSOLE_EXT_LOG_MAX) */
 #define NCX_WIRE_LEGACY_MAX 1024  /* printk cuts a legacy record at this many bytes */
 #define NCX_WIRE_DGRAM_MAX 65536  /* largest datagram anyone should hand us */
+#define NCX_WIRE_ID_HEX 16	  /* ncid's (and ncmac's) value: 16 lowercase hex digits */
 
 /* A run of bytes inside someone else's buffer. Never NUL-terminated. */
 struct ncx_span {
@@ -62,6 +63,9 @@ struct ncx_ext {
 	bool reliable;		 /* ncrx=1: the sender can take acks and resend */
 	uint64_t gone;		 /* ncgone=<n> (1..2^32): a placeholder, not a record: the
 				  * sender no longer has seqs seq..seq+n-1; 0 if absent */
+	uint64_t id;		 /* ncid=<16 hex>: the stream's name (a reliable sender's
+				  * run or boot); 0 if absent */
+	bool tagged;		 /* ncmac=<16 hex> present (auth.h checks it) */
 	uint16_t unknown_keys;	 /* header keys we did not understand (skipped) */
 	struct ncx_span header;	 /* every byte before ';' (for a fragment: with its ncfrag key) */
 	struct ncx_span body;	 /* every byte after ';' */
@@ -75,7 +79,8 @@ struct ncx_ext {
  * A fragment's body is its slice only; see struct ncx_reasm.
  *
  * Strict where the kernel is exact: the priority must fit facility as a u8
- * (at most 2047); a known key (caller, ncfrag, ncemg, ncrx, ncgone) with a
+ * (at most 2047); a known key (caller, ncfrag, ncemg, ncrx, ncgone, ncid,
+ * ncmac: 16 lowercase hex digits, ncid not all zero) with a
  * malformed value, or given twice, is -EBADMSG; so is a fragment whose slice
  * runs past its total, and an ncgone placeholder cut into fragments (it is
  * always short). NCX_WIRE_HDR_MAX counts a fragment's ncfrag key too.
@@ -130,7 +135,7 @@ int ncx_hex_digit(char c);
 
 /*
  * Format the header of a record exactly as the kernel does, without the
- * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncgone=n][,ncrx=1]".
+ * trailing ';': "[release,]fac<<3|level,seq,ts,flag[,caller=Xn][,ncemg=1][,ncgone=n][,ncrx=1][,ncid=<hex>]".
  * Only these fields of rec are used (not header/body/frag/unknown_keys); a
  * flag of 0 is written as '-'. Returns the length needed, writing at most
  * cap bytes, no NUL. Like every function here that returns "the length
@@ -151,25 +156,26 @@ size_t ncx_ext_format(const struct ncx_ext *rec, const void *text, size_t text_l
  * Format an ncgone placeholder (DESIGN.md, Extensions): the whole datagram
  * that tells a receiver seqs first..first+count-1 (count 1..2^32) are gone
  * from the sender. Level warning, timestamp 0 (it is no record of the
- * sender's), marked ncrx=1, with a text that says what happened for a
+ * sender's), marked ncrx=1 (and ncid=id unless id is 0), with a text that says what happened for a
  * receiver that shows it as a record. Returns the length needed, writing at
  * most cap bytes, no NUL; NCX_WIRE_GONE_MAX always suffices.
  */
-#define NCX_WIRE_GONE_MAX 192
-size_t ncx_gone_format(uint64_t first, uint64_t count, char *out, size_t cap);
+#define NCX_WIRE_GONE_MAX 224
+size_t ncx_gone_format(uint64_t first, uint64_t count, uint64_t id, char *out, size_t cap);
 
 /*
  * Mark a formatted record (header ';' body, as ncx_ext_format() or a
  * sender's renderer makes it) as a reliable sender's, in place: ",ncrx=1",
- * or ",ncemg=1,ncrx=1" if emergency, goes at the end of its header, after
+ * or ",ncemg=1,ncrx=1" if emergency, then ",ncid=<16 hex>" if id is not 0
+ * (the stream's name), goes at the end of its header, after
  * every key it has. A body longer than NCX_WIRE_BODY_MAX is cut to it
  * (receivers take no more). rec holds len bytes in a buffer of cap bytes.
  * Returns the marked length, or 0 if rec has no ';', the marked header would
  * reach NCX_WIRE_HDR_MAX, or the marked record does not fit in cap.
  * NCX_WIRE_MARK_MAX is the most it adds.
  */
-#define NCX_WIRE_MARK_MAX 15 /* ",ncemg=1,ncrx=1" */
-size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency);
+#define NCX_WIRE_MARK_MAX 37 /* ",ncemg=1,ncrx=1,ncid=<16 hex>" */
+size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency, uint64_t id);
 
 /*
  * A receiver's response to a reliable sender (DESIGN.md, Reliability):

@@ -7,7 +7,8 @@
  * Checked: verify returns only 1, 0 or -EBADMSG, never reads past the
  * input (ASan), and says 1 only for what sign made under that key: an
  * untagged datagram signed and verified is 1, and 0 under any other key
- * never becomes 1 (the wrong key fails); the same for responses. Key text
+ * never becomes 1 (the wrong key fails); the same for responses, whose
+ * tag also fails under another stream id. Key text
  * parses only as 32 hex digits and at most one newline, and formats back
  * to itself.
  */
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char buf[CAP], hex[NCX_AUTH_KEY_HEX + 1];
 	const char *p, *why = NULL;
 	size_t n, plain;
+	uint64_t id;
 	long len;
 	int rc;
 
@@ -40,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	ncx_auth_derive(&secret, (const char *)data, 1, &key);
 	ncx_auth_derive(&secret, "other", 5, &other);
+	id = data[0] & 1 ? 0 : 0x0123456789abcdefULL * data[0];
 	p = (const char *)data + 1;
 	n = size - 1;
 
@@ -55,16 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* Responses. */
-	rc = ncx_auth_resp_verify(&key, p, n, &plain);
+	rc = ncx_auth_resp_verify(&key, id, p, n, &plain);
 	CHECK(rc == 1 || rc == 0 || rc == -EBADMSG);
 	if (rc >= 0)
 		CHECK(plain <= n);
 	if (!memchr(p, 'm', n)) {
 		memcpy(buf, p, n);
-		len = ncx_auth_resp_sign(&key, buf, n, sizeof(buf));
+		len = ncx_auth_resp_sign(&key, id, buf, n, sizeof(buf));
 		CHECK(len == (long)(n + NCX_AUTH_RESP_TAG_LEN));
-		CHECK(ncx_auth_resp_verify(&key, buf, (size_t)len, &plain) == 1 && plain == n);
-		CHECK(ncx_auth_resp_verify(&other, buf, (size_t)len, NULL) == -EBADMSG);
+		CHECK(ncx_auth_resp_verify(&key, id, buf, (size_t)len, &plain) == 1 && plain == n);
+		CHECK(ncx_auth_resp_verify(&other, id, buf, (size_t)len, NULL) == -EBADMSG);
+		CHECK(ncx_auth_resp_verify(&key, id + 1, buf, (size_t)len, NULL) == -EBADMSG);
 	}
 
 	/* Key text. */

@@ -605,7 +605,7 @@ static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
 		}
 		s->flags[q] |= F_DECLARED;
 	}
-	n = ncx_gone_format(first, count, d, sizeof(d));
+	n = ncx_gone_format(first, count, 0, d, sizeof(d));
 	if (n > sizeof(d))
 		return 0;
 	net_send(s, TO_RX, RELIABLE, d, n);

@@ -238,26 +238,29 @@ static void test_resp_tag(void **state)
 
 	(void)state;
 	memcpy(buf, "ncrx41 7 9", 10);
-	assert_int_equal(ncx_auth_resp_verify(&k0f, buf, 10, &plain), 0);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 7, buf, 10, &plain), 0);
 	assert_int_equal(plain, 10);
-	len = ncx_auth_resp_sign(&k0f, buf, 10, sizeof(buf));
+	len = ncx_auth_resp_sign(&k0f, 7, buf, 10, sizeof(buf));
 	assert_int_equal(len, 10 + NCX_AUTH_RESP_TAG_LEN);
-	assert_memory_equal(buf, "ncrx41 7 9 mdc3810bf448042e4", (size_t)len);
+	assert_memory_equal(buf, "ncrx41 7 9 m3fedf7fb6fdfc827", (size_t)len);
 	plain = 0;
-	assert_int_equal(ncx_auth_resp_verify(&k0f, buf, (size_t)len, &plain), 1);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 7, buf, (size_t)len, &plain), 1);
 	assert_int_equal(plain, 10);
 	for (long i = 0; i < len; i++) {
 		memcpy(t, buf, (size_t)len);
 		t[i] ^= 0x01;
 		/* 'm' -> 'l': no tag at all (a tagless response is the caller's
 		 * to refuse); anything else: a bad tag. */
-		assert_int_equal(ncx_auth_resp_verify(&k0f, t, (size_t)len, NULL),
+		assert_int_equal(ncx_auth_resp_verify(&k0f, 7, t, (size_t)len, NULL),
 				 i == 11 ? 0 : -EBADMSG);
 	}
-	assert_int_equal(ncx_auth_resp_verify(&k0f, buf, (size_t)len - 1, NULL), -EBADMSG);
-	assert_int_equal(ncx_auth_resp_verify(&k0f, "ncrx1 m", 7, NULL), -EBADMSG);
-	assert_int_equal(ncx_auth_resp_verify(&k0f, "mdc3810bf448042e4", 17, NULL), -EBADMSG);
-	assert_int_equal(ncx_auth_resp_sign(&k0f, buf, 10, 27), -EMSGSIZE);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 7, buf, (size_t)len - 1, NULL), -EBADMSG);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 7, "ncrx1 m", 7, NULL), -EBADMSG);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 7, "mdc3810bf448042e4", 17, NULL), -EBADMSG);
+	assert_int_equal(ncx_auth_resp_sign(&k0f, 7, buf, 10, 27), -EMSGSIZE);
+	/* The tag binds the stream: another run's id fails. */
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 8, buf, (size_t)len, NULL), -EBADMSG);
+	assert_int_equal(ncx_auth_resp_verify(&k0f, 0, buf, (size_t)len, NULL), -EBADMSG);
 	/* A datagram's tag is no response's: the domains differ. */
 	assert_true(ncx_siphash24(&k0f, "x", 1) != 0);
 }

@@ -973,7 +973,7 @@ static void test_gone_format(void **state)
 {
 	char d[NCX_WIRE_GONE_MAX];
 	struct ncx_ext e;
-	size_t n = ncx_gone_format(100, 12, d, sizeof(d));
+	size_t n = ncx_gone_format(100, 12, 0, d, sizeof(d));
 	static const char want[] = "4,100,0,-,ncgone=12,ncrx=1;ncx: 12 records (seq 100..111) "
 				   "were lost by the sender before they could be sent\n";
 
@@ -983,12 +983,12 @@ static void test_gone_format(void **state)
 	assert_int_equal(ncx_ext_parse(d, n, &e), 0);
 	assert_true(e.gone == 12 && e.seq == 100 && e.reliable && e.level == 4);
 
-	n = ncx_gone_format(UINT64_MAX - (1ULL << 32) + 1, 1ULL << 32, d, sizeof(d));
+	n = ncx_gone_format(UINT64_MAX - (1ULL << 32) + 1, 1ULL << 32, 0, d, sizeof(d));
 	assert_true(n <= sizeof(d));
 	assert_int_equal(ncx_ext_parse(d, n, &e), 0);
 	assert_true(e.gone == 1ULL << 32);
 	/* A short cap gets the first cap bytes, and the length needed. */
-	assert_int_equal(ncx_gone_format(100, 12, d, 10), strlen(want));
+	assert_int_equal(ncx_gone_format(100, 12, 0, d, 10), strlen(want));
 	assert_memory_equal(d, want, 10);
 }
 

@@ -224,7 +224,7 @@ static size_t mark_str(char *buf, size_t cap, const char *rec, bool emergency)
 	size_t len = strlen(rec);
 
 	memcpy(buf, rec, len);
-	return ncx_ext_mark(buf, len, cap, emergency);
+	return ncx_ext_mark(buf, len, cap, emergency, 0);
 }
 
 static void assert_marked(const char *rec, bool emergency, const char *want)
@@ -259,7 +259,7 @@ static void test_mark(void **state)
 
 	/* No ';', or nothing at all: not a record. */
 	assert_int_equal(mark_str(buf, sizeof(buf), "6,1,0,-", false), 0);
-	assert_int_equal(ncx_ext_mark(buf, 0, sizeof(buf), true), 0);
+	assert_int_equal(ncx_ext_mark(buf, 0, sizeof(buf), true, 0), 0);
 }
 
 /* Marking what ncx_ext_format() made gives what it makes with the flags set. */
@@ -278,7 +278,7 @@ static void test_mark_matches_format(void **state)
 
 		rec.emergency = rec.reliable = false;
 		na = ncx_ext_format(&rec, text, sizeof(text) - 1, " K=v\n", 5, a, sizeof(a));
-		na = ncx_ext_mark(a, na, sizeof(a), emg);
+		na = ncx_ext_mark(a, na, sizeof(a), emg, 0);
 		rec.emergency = emg;
 		rec.reliable = true;
 		nb = ncx_ext_format(&rec, text, sizeof(text) - 1, " K=v\n", 5, b, sizeof(b));
@@ -300,14 +300,14 @@ static void test_mark_limits(void **state)
 		/* Longest header that may be marked. */
 		memset(buf, 'h', hdr);
 		memcpy(buf + hdr, ";body", 5);
-		n = ncx_ext_mark(buf, hdr + 5, sizeof(buf), emg);
+		n = ncx_ext_mark(buf, hdr + 5, sizeof(buf), emg, 0);
 		assert_int_equal(n, NCX_WIRE_HDR_MAX - 1 + 5);
 		assert_int_equal(buf[NCX_WIRE_HDR_MAX - 1], ';');
 		/* One byte longer: refused, untouched. */
 		memset(buf, 'h', hdr + 1);
 		memcpy(buf + hdr + 1, ";body", 5);
 		memcpy(copy, buf, hdr + 6);
-		assert_int_equal(ncx_ext_mark(buf, hdr + 6, sizeof(buf), emg), 0);
+		assert_int_equal(ncx_ext_mark(buf, hdr + 6, sizeof(buf), emg, 0), 0);
 		assert_memory_equal(buf, copy, hdr + 6);
 
 		/* A body of NCX_WIRE_BODY_MAX + 10 bytes keeps its first
@@ -316,7 +316,7 @@ static void test_mark_limits(void **state)
 		for (size_t i = 0; i < NCX_WIRE_BODY_MAX + 10; i++)
 			buf[8 + i] = (char)('a' + i % 26);
 		len = 8 + NCX_WIRE_BODY_MAX + 10;
-		n = ncx_ext_mark(buf, len, sizeof(buf), emg);
+		n = ncx_ext_mark(buf, len, sizeof(buf), emg, 0);
 		assert_int_equal(n, 8 + klen[emg] + NCX_WIRE_BODY_MAX);
 		assert_int_equal(buf[7 + klen[emg]], ';');
 		for (size_t i = 0; i < NCX_WIRE_BODY_MAX; i++)
@@ -324,12 +324,48 @@ static void test_mark_limits(void **state)
 
 		/* cap: exactly enough, then one short. */
 		memcpy(buf, "6,1,0,-;x\n", 10);
-		assert_int_equal(ncx_ext_mark(buf, 10, 10 + klen[emg], emg), 10 + klen[emg]);
+		assert_int_equal(ncx_ext_mark(buf, 10, 10 + klen[emg], emg, 0), 10 + klen[emg]);
 		memcpy(buf, "6,1,0,-;x\n", 10);
-		assert_int_equal(ncx_ext_mark(buf, 10, 9 + klen[emg], emg), 0);
+		assert_int_equal(ncx_ext_mark(buf, 10, 9 + klen[emg], emg, 0), 0);
 		assert_memory_equal(buf, "6,1,0,-;x\n", 10);
 	}
-	assert_int_equal(klen[1], NCX_WIRE_MARK_MAX);
+	assert_int_equal(klen[1] + 6 + NCX_WIRE_ID_HEX, NCX_WIRE_MARK_MAX);
+}
+
+/* A named stream: ncid after ncrx, parsed back; malformed names refused. */
+static void test_mark_id(void **state)
+{
+	static const char *bad[] = {
+		"6,1,0,-,ncid=0000000000000000;x",  /* 0 is no name */
+		"6,1,0,-,ncid=0123456789ABCDEF;x",  /* lowercase only */
+		"6,1,0,-,ncid=0123456789abcde;x",   /* 15 digits */
+		"6,1,0,-,ncid=0123456789abcdef0;x", /* 17 */
+		"6,1,0,-,ncid=1111111111111111,ncid=1111111111111111;x",
+		"6,1,0,-,ncmac=xyz;x",
+		"6,1,0,-,ncmac=0000000000000000,ncmac=0000000000000000;x",
+	};
+	char buf[128];
+	struct ncx_ext e;
+	size_t n;
+
+	(void)state;
+	memcpy(buf, "6,1,0,-;x\n", 10);
+	n = ncx_ext_mark(buf, 10, sizeof(buf), true, 0x0123456789abcdefULL);
+	assert_int_equal(n, 10 + NCX_WIRE_MARK_MAX);
+	assert_memory_equal(buf, "6,1,0,-,ncemg=1,ncrx=1,ncid=0123456789abcdef;x\n", n);
+	assert_int_equal(ncx_ext_parse(buf, n, &e), 0);
+	assert_true(e.reliable && e.emergency && !e.tagged);
+	assert_int_equal(e.id, 0x0123456789abcdefULL);
+	assert_int_equal(e.unknown_keys, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ncx_ext_parse(bad[i], strlen(bad[i]), &e), -EBADMSG);
+	n = ncx_gone_format(5, 2, 0xabcULL, buf, sizeof(buf));
+	assert_true(n <= NCX_WIRE_GONE_MAX);
+	assert_int_equal(ncx_ext_parse(buf, n, &e), 0);
+	assert_true(e.gone == 2 && e.id == 0xabcULL);
+	memcpy(buf, "6,1,0,-,ncmac=00000000000000ff;x", 32);
+	assert_int_equal(ncx_ext_parse(buf, 32, &e), 0);
+	assert_true(e.tagged && e.unknown_keys == 0 && e.id == 0);
 }
 
 int main(void)
@@ -345,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_mark),
 		cmocka_unit_test(test_mark_matches_format),
 		cmocka_unit_test(test_mark_limits),
+		cmocka_unit_test(test_mark_id),
 	};
 
 	return cmocka_run_group_tests_name("wire_resp", tests, NULL, NULL);
