@@ -116,6 +116,15 @@ static void make(struct dgrams *d, size_t n, uint32_t senders, unsigned reorder_
 		d->who[k] = w;
 		at += (size_t)len;
 	}
+	/* Only what was used: a buffer half empty made every row after it
+	 * markedly slower here (10,000 senders: 2.5x), for no reason of the
+	 * engine's. */
+	{
+		char *b = realloc(d->buf, at ? at : 1);
+
+		if (b)
+			d->buf = b;
+	}
 	/* Not a sender's first record: the engine starts a stream at the
 	 * first record it gets, and this measures speed, not that. */
 	for (size_t k = senders; k + senders < n; k++) {

@@ -106,7 +106,6 @@ enum stream { STREAM_NONE, STREAM_STARTING, STREAM_OPEN };
 /* Fields the in-order path touches come first, so it reads few cache lines. */
 struct sender {
 	struct sender *hnext;
-	struct sender *lru_prev, *lru_next; /* on its list: lru[probation] */
 	uint64_t hash;
 	struct ncx_addr addr;
 	uint64_t id; /* the stream's name (ncid); 0: none */
@@ -120,6 +119,7 @@ struct sender {
 	uint64_t next, top;
 	uint64_t last_rx;
 	uint64_t lru_gran; /* last_rx >> lru_shift when last moved to the LRU tail */
+	struct sender *lru_prev, *lru_next; /* on its list: lru[probation]; moved once a granule */
 	uint64_t deadline;
 	uint64_t hole_since, retx_due, ack_due;
 	struct win *win;
