@@ -655,6 +655,7 @@ static int bind_sockets(struct ncx_netcon *nc)
 
 static void destroy(struct ncx_netcon *nc)
 {
+	explicit_bzero(&nc->cfg.key, sizeof(nc->cfg.key));	/* no key left in freed memory */
 	for (int i = 0; i < 2; i++)
 		if (nc->fd[i] >= 0)
 			close(nc->fd[i]);

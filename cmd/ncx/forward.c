@@ -739,6 +739,7 @@ static void teardown(struct forward *f)
 		close(f->kfd);
 	free(f->buf);
 	free(f->ring_mem);
+	explicit_bzero(&f->nc_cfg.key, sizeof(f->nc_cfg.key));
 }
 
 int cmd_forward(int argc, char **argv)

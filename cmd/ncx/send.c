@@ -388,6 +388,7 @@ static int finish(struct sender *s, bool logged_all)
 	if (s->verbose)
 		print_stats(s);
 	ncx_netcon_stop(s->nc);
+	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key));
 	return rc;
 }
 
