@@ -206,6 +206,9 @@ static void check_answer(struct sender *s)
 		fprintf(stderr, "ncx send: no answer from %s with a good tag yet (%llu without: "
 				"is --auth-key the key ncxd derives for this host?)\n",
 			list, (unsigned long long)st.bad_tag);
+	else if (s->cfg.auth)	/* a receiver that requires tags drops wrong ones silently */
+		fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running, and is "
+				"--auth-key the key it derives for this host?)\n", list);
 	else
 		fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running?)\n", list);
 }

@@ -41,11 +41,13 @@ wait_for 10 bash -c "grep -qE '^ncxd_auth_missing_total [1-9]' '$m'" ||
 	fail "untagged datagrams not counted: $(grep '^ncxd_auth' "$m" 2>&1)"
 
 seq 1 20 | sed 's/^/wrong line /; s/$/ auth/' >"$T/wrong.in"
-"$ncx" send -t "127.0.0.1:$port" --auth-key "$T/wrong.key" --timeout 3 -v \
+# --timeout 5: past the 3 s after which it says nothing answered, and why.
+"$ncx" send -t "127.0.0.1:$port" --auth-key "$T/wrong.key" --timeout 5 -v \
 	<"$T/wrong.in" 2>"$T/wrong.err"
 rc=$?
 [ "$rc" -ne 0 ] || fail "ncx send with the wrong key exited 0: $(cat "$T/wrong.err")"
 grep -q 'were not acked' "$T/wrong.err" || fail "no 'not acked' line: $(cat "$T/wrong.err")"
+grep -q 'is --auth-key the key' "$T/wrong.err" || fail "no hint at the key: $(cat "$T/wrong.err")"
 wait_for 10 bash -c "grep -qE '^ncxd_auth_bad_total [1-9]' '$m'" ||
 	fail "badly tagged datagrams not counted: $(grep '^ncxd_auth' "$m" 2>&1)"
 
