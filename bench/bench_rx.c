@@ -252,12 +252,15 @@ static void auth_row(size_t n, uint32_t senders)
 	rng = 0x2545f4914f6cdd1dULL; /* the same reordering for both */
 	make(&tagged, n, senders, 1, true, true, true);
 	for (int r = 0; r < 3; r++) {
-		parse = fmin(parse, bench_parse(&tagged));
+		parse = fmin(parse, bench_parse(&plain));
 		off = fmin(off, bench_engine(&plain, senders, false, &c));
 		on = fmin(on, bench_engine(&tagged, senders, true, &ct));
 	}
-	printf("%8u  %10.1f  %10.1f  %10.1f  %+7.1f%%  %+7.1f%%  %9" PRIu64 "\n", senders, parse,
-	       off, on, 100.0 * (on - off) / off, 100.0 * (on - off) / (off - parse), ct.records);
+	/* whole: against the engine with its parse; own: against what the
+	 * engine adds to parsing (bench_rx's usual "engine's own"). */
+	printf("%8u  %10.1f  %10.1f  %10.1f  %8.1f  %+7.0f%%  %+7.0f%%  %9" PRIu64 "\n", senders,
+	       parse, off, on, on - off, 100.0 * (on - off) / off, 100.0 * (on - off) / (off - parse),
+	       ct.records);
 	if (c.records != n || ct.records != n || c.gaps || ct.gaps) {
 		fprintf(stderr, "bench_rx: auth %" PRIu64 "/%" PRIu64 " records of %zu\n",
 			c.records, ct.records, n);
@@ -321,8 +324,8 @@ int main(int argc, char **argv)
 	row(n, 10000, 1, false);
 	row(n, 10000, 1, true);
 	printf("\nauthentication: named reliable streams, 1%% reordered; ns per record\n");
-	printf("%8s  %10s  %10s  %10s  %8s  %8s  %9s\n", "senders", "parse ns", "no auth",
-	       "auth", "whole", "engine's", "records");
+	printf("%8s  %10s  %10s  %10s  %8s  %8s  %8s  %9s\n", "senders", "parse ns", "no auth",
+	       "auth", "MAC ns", "whole", "own", "records");
 	auth_row(n, 1);
 	auth_row(n, 1000);
 	auth_row(n, 10000);

@@ -253,9 +253,22 @@ struct sender *rx_first(const struct ncx_rx *rx);
 struct sender *rx_next(const struct ncx_rx *rx, const struct sender *s);
 uint64_t rx_idle_deadline(const struct ncx_rx *rx);
 struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id);
-/* The most recently heard stream of (address, port), of any id / named. */
+/* The most recently heard stream of (address, port), of any id. */
 struct sender *rx_sender_any(const struct ncx_rx *rx, const struct ncx_addr *a);
-struct sender *rx_named(const struct ncx_rx *rx, const struct ncx_addr *a);
+/* The streams of (address, port), from one walk of its chain: the one named
+ * id (0: the unnamed one), the unnamed one, the most recently heard named
+ * one; NULL where there is none. hash: for rx_sender_seen(). */
+struct rx_streams {
+	struct sender *match, *unnamed, *named;
+	uint64_t hash;
+};
+void rx_streams(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+		struct rx_streams *out);
+/* A datagram of len bytes came for s, or for a new stream (a, id) if s is
+ * NULL: made here. NULL (and a DROP) if none can be. */
+struct sender *rx_sender_seen(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *a,
+			      uint64_t id, uint64_t hash, size_t len, uint64_t now);
+/* The same, found or made by (a, id). */
 struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
 			     size_t len, uint64_t now);
 void rx_host_key(const struct ncx_rx *rx, const struct ncx_addr *a, struct ncx_auth_key *out);

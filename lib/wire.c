@@ -168,13 +168,11 @@ static int parse_gone(const char *v, size_t len, struct ncx_ext *out)
 
 /* Exactly NCX_WIRE_ID_HEX lowercase hex digits (ncid, ncmac). On every
  * datagram of a named stream: two 8-byte words, no branch per digit. */
-static bool parse_hex64(const char *v, size_t len, uint64_t *out)
+bool ncx_hex64_parse(const char *v, uint64_t *out)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
 	uint64_t n = 0;
 
-	if (len != NCX_WIRE_ID_HEX)
-		return false;
 	for (int half = 0; half < 2; half++) {
 		const unsigned char *b = (const unsigned char *)v + 8 * half;
 		uint64_t w = 0, letter, digit, val;
@@ -198,6 +196,11 @@ static bool parse_hex64(const char *v, size_t len, uint64_t *out)
 	}
 	*out = n;
 	return true;
+}
+
+static bool parse_hex64(const char *v, size_t len, uint64_t *out)
+{
+	return len == NCX_WIRE_ID_HEX && ncx_hex64_parse(v, out);
 }
 
 /* "ncid=<16 hex>": a stream's name; 0 is no name. */
