@@ -674,12 +674,17 @@ static void destroy(struct ncx_netcon *nc)
 	free(nc);
 }
 
-/* A nonzero random id: a new run is a new stream to the receiver. */
+/* A nonzero random id: a new run is a new stream to the receiver. 8 bytes
+ * never come short; a signal before any came is tried again. */
 static int random_id(uint64_t *id)
 {
 	do {
-		if (getrandom(id, sizeof(*id), 0) != (ssize_t)sizeof(*id))
-			return errno ? -errno : -EIO;
+		ssize_t n = getrandom(id, sizeof(*id), 0);
+
+		if (n < 0 && errno == EINTR)
+			*id = 0;
+		else if (n != (ssize_t)sizeof(*id))
+			return n < 0 ? -errno : -EIO;
 	} while (!*id);
 	return 0;
 }
