@@ -137,8 +137,7 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT or SIGTERM: wait up to %d s for the last acks, save the state, exit 0.\n"
 		"Exit status: 0; 64 bad usage or key file; 69 the port cannot be bound; 71 out of\n"
-		"memory;\n"
-		"74 /dev/kmsg read error; 77 no permission to read /dev/kmsg.\n",
+		"memory; 74 /dev/kmsg read error; 77 no permission to read /dev/kmsg.\n",
 		DEFAULT_SRC_PORT, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_SRC_PORT,
 		STATE_DIR, EXIT_WAIT_MS / 1000);
 }
