@@ -203,7 +203,8 @@ static void check_answer(struct sender *s)
 	/* Answers that all failed the tag check: most likely the wrong key. */
 	if (st.bad_tag)
 		fprintf(stderr, "ncx send: no answer from %s with a good tag yet (%llu without: "
-				"is --auth-key the key ncxd derives for this host?)\n",
+				"does ncxd have --auth-key, and is ours the key it derives for "
+				"this host?)\n",
 			list, (unsigned long long)st.bad_tag);
 	else if (s->cfg.auth)	/* a receiver that requires tags drops wrong ones silently */
 		fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running, and is "
