@@ -94,6 +94,7 @@ const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)
 		[NCX_DROP_UNASKED] = "unasked",
 		[NCX_DROP_AUTH_BAD] = "auth_bad",
 		[NCX_DROP_AUTH_MISSING] = "auth_missing",
+		[NCX_DROP_UNVERIFIED] = "unverified",
 	};
 
 	return (unsigned)r < NCX_DROP_REASON_COUNT ? names[r] : "unknown";
@@ -275,8 +276,16 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	s = rx_sender_seen(rx, s, from, rec->id, st.hash, len, now);
 	if (!s)
 		return;
-	if (tag > 0 && rec->id == s->id)
+	if (tag > 0 && rec->id == s->id) {
 		s->authed = true;
+		s->tagged_rx = now;
+	}
+	if (s->authed && tag <= 0 && rec->id != s->id) {
+		/* A stock kernel's copy: waits beside the stream, never in it. */
+		rx_copy_add(rx, s, rec, now);
+		rx_settle(rx, s, now);
+		return;
+	}
 	/* For good: one stream, whichever path. But a placeholder is a claim:
 	 * it may say what a new stream is, never turn a stock one reliable. */
 	if (rec->reliable && (!rec->gone || s->stream == STREAM_NONE))
@@ -286,6 +295,8 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	rx_admit_ext(rx, s, rec, now);
 	if (rec->emergency)
 		rx_ack_emergency(rx, s, now);
+	if (s->copies)
+		rx_copies_trim(rx, s, now);
 	rx_settle(rx, s, now);
 }
 
@@ -367,6 +378,7 @@ void ncx_rx_flush_resumable(struct ncx_rx *rx, uint64_t now_us)
 				rx_start_end(rx, s, now_us);
 			rx_win_discard(rx, s);
 			rx_frags_discard(rx, s);
+			rx_copies_discard(rx, s);
 			if (s->stream != STREAM_NONE)
 				s->top = s->next;
 		}

@@ -271,6 +271,7 @@ static void sender_free(struct sender *s)
 {
 	rx_win_free(s);
 	rx_frags_free(s);
+	rx_copies_free(s);
 	free(s);
 }
 
