@@ -49,8 +49,17 @@
  * pacing) until every target has acked the stream's first record, and
  * resends it from ncx_tx_tick() meanwhile; netcon needs nothing special.
  *
+ * Identity and tags. Every datagram carries ncid (ncx_ext_mark() puts it
+ * in the header before fragmenting, so each fragment repeats it). With
+ * auth, seal() tags each datagram as it leaves, after fragmenting: the tag
+ * covers exactly the bytes of that datagram, its ncfrag key included, and
+ * one datagram sent to several targets is tagged once. A response is taken
+ * only if its tag is good for our id; anything else from a target is
+ * bad_tag, counted and ignored, as forged ones are.
+ *
  * Memory: the record text buffer (NCX_RING_TEXT_MAX), one rendering
- * buffer, tx's checkpoints; all allocated at start.
+ * buffer, one datagram buffer for tagging, tx's checkpoints; all allocated
+ * at start.
  */
 #include "ncx/netcon.h"
 
@@ -64,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +90,10 @@
 #define RECV_BUF 1024		/* > NCX_WIRE_RESP_MAX: longer ones are malformed */
 #define KEYS_MAX NCX_WIRE_MARK_MAX	/* what marking adds */
 #define OUT_CAP (NCX_WIRE_HDR_MAX + NCX_WIRE_BODY_MAX + KEYS_MAX)
+/* A datagram is a record or fragment of at most NCX_WIRE_CHUNK bytes, or a
+ * placeholder; a tag adds its bytes after the cut. */
+#define DGRAM_CAP (NCX_WIRE_CHUNK + NCX_AUTH_DGRAM_TAG_LEN)
+_Static_assert(NCX_WIRE_GONE_MAX <= NCX_WIRE_CHUNK, "a placeholder is one datagram");
 
 struct ncx_netcon {
 	struct ncx_netcon_config cfg;
@@ -95,6 +109,7 @@ struct ncx_netcon {
 	socklen_t sslen[NCX_TX_TARGETS_MAX];
 	pthread_t thread;
 	bool log_ring;		/* the ring is the log core's: notices go there */
+	uint64_t id;		/* the stream's ncid, never 0 */
 
 	/* Owned by the thread. */
 	struct ncx_ring_reader rd;
@@ -103,7 +118,8 @@ struct ncx_netcon {
 	uint64_t next_seq;	/* the driver's numbering: preset for the next record */
 	char *text;		/* one record's text */
 	char *out;		/* one rendered, marked record */
-	uint64_t forged, send_errors, ring_lost, skipped;
+	char *dgram;		/* one tagged datagram (auth only) */
+	uint64_t forged, bad_tag, send_errors, ring_lost, skipped;
 	struct {		/* the pending summary */
 		uint64_t gone, lo, hi;
 		unsigned target;
@@ -141,7 +157,7 @@ static size_t prepare(struct ncx_netcon *nc, const struct ncx_ring_rec *rec, uin
 
 	if (len > OUT_CAP - KEYS_MAX)
 		len = OUT_CAP - KEYS_MAX;
-	return ncx_ext_mark(nc->out, len, OUT_CAP, emergency, 0);
+	return ncx_ext_mark(nc->out, len, OUT_CAP, emergency, nc->id);
 }
 
 static int count_dgram(void *arg, const void *d, size_t len)
@@ -176,6 +192,27 @@ static int send_to(struct ncx_netcon *nc, unsigned t, const void *d, size_t len)
 	return -errno;
 }
 
+/*
+ * The bytes to send for datagram d: d itself, or with auth a tagged copy
+ * in nc->dgram (*len updated). NULL if it cannot be tagged (it has no ';':
+ * nothing netcon makes); sending it untagged would only be dropped.
+ */
+static const void *seal(struct ncx_netcon *nc, const void *d, size_t *len)
+{
+	long n;
+
+	if (!nc->cfg.auth)
+		return d;
+	if (*len > NCX_WIRE_CHUNK)
+		return NULL;
+	memcpy(nc->dgram, d, *len);
+	n = ncx_auth_dgram_sign(&nc->cfg.key, nc->dgram, *len, DGRAM_CAP);
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return nc->dgram;
+}
+
 struct emit_ctx {
 	struct ncx_netcon *nc;
 	int target;		/* -1: every target */
@@ -187,6 +224,11 @@ static int emit_dgram(void *arg, const void *d, size_t len)
 {
 	struct emit_ctx *e = arg;
 
+	d = seal(e->nc, d, &len);
+	if (!d) {
+		e->err = -EINVAL;
+		return 0;
+	}
 	if (e->target >= 0) {
 		int rc = send_to(e->nc, (unsigned)e->target, d, len);
 
@@ -298,11 +340,15 @@ static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
 {
 	struct ncx_netcon *nc = arg;
 	char d[NCX_WIRE_GONE_MAX];
-	size_t n = ncx_gone_format(first, count, 0, d, sizeof(d));
+	size_t n = ncx_gone_format(first, count, nc->id, d, sizeof(d));
+	const void *sealed;
 
 	if (n > sizeof(d))
 		return 0;
-	return send_to(nc, t, d, n) ? 0 : 1;
+	sealed = seal(nc, d, &n);
+	if (!sealed)
+		return 0;
+	return send_to(nc, t, sealed, n) ? 0 : 1;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -320,6 +366,25 @@ static int match_target(const struct ncx_netcon *nc, const struct sockaddr_stora
 	return -1;
 }
 
+/*
+ * With auth: a response counts only with a good tag for our stream (the
+ * tag binds the id, so one meant for another run or boot fails too);
+ * *len becomes the length without the tag. A response from a target's
+ * address without one is either forged or from a receiver without our
+ * key: either way it must not move tx.
+ */
+static bool verified(struct ncx_netcon *nc, const char *buf, size_t *len)
+{
+	size_t plain;
+
+	if (ncx_auth_resp_verify(&nc->cfg.key, nc->id, buf, *len, &plain) != 1) {
+		nc->bad_tag++;
+		return false;
+	}
+	*len = plain;
+	return true;
+}
+
 static void receive(struct ncx_netcon *nc, int fd)
 {
 	char buf[RECV_BUF];
@@ -328,6 +393,7 @@ static void receive(struct ncx_netcon *nc, int fd)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&ss, &sl);
+		size_t len;
 		int t;
 
 		if (n < 0)
@@ -338,9 +404,10 @@ static void receive(struct ncx_netcon *nc, int fd)
 			continue;
 		}
 		/* MSG_TRUNC gives the real length: an oversized one is malformed. */
-		if (n > (ssize_t)sizeof(buf))
-			n = sizeof(buf);
-		(void)ncx_tx_response(nc->tx, (unsigned)t, buf, (size_t)n, ncx_now_us(), resend, nc);
+		len = n > (ssize_t)sizeof(buf) ? sizeof(buf) : (size_t)n;
+		if (nc->cfg.auth && !verified(nc, buf, &len))
+			continue;
+		(void)ncx_tx_response(nc->tx, (unsigned)t, buf, len, ncx_now_us(), resend, nc);
 	}
 }
 
@@ -408,6 +475,7 @@ static void publish(struct ncx_netcon *nc)
 	pthread_mutex_lock(&nc->lock);
 	ncx_tx_stats(nc->tx, &st->tx);
 	st->forged = nc->forged;
+	st->bad_tag = nc->bad_tag;
 	st->send_errors = nc->send_errors;
 	st->ring_lost = nc->ring_lost;
 	st->skipped = nc->skipped;
@@ -587,6 +655,7 @@ static int bind_sockets(struct ncx_netcon *nc)
 
 static void destroy(struct ncx_netcon *nc)
 {
+	explicit_bzero(&nc->cfg.key, sizeof(nc->cfg.key));	/* no key left in freed memory */
 	for (int i = 0; i < 2; i++)
 		if (nc->fd[i] >= 0)
 			close(nc->fd[i]);
@@ -599,9 +668,25 @@ static void destroy(struct ncx_netcon *nc)
 	ncx_tx_free(nc->tx);
 	free(nc->text);
 	free(nc->out);
+	free(nc->dgram);
 	pthread_mutex_destroy(&nc->lock);
 	pthread_cond_destroy(&nc->cond);
 	free(nc);
+}
+
+/* A nonzero random id: a new run is a new stream to the receiver. 8 bytes
+ * never come short; a signal before any came is tried again. */
+static int random_id(uint64_t *id)
+{
+	do {
+		ssize_t n = getrandom(id, sizeof(*id), 0);
+
+		if (n < 0 && errno == EINTR)
+			*id = 0;
+		else if (n != (ssize_t)sizeof(*id))
+			return n < 0 ? -errno : -EIO;
+	} while (!*id);
+	return 0;
 }
 
 /* wait_acked's timeout is on the monotonic clock: wall-clock steps do not move it. */
@@ -641,10 +726,14 @@ int ncx_netcon_start(struct ncx_netcon **out, const struct ncx_netcon_config *cf
 	nc->tx = ncx_tx_new(&tc);
 	nc->text = malloc(NCX_RING_TEXT_MAX);
 	nc->out = malloc(OUT_CAP);
-	if (!nc->tx || !nc->text || !nc->out) {
+	nc->dgram = cfg->auth ? malloc(DGRAM_CAP) : NULL;
+	if (!nc->tx || !nc->text || !nc->out || (cfg->auth && !nc->dgram)) {
 		err = nc->tx ? -ENOMEM : -EINVAL;
 		goto fail;
 	}
+	nc->id = cfg->stream_id;
+	if (!nc->id && (err = random_id(&nc->id)))
+		goto fail;
 	for (unsigned t = 0; t < cfg->ntargets; t++)
 		nc->sslen[t] = ncx_addr_to_sockaddr(&cfg->targets[t], &nc->ss[t]);
 	err = bind_sockets(nc);
@@ -727,6 +816,11 @@ void ncx_netcon_get_stats(struct ncx_netcon *nc, struct ncx_netcon_stats *st)
 uint16_t ncx_netcon_port(const struct ncx_netcon *nc)
 {
 	return nc->port;
+}
+
+uint64_t ncx_netcon_stream_id(const struct ncx_netcon *nc)
+{
+	return nc->id;
 }
 
 /* ---- the log core's records --------------------------------------------- */

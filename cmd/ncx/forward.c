@@ -8,6 +8,10 @@
  * sender, merges the kernel's netconsole copy of a record with ours, and
  * its acks and retransmission requests reach us. See docs/forward.md.
  *
+ * The stream id (ncid) comes from the kernel's boot id, so a restart within
+ * one boot continues the same stream at the receiver and a reboot starts a
+ * new one. The key (--auth-key) is read before the sandbox closes the files.
+ *
  * Threads: this one reads /dev/kmsg and writes the ring; netcon's own
  * thread sends, resends and takes the responses; the log core's console
  * thread prints our own lines on stderr (log.c: set up by main(), a
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/kmsg.h>
 #include <ncx/log.h>
 #include <ncx/netcon.h>
@@ -90,7 +95,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ncx forward -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [--state FILE|none]\n"
 		"                   [--from oldest|now] [--ring-size BYTES] [-r RATE] [-v]\n"
-		"                   [--no-sandbox]\n"
+		"                   [--auth-key FILE] [--no-sandbox]\n"
 		"\n"
 		"Send the kernel's log (/dev/kmsg, every level) to netconsole receivers, reliably:\n"
 		"each record goes out in the kernel's extended netconsole format with the kernel's\n"
@@ -101,6 +106,8 @@ static void usage(FILE *f)
 		"By default the forwarder sends from port %d, the stock netconsole's, so that a\n"
 		"receiver that also gets this host's netconsole traffic sees one sender and one\n"
 		"stream: each record once, the kernel's copy or ours, whichever comes first.\n"
+		"Its datagrams name the stream (ncid): the first 16 hex digits of the kernel's\n"
+		"boot id, so a restart within one boot continues the stream.\n"
 		"\n"
 		"  -t, --target HOST:PORT  a receiver (numeric address; port default %d);\n"
 		"                          repeatable, up to %d\n"
@@ -115,6 +122,10 @@ static void usage(FILE *f)
 		"      --ring-size BYTES   memory for the records not yet acked: a power of two,\n"
 		"                          64K..1G, suffix K, M or G allowed (default 16M)\n"
 		"  -r, --rate N            at most N datagrams per second (default: no cap)\n"
+		"      --auth-key FILE     tag every datagram with this host's key (ncmac) and\n"
+		"                          take only responses with a good tag: FILE holds 32\n"
+		"                          hex digits (ncx key derive --secret SECRET ADDRESS)\n"
+		"                          and must not be readable by group or others\n"
 		"  -v, --verbose           say where it starts and resumes; statistics at exit\n"
 		"      --no-sandbox        no seccomp filter, no Landlock (by default, once\n"
 		"                          /dev/kmsg is open, only the system calls it needs and\n"
@@ -125,8 +136,8 @@ static void usage(FILE *f)
 		"default): run as root, or give the binary the capability (setcap cap_syslog+ep).\n"
 		"\n"
 		"SIGINT or SIGTERM: wait up to %d s for the last acks, save the state, exit 0.\n"
-		"Exit status: 0; 64 bad usage; 69 the port cannot be bound; 71 out of memory;\n"
-		"74 /dev/kmsg read error; 77 no permission to read /dev/kmsg.\n",
+		"Exit status: 0; 64 bad usage or key file; 69 the port cannot be bound; 71 out of\n"
+		"memory; 74 /dev/kmsg read error; 77 no permission to read /dev/kmsg.\n",
 		DEFAULT_SRC_PORT, CMD_DEFAULT_PORT, NCX_TX_TARGETS_MAX, DEFAULT_SRC_PORT,
 		STATE_DIR, EXIT_WAIT_MS / 1000);
 }
@@ -180,6 +191,19 @@ static int add_target(struct forward *f, const char *text)
 	return 0;
 }
 
+/* Read now, while every file may be opened: the sandbox comes later. */
+static int load_key(struct forward *f, const char *path)
+{
+	char why[512];
+
+	if (ncx_auth_key_load(path, &f->nc_cfg.key, why, sizeof(why))) {
+		cmd_err("forward", "--auth-key: %s", why);
+		return EX_USAGE;
+	}
+	f->nc_cfg.auth = true;
+	return 0;
+}
+
 static int parse_args(struct forward *f, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -189,6 +213,7 @@ static int parse_args(struct forward *f, int argc, char **argv)
 		{ "ring-size", required_argument, NULL, 'R' }, { "rate", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "help", no_argument, NULL, 'h' },
 		{ "no-sandbox", no_argument, NULL, 'S' },
+		{ "auth-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state = NULL;
@@ -211,6 +236,10 @@ static int parse_args(struct forward *f, int argc, char **argv)
 			break;
 		case 's': state = optarg; break;
 		case 'S': f->no_sandbox = true; break;
+		case 'K':
+			if ((rc = load_key(f, optarg)))
+				return rc;
+			break;
 		case 'f':
 			if (!strcmp(optarg, "oldest"))
 				f->from = FROM_OLDEST;
@@ -394,6 +423,39 @@ static int read_boot_id(char *out)
 	return 0;
 }
 
+/*
+ * The stream id: the boot id's first 16 hex digits (dashes skipped). Any
+ * forwarder of this boot names the same stream, so a restart continues it;
+ * the next boot names another. 0 means "no id" on the wire: 1 instead.
+ * Returns -EINVAL if the boot id does not start with 16 hex digits.
+ */
+static int boot_stream_id(const char *boot_id, uint64_t *id)
+{
+	uint64_t v = 0;
+	int digits = 0;
+
+	for (const char *p = boot_id; *p && digits < 16; p++) {
+		int d;
+
+		if (*p == '-')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else if (*p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+		digits++;
+	}
+	if (digits < 16)
+		return -EINVAL;
+	*id = v ? v : 1;
+	return 0;
+}
+
 /* Decide where to start: resume after the state's acked seq if it is for
  * this boot and these targets; otherwise --from. */
 static void choose_start(struct forward *f)
@@ -548,8 +610,11 @@ static int start_netcon(struct forward *f)
 
 	f->nc_cfg.from_oldest = true; /* whatever was written before we started */
 	rc = ncx_netcon_start(&f->nc, &f->nc_cfg, &f->ring, ncx_kmsg_render, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		ncx_info("stream id %016llx%s\n", (unsigned long long)ncx_netcon_stream_id(f->nc),
+			 f->nc_cfg.auth ? ", datagrams tagged" : "");
 		return 0;
+	}
 	if (rc == -EADDRINUSE)
 		cmd_err("forward", "source port %u is in use (is another ncx forward running? the "
 				   "stock netconsole binds no socket, so it is not the cause)",
@@ -602,14 +667,16 @@ static void log_stats(struct forward *f)
 		 (unsigned long long)s->dropped, (unsigned long long)s->gaps);
 	ncx_info("sent %llu records in %llu datagrams; resent %llu on request, %llu in emergency "
 		 "(%llu emergencies), %llu as tail probes, %llu gone (%llu placeholders sent); "
-		 "%llu responses, %llu malformed, %llu forged, %llu acks ahead; %llu send errors; "
+		 "%llu responses, %llu malformed, %llu forged, %llu with a bad tag, %llu acks ahead; "
+		 "%llu send errors; "
 		 "%llu lost in the ring\n",
 		 (unsigned long long)st.tx.sent, (unsigned long long)st.tx.datagrams,
 		 (unsigned long long)st.tx.resent, (unsigned long long)st.tx.emg_resent,
 		 (unsigned long long)st.tx.emergencies, (unsigned long long)st.tx.probes,
 		 (unsigned long long)st.tx.gone, (unsigned long long)st.tx.placeholders,
 		 (unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
-		 (unsigned long long)st.forged, (unsigned long long)st.tx.ack_ahead,
+		 (unsigned long long)st.forged, (unsigned long long)st.bad_tag,
+		 (unsigned long long)st.tx.ack_ahead,
 		 (unsigned long long)st.send_errors, (unsigned long long)st.ring_lost);
 	if (st.acked == UINT64_MAX)
 		ncx_info("nothing acked yet; %llu unacked\n", (unsigned long long)st.unacked);
@@ -636,10 +703,15 @@ static int setup(struct forward *f)
 
 	if ((rc = open_kmsg(f)))
 		return rc;
-	if ((rc = read_boot_id(f->boot_id))) {
-		/* Without it a state file could resume into another boot. */
-		cmd_err("forward", "cannot read %s: %s (keeping no state)", BOOT_ID_PATH,
-			strerror(-rc));
+	rc = read_boot_id(f->boot_id);
+	if (!rc)
+		rc = boot_stream_id(f->boot_id, &f->nc_cfg.stream_id);
+	if (rc) {
+		/* Without it a state file could resume into another boot; netcon
+		 * picks a random stream id (stream_id stays 0), so a restart
+		 * looks like a new stream to the receiver. */
+		cmd_err("forward", "cannot read %s: %s (keeping no state; a random stream id)",
+			BOOT_ID_PATH, strerror(-rc));
 		f->state_path[0] = 0;
 	}
 	f->buf = malloc(READ_BUF);
@@ -666,6 +738,7 @@ static void teardown(struct forward *f)
 		close(f->kfd);
 	free(f->buf);
 	free(f->ring_mem);
+	explicit_bzero(&f->nc_cfg.key, sizeof(f->nc_cfg.key));
 }
 
 int cmd_forward(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/log.h>
 #include <ncx/netcon.h>
 #include <ncx/udp.h>
@@ -40,7 +41,7 @@
 #define NO_ANSWER_US 3000000u
 #define TAG_MAX 128
 
-enum { OPT_NO_WAIT = 256, OPT_TIMEOUT, OPT_RATE };
+enum { OPT_NO_WAIT = 256, OPT_TIMEOUT, OPT_RATE, OPT_AUTH_KEY };
 
 struct sender {
 	struct ncx_netcon_config cfg;
@@ -62,7 +63,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ncx send -t HOST:PORT [-t HOST:PORT]... [-p SRCPORT] [-L LEVEL] [-T TAG]\n"
-		"                [--no-wait] [--timeout SECONDS] [--rate PPS] [-v] [MESSAGE...]\n"
+		"                [--no-wait] [--timeout SECONDS] [--rate PPS] [--auth-key FILE] [-v]\n"
+		"                [MESSAGE...]\n"
 		"\n"
 		"Log MESSAGE (the arguments joined by spaces) as one record, or, with no\n"
 		"arguments, each line of standard input as one record, and send the records\n"
@@ -74,7 +76,8 @@ static void usage(FILE *f)
 		"it (a receiver starts a sender's stream at the first record it gets), for\n"
 		"at most 5 s. Any stock netconsole receiver reads the records too (it\n"
 		"ignores the ncrx key; it costs those 5 s). A line longer than %d bytes\n"
-		"becomes several records.\n"
+		"becomes several records. Every run is a stream of its own: its datagrams\n"
+		"carry a random stream id (ncid=<16 hex digits>), new each run.\n"
 		"\n"
 		"By default ncx send exits 0 once every record has been acked by every\n"
 		"target, and 69 (EX_UNAVAILABLE) if that has not happened within the\n"
@@ -85,12 +88,11 @@ static void usage(FILE *f)
 		"                          (127.0.0.1:6666, [::1]:6666; no DNS); the port\n"
 		"                          defaults to %d. Repeatable, up to %d targets.\n"
 		"  -p, --src-port PORT     send from this UDP port (default: one the kernel\n"
-		"                          picks). A receiver knows a sender by its address\n"
-		"                          and port, and every run starts again at seq 0: with\n"
-		"                          a fixed port, successive runs look to the receiver\n"
-		"                          like reboots of one sender, which it tells apart by\n"
-		"                          timestamps and text; an ephemeral port makes each\n"
-		"                          run a sender of its own, with nothing to confuse.\n"
+		"                          picks). Every run starts again at seq 0; a receiver\n"
+		"                          that knows stream ids (ncxd) sees each run's new id\n"
+		"                          and starts a new stream. One that does not knows a\n"
+		"                          sender by address and port only: to it, runs from\n"
+		"                          one fixed port look like reboots of one sender.\n"
 		"  -L, --level LEVEL       the records' level: emerg, alert, crit, err (error),\n"
 		"                          warning (warn), notice, info, debug, or 0..7\n"
 		"                          (default info)\n"
@@ -105,12 +107,17 @@ static void usage(FILE *f)
 		"                          while reading (default %d; 0: wait for ever)\n"
 		"      --rate PPS          send at most PPS datagrams per second, all targets\n"
 		"                          together (default: no cap)\n"
+		"      --auth-key FILE     tag every datagram with this host's key (ncmac) and\n"
+		"                          take only responses with a good tag: FILE holds 32\n"
+		"                          hex digits (ncx key derive --secret SECRET ADDRESS,\n"
+		"                          ADDRESS this host's as the receiver sees it) and\n"
+		"                          must not be readable by group or others\n"
 		"  -v, --verbose           print the console's counters on stderr at exit\n"
 		"  -h, --help              this text\n"
 		"\n"
-		"Exit status: 0 all acked (or sent, with --no-wait); 64 a bad command line;\n"
-		"69 not all acked in time, or the source port cannot be bound; 71 another\n"
-		"system error (memory, threads).\n"
+		"Exit status: 0 all acked (or sent, with --no-wait); 64 a bad command line\n"
+		"or key file; 69 not all acked in time, or the source port cannot be bound;\n"
+		"71 another system error (memory, threads).\n"
 		"\n"
 		"Examples:\n"
 		"  ncx send -t 10.0.0.5:6666 \"backup finished\"\n"
@@ -193,7 +200,17 @@ static void check_answer(struct sender *s)
 			n += (size_t)snprintf(list + n, sizeof(list) - n, ", ");
 		n += ncx_addr_format(&s->cfg.targets[i], true, list + n, sizeof(list) - n);
 	}
-	fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running?)\n", list);
+	/* Answers that all failed the tag check: most likely the wrong key. */
+	if (st.bad_tag)
+		fprintf(stderr, "ncx send: no answer from %s with a good tag yet (%llu without: "
+				"does ncxd have --auth-key, and is ours the key it derives for "
+				"this host?)\n",
+			list, (unsigned long long)st.bad_tag);
+	else if (s->cfg.auth)	/* a receiver that requires tags drops wrong ones silently */
+		fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running, and is "
+				"--auth-key the key it derives for this host?)\n", list);
+	else
+		fprintf(stderr, "ncx send: no answer from %s yet (is ncxd running?)\n", list);
 }
 
 static uint64_t window(const struct sender *s)
@@ -303,7 +320,8 @@ static void print_stats(struct sender *s)
 		"ncx send: %llu records logged; sent %llu in %llu datagrams; resent %llu, "
 		"emergency resends %llu (%llu emergencies), tail probes %llu, gone %llu "
 		"(placeholders %llu), paced %llu, waits for acks %llu; "
-		"responses %llu, malformed %llu, forged %llu, acks ahead %llu; send errors %llu, "
+		"responses %llu, malformed %llu, forged %llu, bad tags %llu, acks ahead %llu; "
+		"send errors %llu, "
 		"ring lost %llu; "
 		"acked up to seq ",
 		(unsigned long long)s->logged, (unsigned long long)st.tx.sent,
@@ -313,7 +331,8 @@ static void print_stats(struct sender *s)
 		(unsigned long long)st.tx.placeholders, (unsigned long long)st.tx.paced,
 		(unsigned long long)st.tx.capped,
 		(unsigned long long)st.tx.responses, (unsigned long long)st.tx.malformed,
-		(unsigned long long)st.forged, (unsigned long long)st.tx.ack_ahead,
+		(unsigned long long)st.forged, (unsigned long long)st.bad_tag,
+		(unsigned long long)st.tx.ack_ahead,
 		(unsigned long long)st.send_errors, (unsigned long long)st.ring_lost);
 	if (st.acked == UINT64_MAX)
 		fputs("(none)", stderr);
@@ -372,6 +391,7 @@ static int finish(struct sender *s, bool logged_all)
 	if (s->verbose)
 		print_stats(s);
 	ncx_netcon_stop(s->nc);
+	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key));
 	return rc;
 }
 
@@ -386,6 +406,7 @@ static int parse_args(struct sender *s, int argc, char **argv)
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "auth-key", required_argument, NULL, OPT_AUTH_KEY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -444,6 +465,16 @@ static int parse_args(struct sender *s, int argc, char **argv)
 			}
 			s->cfg.tx.max_pps = (uint32_t)v;
 			break;
+		case OPT_AUTH_KEY: {
+			char why[512];
+
+			if (ncx_auth_key_load(optarg, &s->cfg.key, why, sizeof(why))) {
+				cmd_err("send", "--auth-key: %s", why);
+				return EX_USAGE;
+			}
+			s->cfg.auth = true;
+			break;
+		}
 		case 'v': s->verbose = true; break;
 		case 'h': usage(stdout); return -1;
 		default: return cmd_usage_error("send", c, argv, longopts);

@@ -22,8 +22,15 @@
  * ignored, so nobody can make the console send anywhere else or resend
  * on command.
  *
+ * Every datagram names its stream: ncid=<16 hex> (DESIGN.md, stream
+ * identity), so a receiver tells a new run or boot from the old one even
+ * on the same address and port. With a key (auth), every datagram also
+ * carries its own ncmac tag (each fragment, resend and placeholder), and
+ * only responses with a good tag for this stream's id are taken; the rest
+ * are counted (bad_tag) and ignored.
+ *
  * Any stock netconsole receiver reads what netcon sends (it ignores the
- * ncrx key); ncxd and `ncx listen` answer it.
+ * ncrx, ncid and ncmac keys); ncxd and `ncx listen` answer it.
  */
 #ifndef NCX_NETCON_H
 #define NCX_NETCON_H
@@ -33,6 +40,7 @@
 #include <stdint.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/ring.h>
 #include <ncx/tx.h>
 
@@ -56,14 +64,19 @@ struct ncx_netcon_config {
 	uint16_t src_port;	/* 0: an ephemeral port (the same for both families) */
 	bool from_oldest;	/* start at the ring's oldest record, not the next one */
 	struct ncx_tx_config tx; /* ntargets and gone are filled in by netcon */
+	uint64_t stream_id;	/* ncid; 0: a random one per start (getrandom) */
+	bool auth;		/* tag datagrams and check responses with key */
+	struct ncx_auth_key key; /* the host's key (ncx key derive) */
 };
 
-/* Defaults: no targets, ephemeral port, from the next record, tx defaults. */
+/* Defaults: no targets, ephemeral port, from the next record, tx defaults,
+ * a random stream id, no auth. */
 void ncx_netcon_config_default(struct ncx_netcon_config *cfg);
 
 struct ncx_netcon_stats {
 	struct ncx_tx_stats tx;
 	uint64_t forged;	/* datagrams on our port not from a target */
+	uint64_t bad_tag;	/* with auth: responses without a good tag (ignored) */
 	uint64_t send_errors;	/* sendto() failures (counted; the protocol recovers) */
 	uint64_t ring_lost;	/* records writers overwrote before we sent them */
 	uint64_t skipped;	/* records render skipped */
@@ -95,6 +108,9 @@ void ncx_netcon_get_stats(struct ncx_netcon *nc, struct ncx_netcon_stats *st);
 
 /* The port the console sends from (useful with src_port 0). */
 uint16_t ncx_netcon_port(const struct ncx_netcon *nc);
+
+/* The stream id every datagram carries (never 0). */
+uint64_t ncx_netcon_stream_id(const struct ncx_netcon *nc);
 
 /*
  * Render for rings written by the log core (log.h): ncx_log_format_ext().

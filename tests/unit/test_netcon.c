@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/log.h>
 #include <ncx/netcon.h>
 #include <ncx/ring.h>
@@ -30,6 +31,8 @@
 #include <ncx/wire.h>
 
 #define WAIT_MS 10000	/* "eventually": generous, never a measurement */
+#define TEST_ID 0x0123456789abcdefull	/* config1's stream id */
+#define TEST_ID_KEY ",ncid=0123456789abcdef"
 
 static _Alignas(64) uint64_t ring_mem[(64 << 10) / 8];
 static struct ncx_ring ring;
@@ -182,6 +185,7 @@ static void config1(struct ncx_netcon_config *cfg, const struct ncx_addr *target
 	cfg->from_oldest = true;
 	cfg->tx.start_hold_us = 0;	/* test_start_hold has it on */
 	cfg->tx.probe_us = 0;		/* test_probe has it on: exact datagram counts */
+	cfg->stream_id = TEST_ID;	/* known bytes; test_random_id has it 0 */
 }
 
 /* A fresh ring and one receiver socket on loopback, the config aimed at it. */
@@ -196,7 +200,8 @@ static int one_receiver(struct ncx_netcon_config *cfg, struct ncx_addr *at)
 	return fd;
 }
 
-/* What netconsole would send for a record of ours, with the ncrx key. */
+/* What netconsole would send for a record of ours, with the ncrx and ncid
+ * keys. */
 static size_t expected(uint64_t seq, const char *text, size_t len, int level, char *out,
 		       size_t cap)
 {
@@ -208,11 +213,14 @@ static size_t expected(uint64_t seq, const char *text, size_t len, int level, ch
 	char *semi = memchr(tmp, ';', n);
 	size_t h = (size_t)(semi - tmp);
 
-	assert_true(n + 7 <= cap);
+	const char keys[] = ",ncrx=1" TEST_ID_KEY;
+	size_t k = sizeof(keys) - 1;
+
+	assert_true(n + k <= cap);
 	memcpy(out, tmp, h);
-	memcpy(out + h, ",ncrx=1", 7);
-	memcpy(out + h + 7, semi, n - h);
-	return n + 7;
+	memcpy(out + h, keys, k);
+	memcpy(out + h + k, semi, n - h);
+	return n + k;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -280,6 +288,7 @@ static void test_records_arrive(void **state)
 		assert_true(e.reliable);
 		assert_false(e.emergency);
 		assert_int_equal(e.seq, s);
+		assert_int_equal(e.id, TEST_ID);
 		assert_int_equal(from.port, ncx_netcon_port(nc));
 	}
 	/* Nothing acked: wait_acked cannot return 0. */
@@ -469,7 +478,28 @@ static void test_ipv6(void **state)
 	close(fd4);
 }
 
-static void test_gone(void **state)
+static const struct ncx_auth_key test_key = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+						15, 16 } };
+static const struct ncx_auth_key other_key = { { 16, 15, 14 } };
+
+/* A response tagged as ncxd tags it: under key, for stream id. */
+static void answer_tagged(int fd, const struct ncx_netcon *nc, const struct ncx_auth_key *key,
+			  uint64_t id, const char *text)
+{
+	char b[NCX_WIRE_RESP_MAX + NCX_AUTH_RESP_TAG_LEN + 1];
+	size_t n = strlen(text);
+	long m;
+
+	memcpy(b, text, n);
+	m = ncx_auth_resp_sign(key, id, b, n, sizeof(b) - 1);
+	assert_true(m > (long)n);
+	b[m] = 0;
+	answer(fd, nc, "127.0.0.1", b);
+}
+
+/* The request for seq 1 after the ring lapped it: a placeholder (tagged,
+ * with auth, as everything else). */
+static void gone(bool auth)
 {
 	struct ncx_netcon_config cfg;
 	struct ncx_netcon *nc;
@@ -478,10 +508,11 @@ static void test_gone(void **state)
 	uint64_t last = 0;
 	int fd;
 
-	(void)state;
 	ring_fresh(4096);	/* the smallest ring: easy to lap */
 	fd = rx_socket("127.0.0.1", &at);
 	config1(&cfg, &at);
+	cfg.auth = auth;
+	cfg.key = test_key;
 	nc = start(&cfg, &alldata);
 	log_str("first");
 	log_str("second");
@@ -494,7 +525,10 @@ static void test_gone(void **state)
 			EVENTUALLY(nc, st.tx.sent + st.ring_lost >= last + 1);
 	}
 	assert_true(ncx_ring_tail(&ring) > 0);
-	answer(fd, nc, "127.0.0.1", "ncrx0 1");
+	if (auth)
+		answer_tagged(fd, nc, &test_key, TEST_ID, "ncrx0 1");
+	else
+		answer(fd, nc, "127.0.0.1", "ncrx0 1");
 	EVENTUALLY(nc, st.tx.gone == 1 && st.tx.responses == 1);
 	assert_int_equal(stats(nc).tx.resent, 0);
 	/* The answer: a placeholder for seq 1 (after whatever else came). */
@@ -509,6 +543,10 @@ static void test_gone(void **state)
 			continue;
 		assert_int_equal(e.seq, 1);
 		assert_int_equal(e.gone, 1);
+		assert_int_equal(e.id, TEST_ID);
+		assert_int_equal(e.tagged, auth);
+		if (auth)
+			assert_int_equal(ncx_auth_dgram_verify(&test_key, buf, len), 1);
 		assert_true(e.reliable);
 		assert_false(e.frag);
 		assert_non_null(memmem(e.body.p, e.body.len, "1 records (seq 1..1) were lost", 30));
@@ -517,6 +555,18 @@ static void test_gone(void **state)
 	assert_int_equal(stats(nc).tx.placeholders, 1);
 	ncx_netcon_stop(nc);
 	close(fd);
+}
+
+static void test_gone(void **state)
+{
+	(void)state;
+	gone(false);
+}
+
+static void test_gone_auth(void **state)
+{
+	(void)state;
+	gone(true);
 }
 
 /* A lost last record: the tail probe sends it again, ncemg=1, unasked. */
@@ -723,6 +773,112 @@ static void test_start_hold(void **state)
 	close(fd);
 }
 
+/* Without a configured id, each start picks a random one of its own. */
+static void test_random_id(void **state)
+{
+	struct ncx_netcon_config cfg;
+	struct ncx_netcon *nc;
+	struct ncx_addr at;
+	char buf[2000];
+	struct ncx_ext e;
+	uint64_t id[2];
+	int fd;
+
+	(void)state;
+	fd = one_receiver(&cfg, &at);
+	cfg.stream_id = 0;
+	for (int i = 0; i < 2; i++) {
+		ring_fresh(sizeof(ring_mem));
+		nc = start(&cfg, &alldata);
+		id[i] = ncx_netcon_stream_id(nc);
+		assert_true(id[i] != 0);
+		log_str("x");
+		rx_ext(fd, buf, sizeof(buf), &e, NULL);
+		assert_int_equal(e.id, id[i]);
+		ncx_netcon_stop(nc);
+	}
+	assert_true(id[0] != id[1]);	/* 2^-64 */
+	close(fd);
+}
+
+/* A datagram with a good tag under test_key and our id; its parse in *e. */
+static void rx_signed(int fd, struct ncx_ext *e, char *buf, size_t cap)
+{
+	size_t n;
+
+	rx_ext(fd, buf, cap, e, &n);
+	assert_true(n <= NCX_WIRE_CHUNK + NCX_AUTH_DGRAM_TAG_LEN);
+	assert_true(e->tagged);
+	assert_int_equal(e->id, TEST_ID);
+	assert_int_equal(ncx_auth_dgram_verify(&test_key, buf, n), 1);
+	assert_int_equal(ncx_auth_dgram_verify(&other_key, buf, n), -EBADMSG);
+}
+
+/*
+ * With a key: every datagram (records, each fragment, resends,
+ * placeholders) has its own good tag; responses count only with a good tag
+ * for this stream's id, the rest are bad_tag and move nothing.
+ */
+static void test_auth(void **state)
+{
+	static char text[2500], buf[2000];
+	struct ncx_netcon_config cfg;
+	struct ncx_netcon *nc;
+	struct ncx_netcon_stats s;
+	struct ncx_addr at;
+	struct ncx_ext e;
+	int fd, frags = 0;
+
+	(void)state;
+	fd = one_receiver(&cfg, &at);
+	cfg.auth = true;
+	cfg.key = test_key;
+	nc = start(&cfg, &alldata);
+	memset(text, 'f', sizeof(text));
+	log_str("zero");
+	log_text(text, sizeof(text), 6);	/* seq 1: three fragments */
+	rx_signed(fd, &e, buf, sizeof(buf));
+	assert_int_equal(e.seq, 0);
+	do {
+		rx_signed(fd, &e, buf, sizeof(buf));
+		assert_int_equal(e.seq, 1);
+		assert_true(e.frag);
+		frags++;
+	} while (e.frag_off + e.body.len < e.frag_total);
+	assert_true(frags >= 3);
+
+	/* Untagged, wrong key, wrong stream, a tag cut short: all ignored. */
+	answer(fd, nc, "127.0.0.1", "ncrx1");
+	answer_tagged(fd, nc, &other_key, TEST_ID, "ncrx1");
+	answer_tagged(fd, nc, &test_key, TEST_ID + 1, "ncrx1");
+	answer(fd, nc, "127.0.0.1", "ncrx1 m0123");
+	EVENTUALLY(nc, st.bad_tag == 4);
+	s = stats(nc);
+	assert_int_equal(s.tx.responses, 0);
+	assert_int_equal(s.tx.malformed, 0);
+	assert_int_equal(s.acked, UINT64_MAX);
+
+	/* A good one asking for 1 again: every fragment again, each tagged. */
+	answer_tagged(fd, nc, &test_key, TEST_ID, "ncrx0 1");
+	for (int i = 0; i < frags; i++) {
+		rx_signed(fd, &e, buf, sizeof(buf));
+		assert_int_equal(e.seq, 1);
+	}
+	EVENTUALLY(nc, st.tx.responses == 1 && st.acked == 0 && st.tx.resent == 1);
+
+	for (int i = 0; i < 40; i++)
+		log_str("more");
+	do
+		rx_signed(fd, &e, buf, sizeof(buf));
+	while (e.seq != 41);
+	assert_int_equal(ncx_netcon_wait_acked(nc, 20), -ETIMEDOUT);
+	answer_tagged(fd, nc, &test_key, TEST_ID, "ncrx41");
+	assert_int_equal(ncx_netcon_wait_acked(nc, WAIT_MS), 0);
+	assert_int_equal(stats(nc).bad_tag, 4);
+	ncx_netcon_stop(nc);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,12 +889,15 @@ int main(void)
 		cmocka_unit_test(test_forged),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_gone),
+		cmocka_unit_test(test_gone_auth),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_emergency),
 		cmocka_unit_test(test_threshold_numbering),
 		cmocka_unit_test(test_pacing),
 		cmocka_unit_test(test_gone_notice),
 		cmocka_unit_test(test_start_hold),
+		cmocka_unit_test(test_random_id),
+		cmocka_unit_test(test_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
