@@ -57,7 +57,7 @@ int forward_sandbox_enter(const char *state_path)
 	char msg[PATH_MAX + 128];
 	const char *calls[sizeof(forward_calls) / sizeof(forward_calls[0]) + 64];
 	size_t ncalls = 0;
-	int rc;
+	int rc, err;
 
 	rules[n++] = (struct ncx_sb_rule){ "/dev/kmsg", NCX_SB_READ_FILE };
 	if (*state_path) {
@@ -80,6 +80,11 @@ int forward_sandbox_enter(const char *state_path)
 	}
 	if (rc == 0)
 		ncx_warn("sandbox: %s: file access is not confined (seccomp still is on)\n", msg);
+	/* The log core's thread was started before: start it again inside. */
+	if (rc > 0 && (err = ncx_log_respawn()) < 0) {
+		cmd_err("forward", "sandbox: cannot restart the log thread: %s", strerror(-err));
+		return EX_OSERR;
+	}
 	for (size_t i = 0; i < sizeof(forward_calls) / sizeof(forward_calls[0]); i++)
 		calls[ncalls++] = forward_calls[i];
 	for (size_t i = 0; i < ncx_sb_sanitizer_ncalls && ncalls < sizeof(calls) / sizeof(calls[0]);
