@@ -177,10 +177,13 @@ bool ncx_hex64_parse(const char *v, uint64_t *out)
 		const unsigned char *b = (const unsigned char *)v + 8 * half;
 		uint64_t w = 0, letter, digit, val;
 
-		/* Little endian, the first digit in the low byte: compilers make
-		 * this one load where it is the machine's order. */
+		/* Little endian, the first digit in the low byte. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(&w, b, 8);
+#else
 		for (int i = 7; i >= 0; i--)
 			w = w << 8 | b[i];
+#endif
 		/* Per byte, with no carry between bytes (each is below 0x80 or
 		 * refused): digit iff 0x30..0x39, letter iff 0x61..0x66. */
 		digit = (w + ones * (0x80 - 0x30)) & ~(w + ones * (0x80 - 0x3a)) & high;
