@@ -410,6 +410,48 @@ static void snap_sender(void *arg, const struct ncx_addr *from, void *user,
 	}
 }
 
+static int by_addr(const void *pa, const void *pb)
+{
+	const struct ncx_addr *a = &((const struct ncxd_host_snap *)pa)->addr;
+	const struct ncx_addr *b = &((const struct ncxd_host_snap *)pb)->addr;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * The engine keeps a state per stream, and one (address, port) may have
+ * several (a new run of ncx send beside its last one, not yet idle); the
+ * metrics' labels and ncx status name the sender: one entry each, summed.
+ */
+static void fold_streams(struct ncxd_snapshot *snap)
+{
+	size_t n = 0;
+
+	if (snap->nhosts < 2)
+		return;
+	qsort(snap->hosts_v, snap->nhosts, sizeof(*snap->hosts_v), by_addr);
+	for (size_t i = 0; i < snap->nhosts; i++) {
+		struct ncxd_host_snap *h = &snap->hosts_v[i], *into = n ? &snap->hosts_v[n - 1] : NULL;
+
+		if (into && !by_addr(into, h)) {
+			for (int k = 0; k < NCXD_C_COUNT; k++)
+				into->st.c[k] += h->st.c[k];
+			for (int k = 0; k < NCXD_D_COUNT; k++)
+				into->st.drop[k] += h->st.drop[k];
+			into->flags |= h->flags;
+			into->last_us = h->last_us > into->last_us ? h->last_us : into->last_us;
+			into->rate += h->rate;
+			continue;
+		}
+		snap->hosts_v[n++] = *h;
+	}
+	snap->nhosts = n;
+}
+
 /* Build this worker's snapshot from its own engine and sink, then swap it in. */
 static void publish(struct wstate *s, unsigned gen)
 {
@@ -431,8 +473,10 @@ static void publish(struct wstate *s, unsigned gen)
 	snap.buffers_used = (uint64_t)(s->cfg->buffers - s->sink.nfree);
 	c.cap = (size_t)e.senders;
 	snap.hosts_v = c.cap ? calloc(c.cap, sizeof(*snap.hosts_v)) : NULL;
-	if (snap.hosts_v)
+	if (snap.hosts_v) {
 		ncx_rx_each_sender(s->rx, snap_sender, &c);
+		fold_streams(&snap);
+	}
 	pthread_mutex_lock(&s->w->lock);
 	ncxd_snapshot_free(&s->w->snap);
 	s->w->snap = snap;
