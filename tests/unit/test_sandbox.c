@@ -288,10 +288,26 @@ static int landlock_child(void *arg)
 	return 0;
 }
 
+/* Run fn in a child, then remove top: the child's exit status 77 is a
+ * skip (no Landlock here), another non-zero one the check that failed. */
+static void run_in_top(int (*fn)(void *), const char *what)
+{
+	char cmd[300];
+	int st = in_child(fn, NULL);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	assert_true(system(cmd) == 0);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	if (WEXITSTATUS(st))
+		fail_msg("%s child failed at check %d", what, WEXITSTATUS(st));
+}
+
 static void test_landlock_confines(void **state)
 {
 	char p[256];
-	int st, fd;
+	int fd;
 
 	(void)state;
 	snprintf(top, sizeof(top), "/tmp/ncx-test-sandbox.%d", (int)getpid());
@@ -311,14 +327,7 @@ static void test_landlock_confines(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 
-	st = in_child(landlock_child, NULL);
-	snprintf(p, sizeof(p), "rm -rf '%s'", top);
-	assert_true(system(p) == 0);
-	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == 77)
-		skip();
-	if (WEXITSTATUS(st))
-		fail_msg("Landlock child failed at check %d", WEXITSTATUS(st));
+	run_in_top(landlock_child, "Landlock");
 }
 
 /* What the log console's thread got when it tried to read a file outside
@@ -386,21 +395,13 @@ static int respawn_child(void *arg)
 static void test_landlock_log_thread(void **state)
 {
 	char p[256];
-	int st;
 
 	(void)state;
 	snprintf(top, sizeof(top), "/tmp/ncx-test-sandbox-log.%d", (int)getpid());
 	assert_int_equal(mkdir(top, 0700), 0);
 	path_in(p, sizeof(p), "logs");
 	assert_int_equal(mkdir(p, 0700), 0);
-	st = in_child(respawn_child, NULL);
-	snprintf(p, sizeof(p), "rm -rf '%s'", top);
-	assert_true(system(p) == 0);
-	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == 77)
-		skip();
-	if (WEXITSTATUS(st))
-		fail_msg("log thread child failed at check %d", WEXITSTATUS(st));
+	run_in_top(respawn_child, "log thread");
 }
 
 int main(void)
