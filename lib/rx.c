@@ -187,12 +187,19 @@ static void feed_refused(struct ncx_rx *rx, struct sender *s, const struct ncx_a
 }
 
 /*
- * Does rec, a datagram without a name, continue stream s: at or past next
- * within the window, or a record s delivered (the same fingerprint; a
- * later fragment has none of its own)? A placeholder never does: it is
- * only its own stream's to make.
+ * Does rec continue stream s, of another name (rx.h): at or past next
+ * within the window, or below it what s would take for a copy of its own
+ * (rx_stream.c's rule for seqs below next): a record it delivered (the same
+ * fingerprint; a later fragment has none of its own), one it reported in a
+ * gap, or, further back, one it may still be resent (never below an ack s
+ * was sent more than the reliable hole timeout ago). So the stock kernel's
+ * copies merge with `ncx forward`'s or the module's stream however far
+ * behind they come (netconsole prints the whole log buffer when it starts),
+ * while a new boot's records go to a stream of their own. A placeholder
+ * never continues another stream: it is only its own stream's to make.
  */
-static bool continues(const struct ncx_rx *rx, const struct sender *s, const struct ncx_ext *rec)
+static bool continues(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec,
+		      uint64_t now)
 {
 	uint64_t seq = rec->seq;
 	unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
@@ -202,9 +209,13 @@ static bool continues(const struct ncx_rx *rx, const struct sender *s, const str
 		return false;
 	if (seq >= s->next)
 		return seq - s->next < rx->cfg.window;
-	if (s->next - seq > NCX_RX_HISTORY || !(s->hist_ok >> i & 1))
-		return false;
-	return !rx_record_fp(rec, &fp) || s->hist_fp[i] == fp;
+	if (s->next - seq <= NCX_RX_HISTORY && !(s->hist_unk >> i & 1)) {
+		if (!(s->hist_ok >> i & 1))
+			return true; /* reported in a gap: late */
+		return !rx_record_fp(rec, &fp) || s->hist_fp[i] == fp;
+	}
+	rx_promote_ack(rx, s, now);
+	return s->stable_ack == NONE || seq > s->stable_ack;
 }
 
 /*
@@ -214,17 +225,17 @@ static bool continues(const struct ncx_rx *rx, const struct sender *s, const str
  * takes over (*adopt) the unnamed stream it continues (a stock kernel heard
  * before `ncx forward` started), so the two paths stay one stream.
  */
-static struct sender *route(const struct ncx_rx *rx, const struct rx_streams *st,
-			    const struct ncx_ext *rec, bool *adopt)
+static struct sender *route(struct ncx_rx *rx, const struct rx_streams *st,
+			    const struct ncx_ext *rec, bool *adopt, uint64_t now)
 {
 	*adopt = false;
 	if (rec->id) {
 		if (st->match)
 			return st->match;
-		*adopt = st->unnamed && continues(rx, st->unnamed, rec);
+		*adopt = st->unnamed && continues(rx, st->unnamed, rec, now);
 		return *adopt ? st->unnamed : NULL;
 	}
-	if (st->named && continues(rx, st->named, rec))
+	if (st->named && continues(rx, st->named, rec, now))
 		return st->named;
 	return st->unnamed;
 }
@@ -258,7 +269,7 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 		return;
 	}
 	rx_streams(rx, from, rec->id, &st);
-	s = route(rx, &st, rec, &adopt);
+	s = route(rx, &st, rec, &adopt, now);
 	if (rx->cfg.auth && (rec->tagged || rx->cfg.require_auth || (s && s->authed))) {
 		tag = rec->tagged ? check_tag(rx, s, from, buf, len) : 0;
 		if (tag < 0) {
