@@ -49,7 +49,7 @@ contents "$dev" /usr/include/ncx/wire.h /usr/include/ncx/rx.h \
 	"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libncx.a" \
 	"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/pkgconfig/libncx.pc"
 src=/usr/src/ncxcon-$v
-contents "$dkms" "$src/dkms.conf" "$src/wire.c" "$src/tx.c" "$src/Kbuild" "$src/Makefile" \
+contents "$dkms" "$src/dkms.conf" "$src/wire.c" "$src/tx.c" "$src/auth.c" "$src/Kbuild" "$src/Makefile" \
 	"$src/main.c" "$src/include/ncx/wire.h" "$src/compat/ncx_libc.h"
 dpkg-deb -I "$dkms" | grep -q 'Depends:.*dkms' || fail "ncx-dkms does not depend on dkms"
 
