@@ -10,6 +10,7 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -183,10 +184,10 @@ static int ncxcon_start(struct ncxcon *nc, const char *spec)
 		goto fail;
 	}
 	for (i = 0; i < n; i++)
-		pr_info("ncxcon: sending to %pI4:%u from %pI4:%u on %s, from seq %llu\n",
+		pr_info("ncxcon: sending to %pI4:%u from %pI4:%u on %s, from seq %llu, stream %016llx\n",
 			&nc->t[i].np.remote_ip.ip, nc->t[i].np.remote_port,
 			&nc->t[i].np.local_ip.ip, nc->t[i].np.local_port, nc->t[i].np.dev_name,
-			nc->next_seq);
+			nc->next_seq, nc->id);
 	return 0;
 fail:
 	ncxcon_stop(nc);
@@ -265,12 +266,12 @@ static int status_get(char *buf, const struct kernel_param *kp)
 			unacked = max(unacked, ncx_tx_unacked(nc->tx, t));
 	}
 	n = scnprintf(buf, PAGE_SIZE,
-		      "targets %u\nnext %llu\nacked %lld\nunacked %llu\nrecords %llu\n"
+		      "id %016llx\ntargets %u\nnext %llu\nacked %lld\nunacked %llu\nrecords %llu\n"
 		      "datagrams %llu\nresent %llu\nemg_resent %llu\nemergencies %llu\n"
 		      "gone %llu\nplaceholders %llu\nprobes %llu\nresponses %llu\n"
 		      "malformed %llu\nforged %llu\ntruncated %llu\npaced %llu\nheld %llu\n"
 		      "busy %llu\n",
-		      nc->ntargets, nc->next_seq, acked == U64_MAX ? -1LL : (s64)acked, unacked,
+		      nc->id, nc->ntargets, nc->next_seq, acked == U64_MAX ? -1LL : (s64)acked, unacked,
 		      nc->stats.records, nc->stats.datagrams, st.resent, st.emg_resent,
 		      st.emergencies, st.gone, st.placeholders, st.probes, nc->stats.responses,
 		      st.malformed, nc->stats.forged, nc->stats.truncated, st.paced,
@@ -347,6 +348,14 @@ static int __init ncxcon_init(void)
 
 	if (!nc->panic_repeat)
 		nc->panic_repeat = 16;
+	/* The stream's name for as long as the module is loaded (new targets
+	 * keep it: they resend the same records). The boot id is not exported
+	 * to modules, so a reload in the same boot is a new stream, which the
+	 * receiver tells from the old one by this id.
+	 */
+	do {
+		nc->id = get_random_u64();
+	} while (!nc->id);
 	spin_lock_init(&nc->xmit_lock);
 	init_waitqueue_head(&nc->wq);
 	init_irq_work(&nc->kick_work, kick_work);

@@ -86,6 +86,9 @@ struct ncxcon {
 	struct ncxcon_target t[NCXCON_TARGETS_MAX];
 	unsigned int ntargets;
 	struct ncx_tx *tx;
+	u64 id;			/* the stream's name (ncid), random, nonzero,
+				 * chosen at load: a reload is a new stream
+				 */
 	u64 next_seq;		/* the next record to send the first time */
 	bool started;		/* ncx_tx_start() done */
 	bool held;		/* tx held first sends back: look again soon */
@@ -117,7 +120,8 @@ int ncxcon_targets_parse(const char *spec, struct ncxcon_target *t, unsigned int
 /* record.c */
 int ncxcon_record_read(u64 *seq, struct ncxcon_scratch *s, struct ncxcon_record *r);
 u64 ncxcon_record_oldest(void);
-size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, struct ncxcon_scratch *s);
+size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, u64 id,
+			     struct ncxcon_scratch *s);
 
 /* xmit.c */
 unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len);

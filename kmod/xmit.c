@@ -175,7 +175,7 @@ int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emer
 		return 0;
 	if (ncxcon_busy(nc, target))
 		return -EBUSY;
-	len = ncxcon_record_format(&r, emergency, nc->work);
+	len = ncxcon_record_format(&r, emergency, nc->id, nc->work);
 	return ncxcon_xmit(nc, target, nc->work->rec, len);
 }
 
@@ -184,7 +184,7 @@ int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count)
 {
 	struct ncxcon *nc = arg;
 	char d[NCX_WIRE_GONE_MAX];
-	size_t len = ncx_gone_format(first, count, 0, d, sizeof(d));
+	size_t len = ncx_gone_format(first, count, nc->id, d, sizeof(d));
 
 	if (len > sizeof(d) || ncxcon_busy(nc, target))
 		return 0;
@@ -217,7 +217,7 @@ void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *m
 			ncx_tx_start(nc->tx, seq);
 			nc->started = true;
 		}
-		len = ncxcon_record_format(&r, false, nc->work);
+		len = ncxcon_record_format(&r, false, nc->id, nc->work);
 		n = ncxcon_xmit_count(nc->work->rec, len);
 		if (!ncx_tx_may_send(nc->tx, n, now_us)) {
 			nc->held = true;
