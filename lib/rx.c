@@ -30,6 +30,8 @@ void rx_ev_init(const struct ncx_rx *rx, struct ncx_rx_event *ev, enum ncx_rx_ki
 	ev->user = s ? &s->user : NULL;
 	ev->ctx = rx->ctx;
 	ev->reliable = s ? s->reliable : false;
+	ev->authed = s ? s->authed : false;
+	ev->id = s ? s->id : 0;
 	ev->rx_us = now;
 	ev->pos = s ? s->next : 0;
 }
@@ -74,6 +76,9 @@ void ncx_rx_config_default(struct ncx_rx_config *cfg)
 	cfg->resume = NULL;
 	cfg->resume_arg = NULL;
 	cfg->new_stream_us = 1000000;
+	cfg->auth = false;
+	cfg->require_auth = false;
+	memset(&cfg->auth_secret, 0, sizeof(cfg->auth_secret));
 }
 
 const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)
@@ -87,6 +92,8 @@ const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)
 		[NCX_DROP_FRAGS] = "frags",
 		[NCX_DROP_TOO_MANY_SENDERS] = "too_many_senders",
 		[NCX_DROP_UNASKED] = "unasked",
+		[NCX_DROP_AUTH_BAD] = "auth_bad",
+		[NCX_DROP_AUTH_MISSING] = "auth_missing",
 	};
 
 	return (unsigned)r < NCX_DROP_REASON_COUNT ? names[r] : "unknown";
@@ -161,7 +168,7 @@ void ncx_rx_free(struct ncx_rx *rx)
 static void feed_malformed(struct ncx_rx *rx, const struct ncx_addr *from, size_t len,
 			   uint64_t now)
 {
-	struct sender *s = rx_sender_find(rx, from);
+	struct sender *s = rx_sender_any(rx, from);
 
 	if (s) {
 		s->st.datagrams++;
@@ -170,19 +177,111 @@ static void feed_malformed(struct ncx_rx *rx, const struct ncx_addr *from, size_
 	rx_emit_drop(rx, s, from, NCX_DROP_MALFORMED, 1, NULL, now);
 }
 
-static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struct ncx_ext *rec,
-		     size_t len, uint64_t now)
+/* A datagram that failed authentication: counted, and nothing else. Its
+ * bytes buy no response budget (NCX_RX_AMPLIFY): anyone can send them. */
+static void feed_refused(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *from,
+			 enum ncx_rx_drop_reason why, uint64_t now)
+{
+	rx_emit_drop(rx, s, from, why, 1, NULL, now);
+}
+
+/*
+ * Does rec, a datagram without a name, continue stream s: at or past next
+ * within the window, or a record s delivered (the same fingerprint; a
+ * later fragment has none of its own)? A placeholder never does: it is
+ * only its own stream's to make.
+ */
+static bool continues(const struct ncx_rx *rx, const struct sender *s, const struct ncx_ext *rec)
+{
+	uint64_t seq = rec->seq;
+	unsigned i = (unsigned)(seq % NCX_RX_HISTORY);
+	uint16_t fp;
+
+	if (rec->gone || s->stream == STREAM_NONE)
+		return false;
+	if (seq >= s->next)
+		return seq - s->next < rx->cfg.window;
+	if (s->next - seq > NCX_RX_HISTORY || !(s->hist_ok >> i & 1))
+		return false;
+	return !rx_record_fp(rec, &fp) || s->hist_fp[i] == fp;
+}
+
+/*
+ * The stream a datagram belongs to, if the engine has it (rx.h): its named
+ * stream; for one without a name, the named stream of its (address, port)
+ * that it continues, else the unnamed one. A named stream's first datagram
+ * takes over the unnamed stream it continues (a stock kernel heard before
+ * `ncx forward` started), so the two paths stay one stream.
+ */
+static struct sender *route(struct ncx_rx *rx, const struct ncx_addr *from,
+			    const struct ncx_ext *rec, bool *adopt)
 {
 	struct sender *s;
+
+	*adopt = false;
+	if (rec->id) {
+		s = rx_sender_find(rx, from, rec->id);
+		if (!s) {
+			s = rx_sender_find(rx, from, 0);
+			*adopt = s && continues(rx, s, rec);
+			if (!*adopt)
+				s = NULL;
+		}
+		return s;
+	}
+	s = rx_named(rx, from);
+	if (s && continues(rx, s, rec))
+		return s;
+	return rx_sender_find(rx, from, 0);
+}
+
+/* 1: a good tag, 0: none, -1: a bad one. s: the stream it goes to, if known. */
+static int check_tag(const struct ncx_rx *rx, const struct sender *s, const struct ncx_addr *from,
+		     const void *buf, size_t len)
+{
+	struct ncx_auth_key k;
+	int rc;
+
+	if (s)
+		return ncx_auth_dgram_verify(&s->key, buf, len) == 1 ? 1 :
+		       ncx_auth_dgram_find(buf, len) == -1 ? 0 : -1;
+	rx_host_key(rx, from, &k);
+	rc = ncx_auth_dgram_verify(&k, buf, len);
+	return rc == 1 ? 1 : rc == 0 ? 0 : -1;
+}
+
+static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struct ncx_ext *rec,
+		     const void *buf, size_t len, uint64_t now)
+{
+	struct sender *s;
+	bool adopt;
+	int tag = 0;
 
 	/* seq UINT64_MAX has no successor for next to become. */
 	if (rec->seq == UINT64_MAX) {
 		feed_malformed(rx, from, len, now);
 		return;
 	}
-	s = rx_sender_get(rx, from, len, now);
+	s = route(rx, from, rec, &adopt);
+	if (rx->cfg.auth && (rec->tagged || rx->cfg.require_auth || (s && s->authed))) {
+		tag = rec->tagged ? check_tag(rx, s, from, buf, len) : 0;
+		if (tag < 0) {
+			feed_refused(rx, s, from, NCX_DROP_AUTH_BAD, now);
+			return;
+		}
+		/* A stream that tags its datagrams tags every one of them. */
+		if (!tag && (rx->cfg.require_auth || (rec->id && s && s->authed))) {
+			feed_refused(rx, s, from, NCX_DROP_AUTH_MISSING, now);
+			return;
+		}
+	}
+	if (adopt)
+		s->id = rec->id; /* same chain: the hash is the address's */
+	s = rx_sender_get(rx, from, s ? s->id : rec->id, len, now);
 	if (!s)
 		return;
+	if (tag > 0 && rec->id == s->id)
+		s->authed = true;
 	/* For good: one stream, whichever path. But a placeholder is a claim:
 	 * it may say what a new stream is, never turn a stock one reliable. */
 	if (rec->reliable && (!rec->gone || s->stream == STREAM_NONE))
@@ -206,7 +305,11 @@ static void feed_legacy(struct ncx_rx *rx, const struct ncx_addr *from, const vo
 		feed_malformed(rx, from, len, now);
 		return;
 	}
-	s = rx_sender_get(rx, from, len, now);
+	if (rx->cfg.require_auth) {
+		feed_refused(rx, rx_sender_find(rx, from, 0), from, NCX_DROP_AUTH_MISSING, now);
+		return;
+	}
+	s = rx_sender_get(rx, from, 0, len, now);
 	if (!s)
 		return;
 	COUNT(rx, s, legacy, 1);
@@ -227,7 +330,7 @@ void ncx_rx_feed(struct ncx_rx *rx, const struct ncx_addr *from, const void *buf
 	if (!buf || len == 0 || len > NCX_WIRE_DGRAM_MAX)
 		feed_malformed(rx, from, len, now_us);
 	else if (ncx_ext_parse(buf, len, &rec) == 0)
-		feed_ext(rx, from, &rec, len, now_us);
+		feed_ext(rx, from, &rec, buf, len, now_us);
 	else if (ncx_ext_looks_like(buf, len))
 		feed_malformed(rx, from, len, now_us);
 	else
@@ -286,7 +389,7 @@ void ncx_rx_stats(const struct ncx_rx *rx, struct ncx_rx_stats *out)
 int ncx_rx_sender_stats(const struct ncx_rx *rx, const struct ncx_addr *from,
 			struct ncx_rx_stats *out)
 {
-	const struct sender *s = rx_sender_find(rx, from);
+	const struct sender *s = rx_sender_any(rx, from);
 
 	if (!s)
 		return -ENOENT;

@@ -5,9 +5,12 @@
  *
  * DOC: data structures and invariants
  *
- * struct ncx_rx holds every sender three ways (rx_table.c, rx_timer.c):
+ * A sender here is one stream: (address, port, stream id), id 0 for an
+ * unnamed one. struct ncx_rx holds every sender three ways (rx_table.c,
+ * rx_timer.c):
  *
- *  - a chained hash table keyed by (address, port), seeded per engine from
+ *  - a chained hash table keyed by (address, port, id), hashed on (address,
+ *    port) so a host's streams share a chain, seeded per engine from
  *    getrandom(), so a remote cannot aim its addresses at one bucket;
  *  - two LRU lists (head = longest silent), so idle expiry and eviction
  *    look only at the heads: senders on probation (one datagram so far)
@@ -105,7 +108,9 @@ struct sender {
 	struct sender *lru_prev, *lru_next; /* on its list: lru[probation] */
 	uint64_t hash;
 	struct ncx_addr addr;
+	uint64_t id; /* the stream's name (ncid); 0: none */
 	bool reliable;
+	bool authed; /* a datagram of this stream carried a good tag */
 	bool advanced; /* next moved since the hole clocks were last set */
 	bool probation; /* one datagram so far: first out when the table is full */
 	uint8_t stream; /* enum stream */
@@ -134,6 +139,7 @@ struct sender {
 	uint64_t asked_end; /* one past the last seq asked for in the last round */
 	uint64_t resp_bytes; /* response bytes sent to it, against NCX_RX_AMPLIFY x st.bytes */
 	struct ncx_rx_resume resume; /* cold: read once, at its first seq */
+	struct ncx_auth_key key; /* cfg.auth: the host's key, derived once */
 };
 
 struct ncx_rx {
@@ -246,9 +252,13 @@ void rx_table_free(struct ncx_rx *rx);
 struct sender *rx_first(const struct ncx_rx *rx);
 struct sender *rx_next(const struct ncx_rx *rx, const struct sender *s);
 uint64_t rx_idle_deadline(const struct ncx_rx *rx);
-struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a);
-struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t len,
-			     uint64_t now);
+struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id);
+/* The most recently heard stream of (address, port), of any id / named. */
+struct sender *rx_sender_any(const struct ncx_rx *rx, const struct ncx_addr *a);
+struct sender *rx_named(const struct ncx_rx *rx, const struct ncx_addr *a);
+struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+			     size_t len, uint64_t now);
+void rx_host_key(const struct ncx_rx *rx, const struct ncx_addr *a, struct ncx_auth_key *out);
 void rx_expire_idle(struct ncx_rx *rx, uint64_t now);
 
 /* rx_timer.c: the heap of sender deadlines */
@@ -307,6 +317,8 @@ static inline void rx_emit_record(struct ncx_rx *rx, struct sender *s, const str
 	ev.user = &s->user;
 	ev.ctx = rx->ctx;
 	ev.reliable = s->reliable;
+	ev.authed = s->authed;
+	ev.id = s->id;
 	ev.rx_us = rx_us;
 	ev.pos = rec->seq + 1;
 	ev.record = *rec;

@@ -124,14 +124,18 @@ static void emit_asks(struct ncx_rx *rx, struct sender *s, uint64_t *from, uint6
 
 	while (*sent < NCX_RX_RESPONSES_MAX && (*from < end || !*sent)) {
 		uint64_t room = resp_room(rx, s, now), before = *from;
+		size_t tag = s->authed ? NCX_AUTH_RESP_TAG_LEN : 0; /* within the budget */
 
 		ncx_resp_init(&rx->resp, s->next - 1);
-		if (rx->resp.len > room) {
+		if (rx->resp.len + tag > room) {
 			COUNT(rx, s, responses_held, 1);
 			break;
 		}
-		rx->resp.limit = (size_t)room;
+		rx->resp.limit = (size_t)room - tag;
 		put_missing(rx, s, from, end, asked);
+		if (tag)
+			rx->resp.len = (size_t)ncx_auth_resp_sign(&s->key, s->id, rx->resp.buf,
+								  rx->resp.len, sizeof(rx->resp.buf));
 		COUNT(rx, s, responses, 1);
 		COUNT(rx, s, response_bytes, rx->resp.len);
 		s->resp_bytes += rx->resp.len;

@@ -225,7 +225,7 @@ void rx_stream_first(struct ncx_rx *rx, struct sender *s, const struct unit *u, 
 		stream_start(rx, s, u->seq, now);
 		return;
 	}
-	if (restarted(rx, u, &r)) {
+	if (!s->id && restarted(rx, u, &r)) { /* a named stream's point is its own */
 		emit_reboot(rx, s, at - 1, u->seq, now);
 		stream_start(rx, s, u->seq, now);
 		return;
@@ -284,8 +284,11 @@ static enum old_kind classify_old(const struct ncx_rx *rx, struct sender *s,
 			goto beyond; /* written by an earlier run: no fingerprint */
 		if (!(s->hist_ok >> i & 1))
 			return OLD_LATE;
-		return !u->fp_known || s->hist_fp[i] == u->fp ? OLD_DUP : OLD_REBOOT;
+		/* A named stream is one run or boot: its next has a new name. */
+		return !u->fp_known || s->hist_fp[i] == u->fp || s->id ? OLD_DUP : OLD_REBOOT;
 	}
+	if (s->id)
+		return OLD_DUP;
 beyond:
 	if (!s->reliable)
 		return OLD_REBOOT; /* a stock sender never resends */

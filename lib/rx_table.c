@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rx: the senders. A chained hash table keyed by (address, port) with a
- * per-engine random seed, and two LRU lists for idle expiry and for making
- * room (rx_internal.h says how they are kept cheaply, and the rule).
+ * rx: the senders. A chained hash table keyed by (address, port, stream id),
+ * hashed on (address, port) alone with a per-engine random seed, so that
+ * every stream of one (address, port) shares a chain (rx_named() walks it);
+ * and two LRU lists for idle expiry and for making room (rx_internal.h says
+ * how they are kept cheaply, and the rule).
  */
 #include "rx_internal.h"
 
@@ -13,21 +15,49 @@ int rx_table_init(struct ncx_rx *rx)
 	return rx->buckets ? 0 : -1;
 }
 
-static struct sender *find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash)
+/* Field by field: struct ncx_addr has a padding byte. */
+static bool same_addr(const struct sender *s, const struct ncx_addr *a, uint64_t hash)
+{
+	return s->hash == hash && s->addr.port == a->port && s->addr.family == a->family &&
+	       !memcmp(s->addr.addr, a->addr, sizeof(a->addr));
+}
+
+static struct sender *find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+			   uint64_t hash)
 {
 	struct sender *s = rx->buckets[hash & (rx->nbuckets - 1)];
 
-	/* Field by field: struct ncx_addr has a padding byte. */
 	for (; s; s = s->hnext)
-		if (s->hash == hash && s->addr.port == a->port && s->addr.family == a->family &&
-		    !memcmp(s->addr.addr, a->addr, sizeof(a->addr)))
+		if (s->id == id && same_addr(s, a, hash))
 			return s;
 	return NULL;
 }
 
-struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a)
+struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id)
 {
-	return find(rx, a, ncx_addr_hash(a, rx->seed));
+	return find(rx, a, id, ncx_addr_hash(a, rx->seed));
+}
+
+struct sender *rx_sender_any(const struct ncx_rx *rx, const struct ncx_addr *a)
+{
+	uint64_t hash = ncx_addr_hash(a, rx->seed);
+	struct sender *s = rx->buckets[hash & (rx->nbuckets - 1)], *best = NULL;
+
+	for (; s; s = s->hnext)
+		if (same_addr(s, a, hash) && (!best || s->last_rx > best->last_rx))
+			best = s;
+	return best;
+}
+
+struct sender *rx_named(const struct ncx_rx *rx, const struct ncx_addr *a)
+{
+	uint64_t hash = ncx_addr_hash(a, rx->seed);
+	struct sender *s = rx->buckets[hash & (rx->nbuckets - 1)], *best = NULL;
+
+	for (; s; s = s->hnext)
+		if (s->id && same_addr(s, a, hash) && (!best || s->last_rx > best->last_rx))
+			best = s;
+	return best;
 }
 
 static void bucket_insert(struct sender **b, size_t nb, struct sender *s)
@@ -164,8 +194,18 @@ static void evict_one(struct ncx_rx *rx, uint64_t now)
 	rx->ctx = ctx;
 }
 
-static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t hash,
-				 uint64_t now)
+/* The key a sender's tags are made with: derived from its address alone
+ * (DESIGN.md), so every stream of one host shares it. */
+void rx_host_key(const struct ncx_rx *rx, const struct ncx_addr *a, struct ncx_auth_key *out)
+{
+	char text[NCX_ADDR_TEXT_MAX];
+	size_t n = ncx_addr_format(a, false, text, sizeof(text));
+
+	ncx_auth_derive(&rx->cfg.auth_secret, text, n < sizeof(text) ? n : 0, out);
+}
+
+static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+				 uint64_t hash, uint64_t now)
 {
 	struct sender *s;
 
@@ -178,12 +218,15 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 	if (!s)
 		return NULL;
 	s->addr = *a;
+	s->id = id;
 	s->hash = hash;
+	if (rx->cfg.auth)
+		rx_host_key(rx, a, &s->key);
 	s->heap_idx = HEAP_NONE;
 	s->deadline = s->hole_since = s->retx_due = s->ack_due = NONE;
 	s->last_acked = s->last_resp_us = s->stable_ack = NONE;
 	s->resume.next = NONE;
-	if (rx->cfg.resume && !rx->cfg.resume(rx->cfg.resume_arg, a, &s->resume))
+	if (rx->cfg.resume && !rx->cfg.resume(rx->cfg.resume_arg, a, id, &s->resume))
 		s->resume.next = NONE;
 	s->lru_gran = NONE; /* moved (appended) by the touch that follows */
 	s->probation = true;
@@ -196,13 +239,13 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 }
 
 /* The sender's state, created if new; NULL (and a DROP) if none can be. */
-struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, size_t len,
-			     uint64_t now)
+struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+			     size_t len, uint64_t now)
 {
 	uint64_t hash = ncx_addr_hash(a, rx->seed);
-	struct sender *s = find(rx, a, hash);
+	struct sender *s = find(rx, a, id, hash);
 
-	if (!s && !(s = sender_new(rx, a, hash, now))) {
+	if (!s && !(s = sender_new(rx, a, id, hash, now))) {
 		rx_emit_drop(rx, NULL, a, NCX_DROP_TOO_MANY_SENDERS, 1, NULL, now);
 		return NULL;
 	}

@@ -45,6 +45,8 @@ struct ncxd_config {
 	 * host without IPv6 then listens on IPv4 alone. */
 	bool listen_default;
 	bool no_sandbox;     /* --no-sandbox: no seccomp filter, no Landlock */
+	char *auth_key;	     /* --auth-key: the collector secret's file; NULL: none */
+	bool require_auth;   /* --require-auth: drop what has no good tag */
 };
 
 /* Every option's default (options.c's table); listen stays empty. */

@@ -79,8 +79,13 @@ static void claim(struct durable_set *ds, struct durable *d, const struct ncx_ad
 }
 
 void durable_record(struct durable_set *ds, struct durable *d, const struct ncx_addr *from,
-		    bool reliable, uint64_t pos, uint64_t ts)
+		    bool reliable, uint64_t id, uint64_t pos, uint64_t ts)
 {
+	if (d->id != id) {
+		d->id = id; /* a named stream took over the unnamed one (rx.h) */
+		if (d->slot)
+			list_add(ds, d);
+	}
 	if (reliable)
 		claim(ds, d, from, pos - 1);
 	set_pos(ds, d, pos, ts);
@@ -139,7 +144,7 @@ void durable_round_end(struct durable_set *ds)
 		next = d->next;
 		if (!sink_host_settled(d->file))
 			continue;
-		ncxd_state_put(d->slot, d->pos, d->pos_ts, now_s);
+		ncxd_state_put(d->slot, d->id, d->pos, d->pos_ts, now_s);
 		d->saved = d->pos;
 		list_del(ds, d);
 	}
@@ -154,7 +159,7 @@ void durable_forget(struct durable_set *ds, struct durable *d, bool keep_slot)
 	/* Its file is written by now (sink_host_gone() comes next and writes
 	 * what is left): an evicted sender's settled position is saved. */
 	if (keep_slot && d->slot && d->unsaved && sink_host_settled(d->file))
-		ncxd_state_put(d->slot, d->pos, d->pos_ts, ds->sink->real_us / 1000000u);
+		ncxd_state_put(d->slot, d->id, d->pos, d->pos_ts, ds->sink->real_us / 1000000u);
 	list_del(ds, d);
 	/* Silent for --idle: it holds nothing unacked, so there is nothing to
 	 * resume; a new boot must not be taken for resends of the old one. */
@@ -163,12 +168,13 @@ void durable_forget(struct durable_set *ds, struct durable *d, bool keep_slot)
 	d->slot = NULL;
 }
 
-bool durable_resume(struct ncxd_state *st, const struct ncx_addr *from,
+bool durable_resume(struct ncxd_state *st, const struct ncx_addr *from, uint64_t id,
 		    struct ncx_rx_resume *out)
 {
 	struct ncxd_state_slot *sl = ncxd_state_find(st, from);
 
-	if (!sl)
+	/* Another stream's point is not this one's: a new run or boot. */
+	if (!sl || ncxd_state_id(sl) != id)
 		return false;
 	out->next = ncxd_state_next(sl);
 	out->last_ts = ncxd_state_ts(sl);

@@ -30,6 +30,7 @@ struct durable {
 	bool no_slot;		      /* the state table had no room: not tried again */
 	bool has_pos;
 	uint64_t pos, pos_ts;
+	uint64_t id;		      /* the stream's name (ncid) the slot records */
 	uint64_t saved;		      /* the pos the slot has; UINT64_MAX: none */
 	struct durable *prev, *next;  /* on the unsaved list while pos != saved */
 	bool unsaved;
@@ -61,7 +62,7 @@ void durable_attach(struct durable *d, struct sink_host *file);
 /* A record went to the sink: the stream stands at pos (seq + 1), the
  * record's timestamp ts. reliable: it claims a state slot first. */
 void durable_record(struct durable_set *ds, struct durable *d, const struct ncx_addr *from,
-		    bool reliable, uint64_t pos, uint64_t ts);
+		    bool reliable, uint64_t id, uint64_t pos, uint64_t ts);
 /* A gap or a new boot moved the position without a record (ts 0: unknown). */
 void durable_moved(struct durable_set *ds, struct durable *d, uint64_t pos, uint64_t ts);
 /* Queue a response to send at the round's end (sent early if the queue fills). */
@@ -76,7 +77,7 @@ void durable_round_end(struct durable_set *ds);
 void durable_forget(struct durable_set *ds, struct durable *d, bool keep_slot);
 
 /* The resume hook's answer for a sender, from the state table. */
-bool durable_resume(struct ncxd_state *st, const struct ncx_addr *from,
+bool durable_resume(struct ncxd_state *st, const struct ncx_addr *from, uint64_t id,
 		    struct ncx_rx_resume *out);
 
 #endif

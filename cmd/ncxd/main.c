@@ -387,6 +387,19 @@ static int start(struct ncxd *d, const sigset_t *sigs)
 		ncx_err("cannot use log directory %s: %s\n", cfg->dir, strerror(-rc));
 		return EX_CANTCREAT;
 	}
+	if (cfg->require_auth && !cfg->auth_key) {
+		ncx_err("--require-auth needs --auth-key\n");
+		return EX_USAGE;
+	}
+	if (cfg->auth_key) {
+		char err[512];
+
+		if ((rc = ncx_auth_key_load(cfg->auth_key, &d->auth_secret, err, sizeof(err)))) {
+			ncx_err("--auth-key: %s\n", err);
+			return EX_CONFIG;
+		}
+		d->auth = true;
+	}
 	fit_fd_limit(cfg);
 	if (cfg->buffers == 0) {
 		/* NCXD_AUTO_BUFFER_BYTES in all, at least 16 buffers a worker. */

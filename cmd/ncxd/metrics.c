@@ -34,6 +34,8 @@ const char *const ncxd_counter_name[NCXD_C_COUNT] = {
 	[NCXD_C_RESP_BYTES] = "response_bytes",
 	[NCXD_C_RESP_HELD] = "responses_held",
 	[NCXD_C_UNASKED] = "placeholders_unasked",
+	[NCXD_C_AUTH_BAD] = "auth_bad",
+	[NCXD_C_AUTH_MISSING] = "auth_missing",
 };
 
 static const char *const counter_help[NCXD_C_COUNT] = {
@@ -53,6 +55,8 @@ static const char *const counter_help[NCXD_C_COUNT] = {
 	[NCXD_C_RESP_BYTES] = "Bytes of acks and retransmission requests sent.",
 	[NCXD_C_RESP_HELD] = "Responses held back: over the sender's 3x budget or --resp-rate.",
 	[NCXD_C_UNASKED] = "Placeholders (ncgone) for seqs never asked for: claims not taken.",
+	[NCXD_C_AUTH_BAD] = "Datagrams dropped for a wrong ncmac tag (--auth-key).",
+	[NCXD_C_AUTH_MISSING] = "Datagrams dropped for want of a tag (--require-auth, or a tagging stream).",
 };
 
 /*

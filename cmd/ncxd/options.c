@@ -148,6 +148,15 @@ static int set_no_sandbox(struct ncxd_config *c, const char *v, enum ncxd_src sr
 	return 0;
 }
 
+static int set_require_auth(struct ncxd_config *c, const char *v, enum ncxd_src src, char *err,
+			    size_t errlen)
+{
+	if (v && strcmp(v, "yes"))
+		return reject(err, errlen, "require-auth: '%s' is not yes", v);
+	c->require_auth = true;
+	return 0;
+}
+
 #define FIELD(f) .off = offsetof(struct ncxd_config, f), .size = sizeof(((struct ncxd_config *)0)->f)
 #define UINT(f, lo, hi, w) .kind = NCXD_OPT_UINT, FIELD(f), .min = (lo), .max = (hi), .what = (w)
 #define STR(f, w) .kind = NCXD_OPT_STR, FIELD(f), .what = (w)
@@ -247,6 +256,20 @@ const struct ncxd_option ncxd_options[] = {
 	  .man = "The control socket that \\fBncx status\\fR asks (default " NCXD_DEFAULT_CONTROL
 		 ", mode 0660; '' for none). A default path that cannot be used is skipped with a "
 		 "warning; an explicit one is an error (exit 73). Removed on a clean exit." },
+	{ "auth-key", 0, STR(auth_key, "empty file name"), .arg = "FILE",
+	  .help = "the collector secret (ncx key new): check each\n"
+		  "sender's ncmac tags under its host key, tag answers",
+	  .man = "The collector secret, 32 hex digits (\\fBncx key new\\fR), in a file no one "
+		 "but its owner may read. Each sender's key is derived from it and the sender's "
+		 "address (\\fBncx key derive\\fR); a datagram with a wrong tag is dropped and "
+		 "counted (ncxd_auth_bad_total), responses to a stream that tags are tagged. "
+		 "Read once, before the sandbox; docs/security.md." },
+	{ "require-auth", 0, FUNC(set_require_auth),
+	  .help = "with --auth-key: drop every datagram without a good\n"
+		  "tag, the stock netconsole's too",
+	  .man = "With \\fB\\-\\-auth\\-key\\fR: drop and count (ncxd_auth_missing_total) every "
+		 "datagram without a good tag, a stock netconsole's too, which cannot tag. In "
+		 "the config file: \\fBrequire-auth yes\\fR." },
 	{ "no-sandbox", 0, FUNC(set_no_sandbox),
 	  .help = "no seccomp filter, no Landlock (docs/security.md)",
 	  .man = "Run without the seccomp filter and the Landlock rules ncxd enters after "

@@ -53,7 +53,7 @@
 
 #include "state.h"
 
-#define MAGIC "ncxdst1\n"
+#define MAGIC "ncxdst2\n" /* 2: slots carry the stream id */
 
 enum { FREE = 0, BUSY = 1, LIVE = 2, DEAD = 3 };
 #define STATE(tag) ((tag) & 3u)
@@ -67,6 +67,7 @@ struct ncxd_state_slot {
 	_Atomic uint64_t next; /* the lowest seq not yet written */
 	_Atomic uint64_t ts;   /* the sender's timestamp of seq next - 1; 0 unknown */
 	_Atomic uint64_t seen; /* unix seconds of the last update */
+	_Atomic uint64_t id;   /* the stream next belongs to (ncid); 0: unnamed */
 };
 
 struct ncxd_state_file {
@@ -77,7 +78,7 @@ struct ncxd_state_file {
 	struct ncxd_state_slot slot[];
 };
 
-_Static_assert(sizeof(struct ncxd_state_slot) == 48, "the slot is part of the file format");
+_Static_assert(sizeof(struct ncxd_state_slot) == 56, "the slot is part of the file format");
 _Static_assert(sizeof(struct ncxd_state_file) == 64, "the header is part of the file format");
 
 static size_t file_bytes(uint32_t nslots)
@@ -135,6 +136,7 @@ static bool claim(struct ncxd_state_slot *sl, const struct ncx_addr *a, uint64_t
 	memcpy(sl->addr, a->addr, sizeof(sl->addr));
 	atomic_store_explicit(&sl->next, next, memory_order_relaxed);
 	atomic_store_explicit(&sl->ts, 0, memory_order_relaxed);
+	atomic_store_explicit(&sl->id, 0, memory_order_relaxed);
 	atomic_store_explicit(&sl->seen, now_s, memory_order_relaxed);
 	/* LMM(claim:A): the key before LIVE; pairs with LMM(find:A). */
 	atomic_store_explicit(&sl->tag, gen | LIVE, memory_order_release);
@@ -166,12 +168,20 @@ uint64_t ncxd_state_ts(struct ncxd_state_slot *sl)
 	return atomic_load_explicit(&sl->ts, memory_order_relaxed);
 }
 
-void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t ts, uint64_t now_s)
+uint64_t ncxd_state_id(struct ncxd_state_slot *sl)
+{
+	return atomic_load_explicit(&sl->id, memory_order_relaxed);
+}
+
+void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t id, uint64_t next, uint64_t ts,
+		    uint64_t now_s)
 {
 	/* Aligned 8-byte stores: a reader after SIGKILL sees each old or new.
 	 * ts first: killed in between, the slot pairs an older next with a
 	 * later ts, which only makes the new-stream test (worker.c) say no. */
 	atomic_store_explicit(&sl->ts, ts, memory_order_relaxed);
+	if (atomic_load_explicit(&sl->id, memory_order_relaxed) != id)
+		atomic_store_explicit(&sl->id, id, memory_order_relaxed);
 	atomic_store_explicit(&sl->next, next, memory_order_relaxed);
 	if (atomic_load_explicit(&sl->seen, memory_order_relaxed) != now_s)
 		atomic_store_explicit(&sl->seen, now_s, memory_order_relaxed);
@@ -273,8 +283,10 @@ static void carry_over(struct ncxd_state *st, struct ncxd_state_file *old,
 		struct ncxd_state_slot *sl = ncxd_state_claim(st, &a, atomic_load(&o->next),
 							      atomic_load(&o->seen));
 
-		if (sl)
+		if (sl) {
 			atomic_store(&sl->ts, atomic_load(&o->ts));
+			atomic_store(&sl->id, atomic_load(&o->id));
+		}
 		ss->kept += sl != NULL;
 		ss->no_room += sl == NULL;
 	}

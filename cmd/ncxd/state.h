@@ -46,9 +46,12 @@ struct ncxd_state_slot *ncxd_state_claim(struct ncxd_state *st, const struct ncx
 uint64_t ncxd_state_next(struct ncxd_state_slot *sl);
 /* The sender's own timestamp (ts_usec) of seq next - 1; 0 if unknown. */
 uint64_t ncxd_state_ts(struct ncxd_state_slot *sl);
-/* Only the owning worker: the stream is written up to next - 1, whose
+/* Only the owning worker: stream id is written up to next - 1, whose
  * timestamp is ts (0 if unknown). */
-void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t next, uint64_t ts, uint64_t now_s);
+void ncxd_state_put(struct ncxd_state_slot *sl, uint64_t id, uint64_t next, uint64_t ts,
+		    uint64_t now_s);
+/* The stream (ncid) the slot's next belongs to; 0: an unnamed one. */
+uint64_t ncxd_state_id(struct ncxd_state_slot *sl);
 /* The sender's state expired: its slot may be reused. */
 void ncxd_state_forget(struct ncxd_state_slot *sl);
 

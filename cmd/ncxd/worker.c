@@ -78,10 +78,27 @@ static void read_clocks(struct wstate *s)
 	sink_set_now(&s->sink, s->mono_us, s->real_us);
 }
 
+/* A tag that fails is a wrong key or a forgery: the operator should hear
+ * of it (the log core's per-call-site limit keeps a flood to a few lines). */
+static void log_auth_drop(const struct ncx_rx_event *ev)
+{
+	char a[NCX_ADDR_TEXT_MAX];
+
+	ncx_addr_format(ev->from, true, a, sizeof(a));
+	if (ev->drop.reason == NCX_DROP_AUTH_BAD)
+		ncx_warn("%s: a datagram with a wrong tag, dropped (its key is not the one "
+			 "ncx key derive gives for this address, or it is forged)\n", a);
+	else
+		ncx_warn("%s: a datagram without a tag, dropped (--require-auth, or its stream "
+			 "tags everything)\n", a);
+}
+
 static void on_drop(struct wstate *s, struct host *h, const struct ncx_rx_event *ev)
 {
 	int r = ncxd_drop_from_rx(ev->drop.reason); /* -1: the engine's count is enough */
 
+	if (ev->drop.reason == NCX_DROP_AUTH_BAD || ev->drop.reason == NCX_DROP_AUTH_MISSING)
+		log_auth_drop(ev);
 	if (r < 0)
 		return;
 	if (h)
@@ -200,7 +217,8 @@ static void on_record(struct wstate *s, struct host *h, const struct ncx_rx_even
 	h->last_us = s->real_us;
 	h->records++;
 	sink_record(&s->sink, &h->file, &ev->record);
-	durable_record(&s->dur, &h->dur, ev->from, ev->reliable, ev->pos, ev->record.ts_usec);
+	durable_record(&s->dur, &h->dur, ev->from, ev->reliable, ev->id, ev->pos,
+		       ev->record.ts_usec);
 }
 
 static void on_event(void *arg, const struct ncx_rx_event *ev)
@@ -334,6 +352,8 @@ static void add_stats(struct ncxd_stats *st, const struct ncx_rx_stats *e)
 	st->c[NCXD_C_RESP_BYTES] += e->response_bytes;
 	st->c[NCXD_C_RESP_HELD] += e->responses_held;
 	st->c[NCXD_C_UNASKED] += e->dropped[NCX_DROP_UNASKED];
+	st->c[NCXD_C_AUTH_BAD] += e->dropped[NCX_DROP_AUTH_BAD];
+	st->c[NCXD_C_AUTH_MISSING] += e->dropped[NCX_DROP_AUTH_MISSING];
 }
 
 static void add_own(struct ncxd_stats *st, const struct ncxd_stats *own)
@@ -534,11 +554,12 @@ static void free_host(void *arg, const struct ncx_addr *from, void *user,
 }
 
 /* The engine's resume hook: where an earlier run left this sender. */
-static bool resume_point(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
+static bool resume_point(void *arg, const struct ncx_addr *from, uint64_t id,
+			 struct ncx_rx_resume *out)
 {
 	struct wstate *s = arg;
 
-	return durable_resume(&s->w->d->state, from, out);
+	return durable_resume(&s->w->d->state, from, id, out);
 }
 
 void *ncxd_worker_main(void *arg)
@@ -554,6 +575,9 @@ void *ncxd_worker_main(void *arg)
 	ncx_rx_config_default(&rc);
 	rc.idle_us = s->cfg->idle_s * 1000000u;
 	rc.max_senders = (uint32_t)s->cfg->max_senders;
+	rc.auth = s->w->d->auth;
+	rc.require_auth = s->cfg->require_auth;
+	rc.auth_secret = s->w->d->auth_secret;
 	rc.resp_rate = s->cfg->resp_rate / (uint64_t)s->cfg->threads;
 	rc.engine_bytes = NCXD_HELD_BYTES / (size_t)s->cfg->threads;
 	if (w->d->state.f) {

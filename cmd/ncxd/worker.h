@@ -42,6 +42,8 @@ struct ncxd {
 	atomic_uint_least64_t refreshed_us;
 	uint64_t start_real_us; /* wall clock at start */
 	struct ncxd_state state;
+	bool auth;		       /* --auth-key was loaded into auth_secret */
+	struct ncx_auth_key auth_secret;
 	struct ncxd_control *control; /* NULL: no control socket */
 	/* metrics.c: the totals last written; no *_total is ever written lower. */
 	struct ncxd_stats metrics_floor;

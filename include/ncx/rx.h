@@ -7,7 +7,14 @@
  * reads no clock and touches no socket, so the same code runs in ncxd, in
  * `ncx listen`, in the tests (with a fake clock) and under the fuzzer.
  *
- * A sender is (address, port). Per sender the engine keeps `next`, the
+ * A sender is (address, port, stream id): a reliable sender names its
+ * stream (ncid, per run or boot), so a new run is a new stream at once and
+ * an old one's datagrams cannot touch it. A datagram without a name (a
+ * stock kernel's, a sender from before names) joins the named stream of its
+ * (address, port) only when it continues it (at or past next within the
+ * window, or a duplicate of a record delivered), and never reboots it; else
+ * it is the unnamed stream of that (address, port).
+ * Per stream the engine keeps `next`, the
  * lowest seq it has neither delivered nor reported as a gap:
  *
  *   seq == next          delivered, with whatever it unblocks from the window
@@ -72,6 +79,7 @@
 #include <stdint.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/wire.h>
 
 #define NCX_RX_HISTORY 64 /* delivered records remembered for duplicate/reboot checks */
@@ -120,9 +128,21 @@ struct ncx_rx_config {
 	 *    later by the usual rules (see rx_stream.c).
 	 * NULL: never.
 	 */
-	bool (*resume)(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out);
+	bool (*resume)(void *arg, const struct ncx_addr *from, uint64_t id,
+		       struct ncx_rx_resume *out);
 	void *resume_arg;
 	uint64_t new_stream_us; /* see resume; default 1 s */
+	/*
+	 * Authentication (DESIGN.md, "Authentication (ncmac)"). With auth set,
+	 * each sender's key is derived from auth_secret and its address; a
+	 * datagram whose ncmac tag is wrong is dropped (DROP AUTH_BAD), and so
+	 * is an untagged one (DROP AUTH_MISSING) with require_auth, or when it
+	 * names a stream whose datagrams were tagged. Responses to a stream
+	 * whose datagrams are tagged are tagged. Default: off.
+	 */
+	bool auth;
+	bool require_auth;
+	struct ncx_auth_key auth_secret;
 };
 
 /* Fill cfg with the defaults above. */
@@ -148,6 +168,8 @@ enum ncx_rx_drop_reason {
 	NCX_DROP_FRAGS,		   /* too many open reassemblies, or one timed out */
 	NCX_DROP_TOO_MANY_SENDERS, /* no state could be made (max_senders 0, no memory) */
 	NCX_DROP_UNASKED,	   /* a placeholder for seqs never asked for (rx_admit.c) */
+	NCX_DROP_AUTH_BAD,	   /* an ncmac tag that is wrong under the sender's key */
+	NCX_DROP_AUTH_MISSING,	   /* no tag where one is required (cfg.auth) */
 	NCX_DROP_REASON_COUNT
 };
 
@@ -164,6 +186,8 @@ struct ncx_rx_event {
 	 * for events of ncx_rx_tick() and the flushes. */
 	void *ctx;
 	bool reliable;	   /* the sender has said ncrx=1 */
+	bool authed;	   /* the stream's datagrams carry good tags (cfg.auth) */
+	uint64_t id;	   /* the stream's name (ncid); 0: none (a stock sender) */
 	uint64_t rx_us;	   /* when the datagram (for a record: its last piece) arrived */
 	/* RECORD, GAP, REBOOT: the stream's position after the event, one past
 	 * the last seq delivered or reported (for REBOOT: the new boot's first

@@ -52,11 +52,13 @@ struct state {
 
 static int who(const struct state *st, const struct ncx_addr *a);
 
-static bool resume_hook(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
+static bool resume_hook(void *arg, const struct ncx_addr *from, uint64_t id,
+			struct ncx_rx_resume *out)
 {
 	struct state *st = arg;
 	int i = who(st, from);
 
+	(void)id;
 	if (i >= 2)
 		return false;
 	st->t[i].resumed = true;

@@ -59,7 +59,7 @@ static void record(struct durable_set *ds, struct durable *d, const struct ncx_a
 		 (unsigned long long)(1000 + seq), (unsigned long long)seq);
 	assert_int_equal(ncx_ext_parse(wire, strlen(wire), &r), 0);
 	sink_record(ds->sink, d->file, &r);
-	durable_record(ds, d, a, true, seq + 1, r.ts_usec);
+	durable_record(ds, d, a, true, 0, seq + 1, r.ts_usec);
 }
 
 static char *slurp(const char *rel)

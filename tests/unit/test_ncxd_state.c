@@ -83,7 +83,7 @@ static void test_claim_find_put(void **state)
 	assert_ptr_equal(ncxd_state_claim(&st, &a, 99, 1000), sa);
 	assert_int_equal(ncxd_state_next(sa), 10);
 	assert_int_equal(ncxd_state_ts(sa), 0);
-	ncxd_state_put(sa, 11, 777, 1001);
+	ncxd_state_put(sa, 0, 11, 777, 1001);
 	assert_int_equal(ncxd_state_next(sa), 11);
 	assert_int_equal(ncxd_state_ts(sa), 777);
 	assert_int_equal(ncxd_state_next(sb), 20);
@@ -100,7 +100,7 @@ static void test_reopen_keeps(void **state)
 	for (uint32_t i = 0; i < 500; i++) {
 		struct ncx_addr a = addr_n(i, 6665, i & 1);
 
-		ncxd_state_put(ncxd_state_claim(&st, &a, 0, 1000), i * 3, i * 5, 1000);
+		ncxd_state_put(ncxd_state_claim(&st, &a, 0, 1000), 0, i * 3, i * 5, 1000);
 	}
 	ncxd_state_close(&st);
 	open_ok(&st, 4096, 2000, &ss);
@@ -137,7 +137,7 @@ static void test_survives_sigkill(void **state)
 		if (!sl)
 			_exit(1);
 		for (uint64_t n = 2; n <= 123456; n++)
-			ncxd_state_put(sl, n, n * 10, 1000);
+			ncxd_state_put(sl, 0, n, n * 10, 1000);
 		raise(SIGKILL);
 		_exit(1);
 	}
@@ -159,7 +159,7 @@ static void test_expiry(void **state)
 
 	open_ok(&st, 1024, t0, &ss);
 	assert_non_null(ncxd_state_claim(&st, &old, 5, t0));
-	ncxd_state_put(ncxd_state_claim(&st, &recent, 5, t0), 6, 0, t0 + 100);
+	ncxd_state_put(ncxd_state_claim(&st, &recent, 5, t0), 0, 6, 0, t0 + 100);
 	ncxd_state_close(&st);
 	open_ok(&st, 1024, t0 + NCXD_STATE_EXPIRE_S + 50, &ss);
 	assert_int_equal(ss.kept, 1);
@@ -265,7 +265,7 @@ static void *claimer(void *p)
 
 		w->sl[i] = ncxd_state_claim(w->st, &a, i, 1000);
 		if (w->sl[i])
-			ncxd_state_put(w->sl[i], (uint64_t)w->id << 32 | i, i, 1000);
+			ncxd_state_put(w->sl[i], 0, (uint64_t)w->id << 32 | i, i, 1000);
 	}
 	return NULL;
 }

@@ -1634,8 +1634,10 @@ static unsigned resume_calls;
 
 static uint64_t resume_ts; /* the timestamp of the record before resume_at; 0 unknown */
 
-static bool resume_hook(void *arg, const struct ncx_addr *from, struct ncx_rx_resume *out)
+static bool resume_hook(void *arg, const struct ncx_addr *from, uint64_t id,
+			struct ncx_rx_resume *out)
 {
+	(void)id;
 	assert_ptr_equal(arg, &resume_at);
 	resume_calls++;
 	if (from->addr[3] != 1)
