@@ -4,6 +4,7 @@
  * (ncxcon.h says how the parts fit; docs/kmod.md is the operator's guide).
  */
 #include <linux/console.h>
+#include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
@@ -13,6 +14,7 @@
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "ncxcon.h"
 
@@ -388,6 +390,51 @@ static struct notifier_block netdev_nb = {
 
 /* ---- load and unload --------------------------------------------------- */
 
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/*
+ * The stream's name (ncid): the boot id's first 64 bits, its first 16 hex
+ * digits without the dashes. One boot is one stream, whatever is done to the
+ * module: a reload resends the kernel's records with the kernel's seqs, and
+ * the receiver fills the holes the last load left and drops what it has. The
+ * boot id is not exported to modules, so it is read as userspace reads it
+ * (insmod's context: its /proc). Without it, a random id: then each load is
+ * a stream of its own.
+ */
+static u64 stream_id(void)
+{
+	char text[40];
+	unsigned int digits = 0;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n = -ENOENT, i;
+	u64 id = 0;
+	int h;
+
+	f = filp_open(BOOT_ID_PATH, O_RDONLY, 0);
+	if (!IS_ERR(f)) {
+		n = kernel_read(f, text, sizeof(text), &pos);
+		filp_close(f, NULL);
+	}
+	for (i = 0; i < n && digits < 16; i++) {
+		if (text[i] == '-')
+			continue;
+		h = hex_to_bin(text[i]);
+		if (h < 0)
+			break;
+		id = id << 4 | h;
+		digits++;
+	}
+	if (digits == 16 && id)
+		return id;
+	pr_warn("ncxcon: no boot id in %s: a random stream id, so a reload starts a new stream\n",
+		BOOT_ID_PATH);
+	do {
+		id = get_random_u64();
+	} while (!id);
+	return id;
+}
+
 static int __init ncxcon_init(void)
 {
 	struct ncxcon *nc = &ncx;
@@ -395,14 +442,7 @@ static int __init ncxcon_init(void)
 
 	if (!nc->panic_repeat)
 		nc->panic_repeat = 16;
-	/* The stream's name for as long as the module is loaded (new targets
-	 * keep it: they resend the same records). The boot id is not exported
-	 * to modules, so a reload in the same boot is a new stream, which the
-	 * receiver tells from the old one by this id.
-	 */
-	do {
-		nc->id = get_random_u64();
-	} while (!nc->id);
+	nc->id = stream_id();
 	rc = auth_key_load(nc);
 	if (rc)
 		return rc;

@@ -95,8 +95,8 @@ struct ncxcon {
 	struct ncxcon_target t[NCXCON_TARGETS_MAX];
 	unsigned int ntargets;
 	struct ncx_tx *tx;
-	u64 id;			/* the stream's name (ncid), random, nonzero,
-				 * chosen at load: a reload is a new stream
+	u64 id;			/* the stream's name (ncid): from the boot id,
+				 * so one boot is one stream (main.c)
 				 */
 	struct ncx_auth_key key;	/* auth_key=, set at load only */
 	bool auth;		/* key set: tag every datagram, take only
