@@ -7,8 +7,9 @@
 # `ncx key derive` makes.
 #  1. The right key, 300 lines through a relay losing 50% both ways, then a panic: every
 #     record once and in order, every line at its level, every line of the crash report
-#     (acks only come through when ncxcon takes ncxd's tagged responses); ncxd counts no
-#     bad tag, ncxcon no bad response. Bad auth_key= values are refused first, with a
+#     (acks only come through when ncxcon takes ncxd's tagged responses, which bind the
+#     stream id); ncxd counts no bad tag, ncxcon no bad response; the stream id is the
+#     boot id's first 64 bits. Bad auth_key= values are refused first, with a
 #     reason in dmesg and without the value.
 #  2. The key of another address, and a second target from the same port: an ncxd with
 #     no key, which skips ncmac as an unknown key. The requiring ncxd writes nothing and
@@ -43,6 +44,9 @@ kmod_boot "$T/guest" "$tag" "$good_port" 9 "ncx_lines=$lines ncx_crash=1 ncx_sto
 for b in 0123456789abcdef0123456789abcdeX 0123456789abcdef0123456789abcde; do
 	! grep -qF "$b" "$T/serial.log" || fail "dmesg shows a refused auth_key= value ($krel)"
 done
+bid=$(kmod_report bootid | tr -d - | cut -c1-16)
+[ -n "$bid" ] && [ "$(kmod_status id)" = "$bid" ] ||
+	fail "ncxcon's stream id $(kmod_status id) is not the boot id's first 64 bits ($bid, $krel)"
 [ "$(kmod_status auth)" = 1 ] || fail "ncxcon's status says auth $(kmod_status auth) ($krel)"
 [ "$(kmod_status auth_bad)" = 0 ] ||
 	fail "ncxcon refused $(kmod_status auth_bad) of ncxd's responses ($krel)"
