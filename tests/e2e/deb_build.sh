@@ -3,7 +3,7 @@
 # ncx, libncx-dev and ncx-dkms into a scratch directory; lintian reports no error;
 # each package holds what it should (ncxd in /usr/sbin, ncx in /usr/bin, not the test
 # tools, the units, sysusers and tmpfiles entries, the conffiles, libncx.pc, the
-# module's source with wire.c and tx.c as real files); the units pass
+# module's source with wire.c, tx.c and auth.c as real files); the units pass
 # systemd-analyze verify. Then `make install DESTDIR=... PREFIX=/usr` puts the same
 # files in place and `make uninstall` removes every one of them, except an /etc file
 # the admin edited. About a minute, mostly dpkg-buildpackage and lintian.
