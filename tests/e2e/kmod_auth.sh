@@ -5,7 +5,8 @@
 # that requires authentication (--auth-key SECRET --require-auth). ncxd sees the guest
 # as 127.0.0.1 (the relay on this host's loopback), so that is the address whose key
 # `ncx key derive` makes.
-#  1. The right key, 300 lines through a relay losing 50% both ways, then a panic: every
+#  1. The right key, 5 records too long for one datagram (each fragment is tagged on its
+#     own) and 300 lines through a relay losing 50% both ways, then a panic: every
 #     record once and in order, every line at its level, every line of the crash report
 #     (acks only come through when ncxcon takes ncxd's tagged responses, which bind the
 #     stream id); ncxd counts no bad tag, ncxcon no bad response; the stream id is the
@@ -36,7 +37,7 @@ kmod_rx good --loss 0.5 --reorder 0.1 --dup 0.05 --seed 41
 kmod_ncxd_args=()
 tag=k$$a$RANDOM
 kmod_boot "$T/guest" "$tag" "$good_port" 9 "ncx_lines=$lines ncx_crash=1 ncx_stock=0" \
-	"ncx_auth_key=$key ncx_bad_key=1"
+	"ncx_auth_key=$key ncx_bad_key=1 ncx_long=5"
 [ "$(grep -c '^badkey [1-9][0-9]* .*ncxcon: auth_key: ' "$T/report.log")" = 3 ] || {
 	grep '^badkey' "$T/report.log"
 	fail "a bad auth_key= was not refused with a reason ($krel)"
@@ -56,6 +57,8 @@ grep -q '^ncxd_auth_bad_total ' "$T/good.prom" && ! grep -qE '^ncxd_auth_bad_tot
 kmod_stop good
 kmod_check_stream good
 kmod_check_lines good "$tag" "$lines"
+n=$(kmod_records good | grep -c " ncx-kmod $tag long [1-5] x\{960\}\$" || true)
+[ "$n" = 5 ] || fail "$n of 5 long records (two tagged fragments each) arrived whole ($krel)"
 crash=$(kmod_crash_report | wc -l)
 [ "$crash" -ge 10 ] || fail "only $crash lines of crash report on the serial console"
 missing=$(kmod_crash_missing good)
@@ -63,7 +66,7 @@ if [ -n "$missing" ]; then
 	echo "$missing" | head -20
 	fail "$(echo "$missing" | wc -l) of $crash crash report lines missing ($krel)"
 fi
-note "$krel: right key at 50% loss: all $lines lines and $crash of $crash crash report lines;" \
+note "$krel: right key at 50% loss: all $lines lines, 5 of 5 long records and $crash of $crash crash report lines;" \
 	"ncxcon $(kmod_status datagrams) datagrams, $(kmod_status resent) resent, 0 responses refused"
 
 # 2. The wrong key (another address's), and a keyless second receiver.
