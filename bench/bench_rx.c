@@ -6,7 +6,9 @@
  * of ncx_ext_parse() alone on the same datagrams, the floor any receiver
  * pays. Times are this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), the best
  * of three runs. Then the memory an idle sender costs: ncx_rx_sender_bytes(), and
- * the heap and RSS growth for 10,000 idle senders.
+ * the heap and RSS growth for 10,000 idle senders. Last, what authentication
+ * costs (issue #10): named reliable streams fed untagged to an engine
+ * without keys, then tagged (ncmac) to one with --auth-key's checks.
  *
  *   bench_rx [records]        (default 200,000 per row)
  */
@@ -20,7 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ncx/auth.h>
 #include <ncx/rx.h>
+
+#define DGRAM_CAP 240 /* a record's datagram, tag included */
+
+static const struct ncx_auth_key secret = { { 0x6e, 0x63, 0x78, 0x2d, 0x62, 0x65, 0x6e, 0x63, 0x68 } };
 
 struct dgrams {
 	char *buf;
@@ -68,13 +75,13 @@ static struct ncx_addr addr_of(uint32_t i)
  * next record (a hole opens and closes at once).
  */
 static void make(struct dgrams *d, size_t n, uint32_t senders, unsigned reorder_pct,
-		 bool reliable)
+		 bool reliable, bool named, bool tagged)
 {
 	uint64_t *seq = calloc(senders, sizeof(*seq));
 	size_t at = 0;
 
 	d->n = n;
-	d->buf = malloc(n * 160);
+	d->buf = malloc(n * DGRAM_CAP);
 	d->off = malloc(n * sizeof(*d->off));
 	d->len = malloc(n * sizeof(*d->len));
 	d->who = malloc(n * sizeof(*d->who));
@@ -85,10 +92,24 @@ static void make(struct dgrams *d, size_t n, uint32_t senders, unsigned reorder_
 	for (size_t k = 0; k < n; k++) {
 		uint32_t w = (uint32_t)(k % senders);
 		uint64_t s = seq[w]++;
-		int len = snprintf(d->buf + at, 160,
-				   "6,%" PRIu64 ",%" PRIu64 ",-%s;systemd[1]: Started session %" PRIu64
-				   " of user app%u (unit session-%" PRIu64 ".scope) ok\n",
-				   s, 1000000 + s * 1357, reliable ? ",ncrx=1" : "", s, w, s);
+		char id[32] = "";
+		int len;
+
+		if (named)
+			snprintf(id, sizeof(id), ",ncid=%016" PRIx64, (uint64_t)0x1000000000000000ULL + w);
+		len = snprintf(d->buf + at, 160,
+			       "6,%" PRIu64 ",%" PRIu64 ",-%s%s;systemd[1]: Started session %" PRIu64
+			       " of user app%u (unit session-%" PRIu64 ".scope) ok\n",
+			       s, 1000000 + s * 1357, reliable ? ",ncrx=1" : "", id, s, w, s);
+		if (tagged) {
+			struct ncx_addr a = addr_of(w);
+			struct ncx_auth_key hk;
+			char text[NCX_ADDR_TEXT_MAX];
+			size_t tn = ncx_addr_format(&a, false, text, sizeof(text));
+
+			ncx_auth_derive(&secret, text, tn, &hk);
+			len = (int)ncx_auth_dgram_sign(&hk, d->buf + at, (size_t)len, DGRAM_CAP);
+		}
 
 		d->off[k] = at;
 		d->len[k] = (size_t)len;
@@ -159,15 +180,20 @@ static void on_event(void *arg, const struct ncx_rx_event *ev)
 	}
 }
 
-static double bench_engine(const struct dgrams *d, uint32_t senders, struct counts *c)
+static double bench_engine(const struct dgrams *d, uint32_t senders, bool auth, struct counts *c)
 {
 	struct ncx_addr *addrs = malloc(senders * sizeof(*addrs));
+	struct ncx_rx_config cfg;
 	struct ncx_rx *rx;
 	uint64_t clock = 1;
 	double t0;
 
 	memset(c, 0, sizeof(*c));
-	rx = ncx_rx_new(NULL, on_event, c);
+	ncx_rx_config_default(&cfg);
+	cfg.auth = auth;
+	cfg.require_auth = auth;
+	cfg.auth_secret = secret;
+	rx = ncx_rx_new(&cfg, on_event, c);
 	if (!rx || !addrs) {
 		perror("bench_rx");
 		exit(1);
@@ -193,12 +219,12 @@ static void row(size_t n, uint32_t senders, unsigned reorder, bool reliable)
 	struct counts c;
 	double parse, engine;
 
-	make(&d, n, senders, reorder, reliable);
+	make(&d, n, senders, reorder, reliable, false, false);
 	/* the best of three runs each, interleaved: the machine may be busy */
 	parse = engine = INFINITY;
 	for (int r = 0; r < 3; r++) {
 		parse = fmin(parse, bench_parse(&d));
-		engine = fmin(engine, bench_engine(&d, senders, &c));
+		engine = fmin(engine, bench_engine(&d, senders, false, &c));
 	}
 	printf("%8u  %-8s %6u%%  %10.1f  %10.1f  %6.2fx  %9" PRIu64 "  %6" PRIu64 "\n", senders,
 	       reliable ? "reliable" : "stock", reorder, parse, engine, engine / parse,
@@ -209,6 +235,39 @@ static void row(size_t n, uint32_t senders, unsigned reorder, bool reliable)
 		exit(1);
 	}
 	unmake(&d);
+}
+
+/*
+ * What the MAC adds: the same named reliable streams, untagged into an
+ * engine without keys, and tagged into one that checks every tag (and tags
+ * its acks). Parsing the tagged datagrams is the baseline, as above.
+ */
+static void auth_row(size_t n, uint32_t senders)
+{
+	struct dgrams plain, tagged;
+	struct counts c, ct;
+	double parse = INFINITY, off = INFINITY, on = INFINITY;
+
+	make(&plain, n, senders, 1, true, true, false);
+	rng = 0x2545f4914f6cdd1dULL; /* the same reordering for both */
+	make(&tagged, n, senders, 1, true, true, true);
+	for (int r = 0; r < 3; r++) {
+		parse = fmin(parse, bench_parse(&plain));
+		off = fmin(off, bench_engine(&plain, senders, false, &c));
+		on = fmin(on, bench_engine(&tagged, senders, true, &ct));
+	}
+	/* whole: against the engine with its parse; own: against what the
+	 * engine adds to parsing (bench_rx's usual "engine's own"). */
+	printf("%8u  %10.1f  %10.1f  %10.1f  %8.1f  %+7.0f%%  %+7.0f%%  %9" PRIu64 "\n", senders,
+	       parse, off, on, on - off, 100.0 * (on - off) / off, 100.0 * (on - off) / (off - parse),
+	       ct.records);
+	if (c.records != n || ct.records != n || c.gaps || ct.gaps) {
+		fprintf(stderr, "bench_rx: auth %" PRIu64 "/%" PRIu64 " records of %zu\n",
+			c.records, ct.records, n);
+		exit(1);
+	}
+	unmake(&plain);
+	unmake(&tagged);
 }
 
 static long rss_kib(void)
@@ -264,5 +323,11 @@ int main(int argc, char **argv)
 	row(n, 1000, 1, true);
 	row(n, 10000, 1, false);
 	row(n, 10000, 1, true);
+	printf("\nauthentication: named reliable streams, 1%% reordered; ns per record\n");
+	printf("%8s  %10s  %10s  %10s  %8s  %8s  %8s  %9s\n", "senders", "parse ns", "no auth",
+	       "auth", "MAC ns", "whole", "own", "records");
+	auth_row(n, 1);
+	auth_row(n, 1000);
+	auth_row(n, 10000);
 	return 0;
 }

@@ -199,17 +199,8 @@ static void tag_hex(uint64_t tag, char *out)
 /* 16 lowercase hex digits, as tag_hex() writes them. */
 static bool tag_parse(const char *p, uint64_t *tag)
 {
-	uint64_t v = 0;
-
-	for (int i = 0; i < NCX_AUTH_TAG_HEX; i++) {
-		int d = ncx_hex_digit(p[i]);
-
-		if (d < 0 || (p[i] >= 'A' && p[i] <= 'F'))
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*tag = v;
-	return true;
+	_Static_assert(NCX_AUTH_TAG_HEX == NCX_WIRE_ID_HEX, "a tag is read as an id is");
+	return ncx_hex64_parse(p, tag);
 }
 
 /* Constant time: a tag's bytes are not compared one at a time. */

@@ -828,6 +828,31 @@ static void stop_slot(struct slot *s)
 	atomic_store(&s->con, NULL);
 }
 
+int ncx_log_respawn(void)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&G.lock);
+	for (int i = 0; i < NCX_LOG_CONSOLES_MAX; i++) {
+		struct slot *s = &G.slots[i];
+		int rc;
+
+		if (!atomic_load(&s->con) || !s->has_thread)
+			continue;
+		/* The reader's place is the slot's, not the thread's. */
+		atomic_store(&s->stop, 1);
+		wake_consoles();
+		pthread_join(s->thread, NULL);
+		atomic_store(&s->stop, 0);
+		rc = -pthread_create(&s->thread, NULL, console_main, s);
+		s->has_thread = rc == 0;
+		if (rc && !err)
+			err = rc;
+	}
+	pthread_mutex_unlock(&G.lock);
+	return err;
+}
+
 int ncx_console_unregister(struct ncx_console *con)
 {
 	int err = -ENOENT;

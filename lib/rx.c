@@ -94,6 +94,7 @@ const char *ncx_rx_drop_reason_name(enum ncx_rx_drop_reason r)
 		[NCX_DROP_UNASKED] = "unasked",
 		[NCX_DROP_AUTH_BAD] = "auth_bad",
 		[NCX_DROP_AUTH_MISSING] = "auth_missing",
+		[NCX_DROP_UNVERIFIED] = "unverified",
 	};
 
 	return (unsigned)r < NCX_DROP_REASON_COUNT ? names[r] : "unknown";
@@ -210,29 +211,22 @@ static bool continues(const struct ncx_rx *rx, const struct sender *s, const str
  * The stream a datagram belongs to, if the engine has it (rx.h): its named
  * stream; for one without a name, the named stream of its (address, port)
  * that it continues, else the unnamed one. A named stream's first datagram
- * takes over the unnamed stream it continues (a stock kernel heard before
- * `ncx forward` started), so the two paths stay one stream.
+ * takes over (*adopt) the unnamed stream it continues (a stock kernel heard
+ * before `ncx forward` started), so the two paths stay one stream.
  */
-static struct sender *route(struct ncx_rx *rx, const struct ncx_addr *from,
+static struct sender *route(const struct ncx_rx *rx, const struct rx_streams *st,
 			    const struct ncx_ext *rec, bool *adopt)
 {
-	struct sender *s;
-
 	*adopt = false;
 	if (rec->id) {
-		s = rx_sender_find(rx, from, rec->id);
-		if (!s) {
-			s = rx_sender_find(rx, from, 0);
-			*adopt = s && continues(rx, s, rec);
-			if (!*adopt)
-				s = NULL;
-		}
-		return s;
+		if (st->match)
+			return st->match;
+		*adopt = st->unnamed && continues(rx, st->unnamed, rec);
+		return *adopt ? st->unnamed : NULL;
 	}
-	s = rx_named(rx, from);
-	if (s && continues(rx, s, rec))
-		return s;
-	return rx_sender_find(rx, from, 0);
+	if (st->named && continues(rx, st->named, rec))
+		return st->named;
+	return st->unnamed;
 }
 
 /* 1: a good tag, 0: none, -1: a bad one. s: the stream it goes to, if known. */
@@ -253,6 +247,7 @@ static int check_tag(const struct ncx_rx *rx, const struct sender *s, const stru
 static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struct ncx_ext *rec,
 		     const void *buf, size_t len, uint64_t now)
 {
+	struct rx_streams st;
 	struct sender *s;
 	bool adopt;
 	int tag = 0;
@@ -262,7 +257,8 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 		feed_malformed(rx, from, len, now);
 		return;
 	}
-	s = route(rx, from, rec, &adopt);
+	rx_streams(rx, from, rec->id, &st);
+	s = route(rx, &st, rec, &adopt);
 	if (rx->cfg.auth && (rec->tagged || rx->cfg.require_auth || (s && s->authed))) {
 		tag = rec->tagged ? check_tag(rx, s, from, buf, len) : 0;
 		if (tag < 0) {
@@ -277,11 +273,19 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	}
 	if (adopt)
 		s->id = rec->id; /* same chain: the hash is the address's */
-	s = rx_sender_get(rx, from, s ? s->id : rec->id, len, now);
+	s = rx_sender_seen(rx, s, from, rec->id, st.hash, len, now);
 	if (!s)
 		return;
-	if (tag > 0 && rec->id == s->id)
+	if (tag > 0 && rec->id == s->id) {
 		s->authed = true;
+		s->tagged_rx = now;
+	}
+	if (s->authed && tag <= 0 && rec->id != s->id) {
+		/* A stock kernel's copy: waits beside the stream, never in it. */
+		rx_copy_add(rx, s, rec, now);
+		rx_settle(rx, s, now);
+		return;
+	}
 	/* For good: one stream, whichever path. But a placeholder is a claim:
 	 * it may say what a new stream is, never turn a stock one reliable. */
 	if (rec->reliable && (!rec->gone || s->stream == STREAM_NONE))
@@ -291,6 +295,8 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	rx_admit_ext(rx, s, rec, now);
 	if (rec->emergency)
 		rx_ack_emergency(rx, s, now);
+	if (s->copies)
+		rx_copies_trim(rx, s, now);
 	rx_settle(rx, s, now);
 }
 
@@ -372,6 +378,7 @@ void ncx_rx_flush_resumable(struct ncx_rx *rx, uint64_t now_us)
 				rx_start_end(rx, s, now_us);
 			rx_win_discard(rx, s);
 			rx_frags_discard(rx, s);
+			rx_copies_discard(rx, s);
 			if (s->stream != STREAM_NONE)
 				s->top = s->next;
 		}

@@ -79,6 +79,7 @@
 _Static_assert(NCX_RX_HISTORY == 64, "hist_ok is a 64-bit map");
 
 struct held {
+	struct held *cnext; /* on a stream's stock copies (rx_copies.c) */
 	uint64_t rx_us;
 	size_t size; /* bytes counted for this record */
 	uint16_t fp;
@@ -140,6 +141,11 @@ struct sender {
 	uint64_t resp_bytes; /* response bytes sent to it, against NCX_RX_AMPLIFY x st.bytes */
 	struct ncx_rx_resume resume; /* cold: read once, at its first seq */
 	struct ncx_auth_key key; /* cfg.auth: the host's key, derived once */
+	uint64_t tagged_rx;	 /* the last datagram with a good tag */
+	struct held *copies;	 /* rx_copies.c: unnamed, untagged records for a
+				  * stream that tags, in seq order (those below
+				  * next go at the next trim) */
+	uint32_t ncopies;
 };
 
 struct ncx_rx {
@@ -253,9 +259,22 @@ struct sender *rx_first(const struct ncx_rx *rx);
 struct sender *rx_next(const struct ncx_rx *rx, const struct sender *s);
 uint64_t rx_idle_deadline(const struct ncx_rx *rx);
 struct sender *rx_sender_find(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id);
-/* The most recently heard stream of (address, port), of any id / named. */
+/* The most recently heard stream of (address, port), of any id. */
 struct sender *rx_sender_any(const struct ncx_rx *rx, const struct ncx_addr *a);
-struct sender *rx_named(const struct ncx_rx *rx, const struct ncx_addr *a);
+/* The streams of (address, port), from one walk of its chain: the one named
+ * id (0: the unnamed one), the unnamed one, the most recently heard named
+ * one; NULL where there is none. hash: for rx_sender_seen(). */
+struct rx_streams {
+	struct sender *match, *unnamed, *named;
+	uint64_t hash;
+};
+void rx_streams(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+		struct rx_streams *out);
+/* A datagram of len bytes came for s, or for a new stream (a, id) if s is
+ * NULL: made here. NULL (and a DROP) if none can be. */
+struct sender *rx_sender_seen(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *a,
+			      uint64_t id, uint64_t hash, size_t len, uint64_t now);
+/* The same, found or made by (a, id). */
 struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
 			     size_t len, uint64_t now);
 void rx_host_key(const struct ncx_rx *rx, const struct ncx_addr *a, struct ncx_auth_key *out);
@@ -267,6 +286,7 @@ void rx_heap_remove(struct ncx_rx *rx, struct sender *s);
 void rx_run_due(struct ncx_rx *rx, uint64_t now);
 
 /* rx_window.c: records held behind a hole */
+struct held *rx_held_new(const struct ncx_ext *rec, uint16_t fp, uint64_t now);
 struct held *rx_win_get(const struct sender *s, uint64_t seq);
 void rx_hold(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint16_t fp,
 	     uint64_t now);
@@ -283,6 +303,14 @@ void rx_frag_add(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *fr, 
 void rx_frags_drop(struct ncx_rx *rx, struct sender *s, uint64_t cutoff, uint64_t now);
 void rx_frags_discard(struct ncx_rx *rx, struct sender *s);
 void rx_frags_free(struct sender *s);
+
+/* rx_copies.c: a stock kernel's copies of a stream that tags */
+void rx_copy_add(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uint64_t now);
+void rx_copies_trim(struct ncx_rx *rx, struct sender *s, uint64_t now);
+uint64_t rx_copies_due(const struct ncx_rx *rx, const struct sender *s);
+void rx_copies_flush(struct ncx_rx *rx, struct sender *s, uint64_t now);
+void rx_copies_discard(struct ncx_rx *rx, struct sender *s);
+void rx_copies_free(struct sender *s);
 
 /* rx_stream.c: the stream's position, delivery, gaps, starts and reboots */
 void rx_stream_first(struct ncx_rx *rx, struct sender *s, const struct unit *u, uint64_t now);

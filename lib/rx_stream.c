@@ -164,6 +164,7 @@ void rx_sender_flush(struct ncx_rx *rx, struct sender *s, uint64_t now)
 		rx_advance_to(rx, s, s->top, now);
 	}
 	rx_frags_drop(rx, s, NONE, now);
+	rx_copies_flush(rx, s, now);
 }
 
 /* ---- starts ---------------------------------------------------------------- */

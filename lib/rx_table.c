@@ -2,7 +2,7 @@
 /*
  * rx: the senders. A chained hash table keyed by (address, port, stream id),
  * hashed on (address, port) alone with a per-engine random seed, so that
- * every stream of one (address, port) shares a chain (rx_named() walks it);
+ * every stream of one (address, port) shares a chain (rx_streams() walks it);
  * and two LRU lists for idle expiry and for making room (rx_internal.h says
  * how they are kept cheaply, and the rule).
  */
@@ -49,15 +49,23 @@ struct sender *rx_sender_any(const struct ncx_rx *rx, const struct ncx_addr *a)
 	return best;
 }
 
-struct sender *rx_named(const struct ncx_rx *rx, const struct ncx_addr *a)
+void rx_streams(const struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+		struct rx_streams *out)
 {
-	uint64_t hash = ncx_addr_hash(a, rx->seed);
-	struct sender *s = rx->buckets[hash & (rx->nbuckets - 1)], *best = NULL;
+	struct sender *s;
 
-	for (; s; s = s->hnext)
-		if (s->id && same_addr(s, a, hash) && (!best || s->last_rx > best->last_rx))
-			best = s;
-	return best;
+	out->hash = ncx_addr_hash(a, rx->seed);
+	out->match = out->unnamed = out->named = NULL;
+	for (s = rx->buckets[out->hash & (rx->nbuckets - 1)]; s; s = s->hnext) {
+		if (!same_addr(s, a, out->hash))
+			continue;
+		if (s->id == id)
+			out->match = s;
+		if (!s->id)
+			out->unnamed = s;
+		else if (!out->named || s->last_rx > out->named->last_rx)
+			out->named = s;
+	}
 }
 
 static void bucket_insert(struct sender **b, size_t nb, struct sender *s)
@@ -238,13 +246,9 @@ static struct sender *sender_new(struct ncx_rx *rx, const struct ncx_addr *a, ui
 	return s;
 }
 
-/* The sender's state, created if new; NULL (and a DROP) if none can be. */
-struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
-			     size_t len, uint64_t now)
+struct sender *rx_sender_seen(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *a,
+			      uint64_t id, uint64_t hash, size_t len, uint64_t now)
 {
-	uint64_t hash = ncx_addr_hash(a, rx->seed);
-	struct sender *s = find(rx, a, id, hash);
-
 	if (!s && !(s = sender_new(rx, a, id, hash, now))) {
 		rx_emit_drop(rx, NULL, a, NCX_DROP_TOO_MANY_SENDERS, 1, NULL, now);
 		return NULL;
@@ -255,10 +259,19 @@ struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64
 	return s;
 }
 
+struct sender *rx_sender_get(struct ncx_rx *rx, const struct ncx_addr *a, uint64_t id,
+			     size_t len, uint64_t now)
+{
+	uint64_t hash = ncx_addr_hash(a, rx->seed);
+
+	return rx_sender_seen(rx, find(rx, a, id, hash), a, id, hash, len, now);
+}
+
 static void sender_free(struct sender *s)
 {
 	rx_win_free(s);
 	rx_frags_free(s);
+	rx_copies_free(s);
 	free(s);
 }
 

@@ -11,6 +11,8 @@
  *   ack_due                     an ack goes out
  *   started + hole timeout      an open reassembly is given up
  *   start_end                   a stream's start hold ends
+ *   tagged_rx + reliable hole   a stream that tags went silent: the stock
+ *                               copies waiting beside it are written
  *
  * so a tick touches only what is due and ncx_rx_next_deadline() is exact.
  */
@@ -103,7 +105,7 @@ static uint64_t sender_deadline(const struct ncx_rx *rx, const struct sender *s)
 	}
 	for (const struct frag *f = s->frags; f; f = f->next)
 		d = min64(d, sat_add(f->started, to));
-	return d;
+	return min64(d, rx_copies_due(rx, s));
 }
 
 /* Put the sender in the heap at its earliest timer, or take it out. */
@@ -148,6 +150,11 @@ static void run_timers(struct ncx_rx *rx, struct sender *s, uint64_t now)
 	if (s->frags && now >= to)
 		rx_frags_drop(rx, s, now - to, now);
 	rx_expire_holes(rx, s, now);
+	if (s->copies) {
+		rx_copies_trim(rx, s, now);
+		if (rx_copies_due(rx, s) <= now)
+			rx_copies_flush(rx, s, now);
+	}
 	if (s->reliable && hole_open(s) && s->retx_due <= now) {
 		rx_respond(rx, s, true, now);
 		s->retx_due = sat_add(now, rx->cfg.retx_us);

@@ -108,7 +108,7 @@ static struct ncx_span rebase(struct ncx_span sp, const struct ncx_ext *rec, con
 }
 
 /* A copy of rec as "header;body", with its fields pointing into the copy. */
-static struct held *held_new(const struct ncx_ext *rec, uint16_t fp, uint64_t now)
+struct held *rx_held_new(const struct ncx_ext *rec, uint16_t fp, uint64_t now)
 {
 	size_t size = sizeof(struct held) + rec->header.len + 1 + rec->body.len;
 	struct held *h = malloc(size);
@@ -124,6 +124,7 @@ static struct held *held_new(const struct ncx_ext *rec, uint16_t fp, uint64_t no
 		memcpy(body, rec->body.p, rec->body.len);
 	h->rx_us = now;
 	h->size = size;
+	h->cnext = NULL;
 	h->fp = fp;
 	h->rec = *rec;
 	h->rec.release = rebase(rec->release, rec, hdr, body);
@@ -148,7 +149,7 @@ void rx_hold(struct ncx_rx *rx, struct sender *s, const struct ncx_ext *rec, uin
 	}
 	note_top(s, seq + 1); /* a hole is open either way */
 	if (!mem_ok(rx, s, need + grow) || (cap && !win_grow(rx, s, cap)) ||
-	    !(h = held_new(rec, fp, now))) {
+	    !(h = rx_held_new(rec, fp, now))) {
 		win_release_if_empty(rx, s);
 		rx_drop_seq(rx, s, NCX_DROP_MEMORY, seq, now);
 		return;

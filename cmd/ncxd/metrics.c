@@ -36,6 +36,8 @@ const char *const ncxd_counter_name[NCXD_C_COUNT] = {
 	[NCXD_C_UNASKED] = "placeholders_unasked",
 	[NCXD_C_AUTH_BAD] = "auth_bad",
 	[NCXD_C_AUTH_MISSING] = "auth_missing",
+	[NCXD_C_UNVERIFIED] = "unverified_records",
+	[NCXD_C_UNVERIFIED_DROPPED] = "unverified_dropped",
 };
 
 static const char *const counter_help[NCXD_C_COUNT] = {
@@ -57,6 +59,8 @@ static const char *const counter_help[NCXD_C_COUNT] = {
 	[NCXD_C_UNASKED] = "Placeholders (ncgone) for seqs never asked for: claims not taken.",
 	[NCXD_C_AUTH_BAD] = "Datagrams dropped for a wrong ncmac tag (--auth-key).",
 	[NCXD_C_AUTH_MISSING] = "Datagrams dropped for want of a tag (--require-auth, or a tagging stream).",
+	[NCXD_C_UNVERIFIED] = "Records written from untagged copies of a tagging stream gone silent.",
+	[NCXD_C_UNVERIFIED_DROPPED] = "Untagged copies that the tagging stream contradicted at their seq.",
 };
 
 /*

@@ -95,7 +95,7 @@ int ncxd_sandbox_enter(struct ncxd *d)
 	const char *calls[sizeof(ncxd_sandbox_calls) / sizeof(ncxd_sandbox_calls[0]) + 64];
 	size_t ncalls = 0;
 	char msg[PATH_MAX + 128];
-	int n, rc;
+	int n, rc, err;
 
 	if (d->cfg.no_sandbox) {
 		ncx_notice("sandbox: off (--no-sandbox)\n");
@@ -115,6 +115,11 @@ int ncxd_sandbox_enter(struct ncxd *d)
 	}
 	if (rc == 0)
 		ncx_warn("sandbox: %s: file access is not confined (seccomp still is on)\n", msg);
+	/* The log core's thread was started before: start it again inside. */
+	if (rc > 0 && (err = ncx_log_respawn()) < 0) {
+		ncx_err("sandbox: cannot restart the log thread: %s\n", strerror(-err));
+		return EX_OSERR;
+	}
 	for (size_t i = 0; i < ncxd_sandbox_ncalls; i++)
 		calls[ncalls++] = ncxd_sandbox_calls[i];
 	for (size_t i = 0; i < ncx_sb_sanitizer_ncalls && ncalls < sizeof(calls) / sizeof(calls[0]);

@@ -354,6 +354,8 @@ static void add_stats(struct ncxd_stats *st, const struct ncx_rx_stats *e)
 	st->c[NCXD_C_UNASKED] += e->dropped[NCX_DROP_UNASKED];
 	st->c[NCXD_C_AUTH_BAD] += e->dropped[NCX_DROP_AUTH_BAD];
 	st->c[NCXD_C_AUTH_MISSING] += e->dropped[NCX_DROP_AUTH_MISSING];
+	st->c[NCXD_C_UNVERIFIED] += e->unverified;
+	st->c[NCXD_C_UNVERIFIED_DROPPED] += e->dropped[NCX_DROP_UNVERIFIED];
 }
 
 static void add_own(struct ncxd_stats *st, const struct ncxd_stats *own)

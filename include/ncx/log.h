@@ -174,6 +174,16 @@ int ncx_console_register(struct ncx_console *con);
 int ncx_console_unregister(struct ncx_console *con);
 
 /*
+ * Start every console's thread again, from the calling thread, each where
+ * it was (nothing lost, nothing shown twice). For a program that enters a
+ * sandbox which binds only the caller and the threads it starts from then
+ * on (Landlock): its consoles, started before, are then inside it too.
+ * Returns 0, or the first error from pthread_create() (that console stays
+ * registered without a thread: ncx_log_flush() still drains it).
+ */
+int ncx_log_respawn(void);
+
+/*
  * The built-in text console: one line per record, rendered by
  * ncx_log_format_text(), written to fd (ncx_console_fd) or to a file opened
  * for appending (ncx_console_file). A gap is written as its own line:

@@ -170,6 +170,8 @@ enum ncx_rx_drop_reason {
 	NCX_DROP_UNASKED,	   /* a placeholder for seqs never asked for (rx_admit.c) */
 	NCX_DROP_AUTH_BAD,	   /* an ncmac tag that is wrong under the sender's key */
 	NCX_DROP_AUTH_MISSING,	   /* no tag where one is required (cfg.auth) */
+	NCX_DROP_UNVERIFIED,	   /* a stock copy for a stream that tags, not what that
+				    * stream delivered at its seq (rx_copies.c) */
 	NCX_DROP_REASON_COUNT
 };
 
@@ -234,6 +236,8 @@ struct ncx_rx_stats {
 	uint64_t response_bytes; /* their bytes */
 	uint64_t responses_held; /* not sent: over the sender's budget or resp_rate */
 	uint64_t emergency;	/* ncemg=1 datagrams fed */
+	uint64_t unverified;	/* records written from a stock kernel's untagged copies of
+				 * a stream that tags, its sender silent (rx_copies.c) */
 	uint64_t dropped[NCX_DROP_REASON_COUNT];
 	uint64_t evicted;	/* senders evicted to make room (engine stats only) */
 	uint64_t senders;	/* senders with state now (engine stats only) */

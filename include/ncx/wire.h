@@ -36,6 +36,10 @@
 #define NCX_WIRE_DGRAM_MAX 65536  /* largest datagram anyone should hand us */
 #define NCX_WIRE_ID_HEX 16	  /* ncid's (and ncmac's) value: 16 lowercase hex digits */
 
+/* NCX_WIRE_ID_HEX lowercase hex digits at p, most significant first, as
+ * ncid and ncmac carry them: true and *out, or false. */
+bool ncx_hex64_parse(const char *p, uint64_t *out);
+
 /* A run of bytes inside someone else's buffer. Never NUL-terminated. */
 struct ncx_span {
 	const char *p;

@@ -11,7 +11,8 @@
  *   byte 8      text sizes: short, medium, long (fragments) or any
  *   byte 9      the sender's ring: 16..256 KiB (small ones are overwritten)
  *   byte 10     pacing: none, or 8..2040 datagrams a second
- *   byte 11     a stock sender's records: 0..31
+ *   byte 11     a stock sender's records: 0..31 (bits 0-4); bit 5: the reliable
+ *               sender names its stream (ncid), bit 6: and tags it (ncmac)
  *   byte 12     the network heals 1..32 s after the last record
  *   byte 13     datagrams in flight per direction: 256..4336
  *   the rest    the decisions
@@ -60,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sc.ring_order = 14 + p[9] % 5;
 	sc.max_pps = p[10] < 128 ? 0 : 8u * (p[10] - 127);
 	sc.stock_records = p[11] % 32;
+	sc.stream_id = p[11] & 0x20 ? h | 1 : 0;
+	sc.auth = p[11] & 0x40;
 	sc.heal_after_us = 1000000ULL * (1 + p[12] % 32);
 	sc.queue_max = 256 + 16u * p[13];
 	sc.limit_us = 300000000ULL;

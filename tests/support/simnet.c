@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include <ncx/addr.h>
+#include <ncx/auth.h>
 #include <ncx/ring.h>
 #include <ncx/rx.h>
 #include <ncx/tx.h>
@@ -75,6 +76,8 @@ struct sim {
 	struct queue q[2];
 	uint64_t order;
 	struct ncx_addr addr[2];	/* the reliable and the stock sender */
+	struct ncx_auth_key key;	/* the reliable sender's host key (sc->auth) */
+	char signed_buf[DGRAM_MAX + NCX_AUTH_DGRAM_TAG_LEN];
 
 	/* receiver */
 	struct ncx_rx *rx;
@@ -294,6 +297,19 @@ static void net_send(struct sim *s, int dir, int who, const void *d, size_t len)
 {
 	unsigned loss = dir == TO_RX ? s->sc->loss_to_rx : s->sc->loss_to_tx;
 
+	if (s->sc->auth && dir == TO_RX && who == RELIABLE && len <= DGRAM_MAX) {
+		long n;
+
+		memcpy(s->signed_buf, d, len);
+		n = ncx_auth_dgram_sign(&s->key, s->signed_buf, len, sizeof(s->signed_buf));
+		if (n < 0) {
+			fail(s, "a datagram of %zu bytes could not be tagged", len);
+			return;
+		}
+		d = s->signed_buf;
+		len = (size_t)n;
+	}
+
 	if (len > DGRAM_MAX) {
 		fail(s, "a datagram of %zu bytes", len);
 		return;
@@ -510,6 +526,7 @@ static size_t render(struct sim *s, const struct ncx_ring_rec *rec, bool emergen
 		.caller_id = rec->meta.tid,
 		.emergency = emergency,
 		.reliable = true,
+		.id = s->sc->stream_id,
 	};
 	char dict[128];
 	size_t dlen = gen_dict(RELIABLE, rec->seq, dict, sizeof(dict));
@@ -605,7 +622,7 @@ static int send_gone(void *arg, unsigned t, uint64_t first, uint64_t count)
 		}
 		s->flags[q] |= F_DECLARED;
 	}
-	n = ncx_gone_format(first, count, 0, d, sizeof(d));
+	n = ncx_gone_format(first, count, s->sc->stream_id, d, sizeof(d));
 	if (n > sizeof(d))
 		return 0;
 	net_send(s, TO_RX, RELIABLE, d, n);
@@ -725,6 +742,16 @@ static int setup(struct sim *s)
 		return -ENOMEM;
 
 	ncx_rx_config_default(&s->rxcfg);
+	if (sc->auth) {
+		char text[NCX_ADDR_TEXT_MAX];
+		size_t n = ncx_addr_format(&s->addr[RELIABLE], false, text, sizeof(text));
+
+		s->rxcfg.auth = true;
+		s->rxcfg.require_auth = !sc->stock_records;
+		for (int i = 0; i < NCX_AUTH_KEY_BYTES; i++)
+			s->rxcfg.auth_secret.k[i] = (uint8_t)(sc->seed >> (i % 8) * 8 ^ i);
+		ncx_auth_derive(&s->rxcfg.auth_secret, text, n, &s->key);
+	}
 	s->rx = ncx_rx_new(&s->rxcfg, rx_event, s);
 
 	ncx_tx_config_default(&tc);
@@ -818,8 +845,16 @@ int simnet_run(const struct simnet_scenario *sc, struct simnet_result *res)
 		/* The sender's side, in netcon's order. */
 		while (res->ok && q_take(&s, TO_TX, &g))
 		{
+			size_t plain = g.len;
+
 			TRACE(&s, "tx response: %.*s\n", (int)(g.len < 80 ? g.len : 80), g.data);
-			(void)ncx_tx_response(s.tx, 0, g.data, g.len, s.now, resend, &s);
+			if (sc->auth && ncx_auth_resp_verify(&s.key, sc->stream_id, g.data, g.len,
+							     &plain) != 1) {
+				fail(&s, "a response without a good tag for the stream: %.*s",
+				     (int)(g.len < 80 ? g.len : 80), g.data);
+				break;
+			}
+			(void)ncx_tx_response(s.tx, 0, g.data, plain, s.now, resend, &s);
 		}
 		if (ncx_tx_next_deadline(s.tx) <= s.now)
 			ncx_tx_tick(s.tx, s.now, resend, &s);

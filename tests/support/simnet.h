@@ -20,7 +20,9 @@
  *           the next record the workload logs, or a held send's retry.
  *
  * Optionally a stock sender (no ncrx=1) shares the network: the receiver
- * must never answer it.
+ * must never answer it. Optionally the reliable sender names its stream
+ * and tags its datagrams (auth.h), and every response it takes must carry
+ * a good tag for that stream.
  *
  * The property, checked on every event: each record the reliable sender
  * logged comes out of the receiver exactly once, in seq order, with its
@@ -55,6 +57,10 @@ struct simnet_scenario {
 	unsigned ring_order;	/* log2 of the sender's ring */
 	uint32_t max_pps;	/* tx pacing; 0: none */
 	unsigned stock_records;	/* a stock sender's records (0: none) */
+	uint64_t stream_id;	/* the reliable sender names its stream so (ncid); 0: not */
+	bool auth;		/* it tags every datagram (ncmac), the receiver checks and
+				 * tags its responses, which the sender checks; without a
+				 * stock sender, with require_auth */
 
 	uint64_t heal_after_us;	/* the network stops losing and duplicating this long
 				 * after the last record is logged; 0: never */

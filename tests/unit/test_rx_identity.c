@@ -347,6 +347,82 @@ static void test_auth_replay(void **state)
 	ncx_rx_free(t.rx);
 }
 
+/* ncx forward with a key beside the stock netconsole: the kernel's
+ * untagged copies never enter the stream (a forged one cannot), are
+ * dropped as the tagged path confirms or contradicts them, and what only
+ * they carry (a crash report: the forwarder died first) is written once the
+ * tagged path has been silent for the reliable hole timeout. */
+static void test_auth_stock_copies(void **state)
+{
+	struct ncx_rx_stats st;
+	struct t t;
+	char text[32];
+
+	(void)state;
+	setup_t(&t, true, false);
+	for (uint64_t i = 1; i <= 5; i++) {
+		line(text, sizeof(text), "k", i);
+		feed(&t, RUN_A, i, true, text, &t.key);
+	}
+	line(text, sizeof(text), "k", 6);
+	feed(&t, 0, 6, false, text, NULL); /* the kernel's copy first */
+	assert_int_equal(t.seen.records, 5);
+	feed(&t, RUN_A, 6, true, text, &t.key);
+	assert_int_equal(t.seen.records, 6);
+	assert_true(t.seen.authed[5]);
+	feed(&t, 0, 7, false, "forged 7", NULL);
+	feed(&t, RUN_A, 7, true, "real 7", &t.key);
+	assert_int_equal(t.seen.records, 7);
+	assert_string_equal(t.seen.text[6], "real 7");
+	assert_int_equal(t.seen.drops[NCX_DROP_UNVERIFIED], 1);
+	/* The forwarder is gone; the kernel goes on alone (seq 11 not heard). */
+	feed(&t, 0, 8, false, "panic 8", NULL);
+	feed(&t, 0, 9, false, "panic 9", NULL);
+	feed(&t, 0, 10, false, "panic 10", NULL);
+	feed(&t, 0, 12, false, "panic 12", NULL);
+	ncx_rx_tick(t.rx, t.now + 29 * SEC);
+	assert_int_equal(t.seen.records, 7);
+	assert_true(ncx_rx_next_deadline(t.rx) <= t.now + 31 * SEC);
+	ncx_rx_tick(t.rx, t.now + 31 * SEC);
+	assert_int_equal(t.seen.records, 11);
+	assert_string_equal(t.seen.text[7], "panic 8");
+	assert_string_equal(t.seen.text[10], "panic 12");
+	assert_int_equal(t.seen.id[10], RUN_A);
+	assert_int_equal(t.seen.gaps, 1);
+	ncx_rx_stats(t.rx, &st);
+	assert_int_equal(st.unverified, 4);
+	assert_int_equal(st.lost, 1);
+	assert_int_equal(st.held_bytes, 0);
+	ncx_rx_free(t.rx);
+}
+
+/* Copies are bounded by the window and by the byte bounds; past the
+ * window an unnamed datagram is no copy but the unnamed stream's (a stock
+ * sender's, taken without --require-auth). The tagged path wins each seq. */
+static void test_auth_copies_bounded(void **state)
+{
+	struct ncx_rx_stats st;
+	struct t t;
+
+	(void)state;
+	setup_t(&t, true, false);
+	feed(&t, RUN_A, 1, true, "real 1", &t.key);
+	for (uint64_t i = 2; i < 2 + 5000; i++)
+		feed(&t, 0, i, false, "forged", NULL);
+	ncx_rx_stats(t.rx, &st);
+	assert_int_equal(st.held_bytes > 0, 1);
+	assert_int_equal(t.seen.records, 1 + 5000 - 4096); /* the unnamed stream's */
+	assert_int_equal(t.seen.id[1], 0);
+	feed(&t, RUN_A, 2, true, "real 2", &t.key);
+	assert_int_equal(t.seen.records, 1 + 5000 - 4096 + 1);
+	assert_int_equal(t.seen.drops[NCX_DROP_UNVERIFIED], 1);
+	ncx_rx_flush(t.rx, t.now);
+	ncx_rx_stats(t.rx, &st);
+	assert_int_equal(st.held_bytes, 0);
+	assert_int_equal(st.unverified, 4095);
+	ncx_rx_free(t.rx);
+}
+
 static uint64_t resume_id;
 static unsigned resume_calls;
 
@@ -400,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_require_auth),
 		cmocka_unit_test(test_auth_optional),
 		cmocka_unit_test(test_auth_replay),
+		cmocka_unit_test(test_auth_stock_copies),
+		cmocka_unit_test(test_auth_copies_bounded),
 		cmocka_unit_test(test_resume_by_id),
 	};
 

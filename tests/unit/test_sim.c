@@ -230,6 +230,71 @@ static void test_stock_beside(void **state)
 	assert_true(r.responses > 0);
 }
 
+/* A named stream that tags every datagram, long records (fragments) among
+ * them, under loss, duplication and reordering: the receiver, with
+ * require_auth, takes them all, and every response the sender takes
+ * carries a good tag for its stream (simnet fails otherwise). */
+static void test_auth(void **state)
+{
+	struct simnet_scenario sc;
+	struct simnet_result r;
+
+	simnet_default(&sc);
+	sc.stream_id = 0x0123456789abcdefULL;
+	sc.auth = true;
+	sc.ring_order = 20;
+	sc.loss_to_rx = sc.loss_to_tx = 300;
+	sc.dup = 50;
+	sc.jitter_us = 10000;
+	sc.records = 600;
+	sc.text_min = 60;
+	sc.text_max = 1400;
+	r = run_seeds("auth", &sc);
+	assert_int_equal(r.delivered, NSEEDS * 600);
+	assert_int_equal(r.gap_gone + r.gap_timeout, 0);
+	assert_true(r.resent > 0 && r.responses > 0);
+}
+
+/* The ring overwrite scenario, tagged: placeholders are tagged and taken. */
+static void test_auth_ring(void **state)
+{
+	struct simnet_scenario sc;
+	struct simnet_result r;
+
+	simnet_default(&sc);
+	sc.stream_id = 0xfedcba9876543210ULL;
+	sc.auth = true;
+	sc.ring_order = 14;
+	sc.loss_to_rx = sc.loss_to_tx = 300;
+	sc.records = 4000;
+	sc.burst = 100;
+	sc.interval_us = 2000;
+	sc.text_min = 60;
+	sc.text_max = 200;
+	r = run_seeds("authring", &sc);
+	assert_int_equal(r.delivered + r.gap_gone + r.before_start, NSEEDS * 4000);
+	assert_int_equal(r.gap_timeout, 0);
+	assert_true(r.placeholders > 0 && r.delivered > 0);
+}
+
+/* The same with a stock sender beside it (so no require_auth): the stock
+ * sender's records still come through, and are never answered. */
+static void test_auth_stock_beside(void **state)
+{
+	struct simnet_scenario sc;
+	struct simnet_result r;
+
+	simnet_default(&sc);
+	sc.stream_id = 7;
+	sc.auth = true;
+	sc.loss_to_rx = sc.loss_to_tx = 200;
+	sc.stock_records = 300;
+	sc.records = 500;
+	r = run_seeds("authstock", &sc);
+	assert_int_equal(r.delivered, NSEEDS * 500);
+	assert_true(r.stock_delivered > 0);
+}
+
 /* 20,000 records at 20,000 a second under 30% loss: tx's max_inflight
  * (4096, the receiver's window) holds first sends back, so the receiver
  * never has to drop a record beyond its window. */
@@ -343,6 +408,8 @@ int main(void)
 		cmocka_unit_test(test_stock_beside),  cmocka_unit_test(test_paced),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_start_gone),    cmocka_unit_test(test_tail_ack_lost),
+		cmocka_unit_test(test_auth),	      cmocka_unit_test(test_auth_ring),
+		cmocka_unit_test(test_auth_stock_beside),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

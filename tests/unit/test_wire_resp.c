@@ -363,6 +363,24 @@ static void test_mark_id(void **state)
 	assert_true(n <= NCX_WIRE_GONE_MAX);
 	assert_int_equal(ncx_ext_parse(buf, n, &e), 0);
 	assert_true(e.gone == 2 && e.id == 0xabcULL);
+	/* Every byte value at every digit's place: hex digits in lowercase
+	 * alone, each read at its place. */
+	for (int at = 0; at < NCX_WIRE_ID_HEX; at++) {
+		for (int c = 0; c < 256; c++) {
+			bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+			uint64_t d = c <= '9' ? (uint64_t)(c - '0') : (uint64_t)(c - 'a' + 10);
+
+			memcpy(buf, "6,1,0,-,ncid=1111111111111111;x", 31);
+			buf[13 + at] = (char)c;
+			if (!ok) {
+				assert_int_equal(ncx_ext_parse(buf, 31, &e), -EBADMSG);
+				continue;
+			}
+			assert_int_equal(ncx_ext_parse(buf, 31, &e), 0);
+			assert_int_equal(e.id, (0x1111111111111111ULL &
+						~(0xfULL << (60 - 4 * at))) | d << (60 - 4 * at));
+		}
+	}
 	memcpy(buf, "6,1,0,-,ncmac=00000000000000ff;x", 32);
 	assert_int_equal(ncx_ext_parse(buf, 32, &e), 0);
 	assert_true(e.tagged && e.unknown_keys == 0 && e.id == 0);
