@@ -7,9 +7,9 @@
  * the receiver sees one stream. A datagram wakes the kthread, which reads
  * it and hands it to lib/tx.c; only the configured target's exact address
  * and port count, anything else is counted as forged and dropped. With
- * auth_key set, a response counts only with a good tag (lib/auth.c: the key
- * and our stream id), and goes to tx without it; any other is counted as
- * auth_bad and dropped.
+ * auth_key set, a response counts only with a good tag (lib/auth.c: under
+ * the key and our stream id) and goes to tx with the tag cut off; any other
+ * is counted as auth_bad and dropped.
  */
 #include <linux/in.h>
 #include <linux/net.h>
