@@ -57,7 +57,7 @@ grep -q '^ncxd_auth_bad_total ' "$T/good.prom" && ! grep -qE '^ncxd_auth_bad_tot
 kmod_stop good
 kmod_check_stream good
 kmod_check_lines good "$tag" "$lines"
-n=$(kmod_records good | grep -c " ncx-kmod $tag long [1-5] x\{960\}\$" || true)
+n=$(kmod_records good | grep -c " ncx-kmod $tag long [1-5] x\{950\}\$" || true)
 [ "$n" = 5 ] || fail "$n of 5 long records (two tagged fragments each) arrived whole ($krel)"
 crash=$(kmod_crash_report | wc -l)
 [ "$crash" -ge 10 ] || fail "only $crash lines of crash report on the serial console"
