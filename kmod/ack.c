@@ -6,7 +6,10 @@
  * uses no socket, so the stock netconsole may send from the same port and
  * the receiver sees one stream. A datagram wakes the kthread, which reads
  * it and hands it to lib/tx.c; only the configured target's exact address
- * and port count, anything else is counted as forged and dropped.
+ * and port count, anything else is counted as forged and dropped. With
+ * auth_key set, a response counts only with a good tag (lib/auth.c: under
+ * the key and our stream id) and goes to tx with the tag cut off; any other
+ * is counted as auth_bad and dropped.
  */
 #include <linux/in.h>
 #include <linux/net.h>
@@ -128,6 +131,7 @@ static int match(const struct ncxcon *nc, const struct socket *sock,
 void ncxcon_ack_read(struct ncxcon *nc, u64 now_us, bool *more)
 {
 	unsigned int i, n;
+	size_t plain;
 	int len, t;
 
 	for (i = 0; i < nc->ntargets; i++) {
@@ -149,8 +153,13 @@ void ncxcon_ack_read(struct ncxcon *nc, u64 now_us, bool *more)
 				continue;
 			}
 			nc->stats.responses++;
-			ncx_tx_response(nc->tx, t, nc->rbuf, min_t(int, len, RESP_BUF), now_us,
-					ncxcon_resend, nc);
+			plain = min_t(int, len, RESP_BUF);
+			if (nc->auth && ncx_auth_resp_verify(&nc->key, nc->id, nc->rbuf, plain,
+							     &plain) != 1) {
+				nc->stats.auth_bad++;
+				continue;
+			}
+			ncx_tx_response(nc->tx, t, nc->rbuf, plain, now_us, ncxcon_resend, nc);
 		}
 		if (n == READS_PER_ROUND)
 			*more = true;

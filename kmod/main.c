@@ -4,14 +4,17 @@
  * (ncxcon.h says how the parts fit; docs/kmod.md is the operator's guide).
  */
 #include <linux/console.h>
+#include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
+#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "ncxcon.h"
 
@@ -48,6 +51,53 @@ static const struct kernel_param_ops repeat_ops = {
 
 module_param_cb(panic_repeat, &repeat_ops, &ncx.panic_repeat, 0644);
 MODULE_PARM_DESC(panic_repeat, "at panic, send each unacked record this many times (1..64)");
+
+/*
+ * auth_key= (load time only): the host's key, 32 hex digits, as
+ * `ncx key derive` makes it from the collector's secret and this host's
+ * address. Permission 0: not in sysfs. The text is only kept here until
+ * ncxcon_init() parses it (a parse error here would make the kernel print
+ * the value), then wiped.
+ */
+static char auth_key_text[NCX_AUTH_KEY_HEX + 2];
+static bool auth_key_long;
+
+static int auth_key_set(const char *val, const struct kernel_param *kp)
+{
+	size_t n = strlen(val);
+
+	memzero_explicit(auth_key_text, sizeof(auth_key_text));
+	auth_key_long = n >= sizeof(auth_key_text);
+	if (!auth_key_long)
+		memcpy(auth_key_text, val, n);
+	return 0;
+}
+
+static const struct kernel_param_ops auth_key_ops = {
+	.set = auth_key_set,
+};
+
+module_param_cb(auth_key, &auth_key_ops, NULL, 0);
+MODULE_PARM_DESC(auth_key,
+		 "tag every datagram with this host key, take only tagged responses (32 hex digits: ncx key derive)");
+
+static int auth_key_load(struct ncxcon *nc)
+{
+	const char *why = "too long: a key is 32 hex digits (128 bits)";
+	int rc = 0;
+
+	if (auth_key_long ||
+	    (auth_key_text[0] &&
+	     ncx_auth_key_parse(auth_key_text, strlen(auth_key_text), &nc->key, &why))) {
+		pr_err("ncxcon: auth_key: %s; not loaded\n", why);
+		rc = -EINVAL;
+	} else if (auth_key_text[0]) {
+		nc->auth = true;
+	}
+	memzero_explicit(auth_key_text, sizeof(auth_key_text));
+	auth_key_long = false;
+	return rc;
+}
 
 void ncxcon_kick(struct ncxcon *nc)
 {
@@ -183,10 +233,10 @@ static int ncxcon_start(struct ncxcon *nc, const char *spec)
 		goto fail;
 	}
 	for (i = 0; i < n; i++)
-		pr_info("ncxcon: sending to %pI4:%u from %pI4:%u on %s, from seq %llu\n",
+		pr_info("ncxcon: sending to %pI4:%u from %pI4:%u on %s, from seq %llu, stream %016llx\n",
 			&nc->t[i].np.remote_ip.ip, nc->t[i].np.remote_port,
 			&nc->t[i].np.local_ip.ip, nc->t[i].np.local_port, nc->t[i].np.dev_name,
-			nc->next_seq);
+			nc->next_seq, nc->id);
 	return 0;
 fail:
 	ncxcon_stop(nc);
@@ -265,16 +315,16 @@ static int status_get(char *buf, const struct kernel_param *kp)
 			unacked = max(unacked, ncx_tx_unacked(nc->tx, t));
 	}
 	n = scnprintf(buf, PAGE_SIZE,
-		      "targets %u\nnext %llu\nacked %lld\nunacked %llu\nrecords %llu\n"
+		      "id %016llx\nauth %d\ntargets %u\nnext %llu\nacked %lld\nunacked %llu\nrecords %llu\n"
 		      "datagrams %llu\nresent %llu\nemg_resent %llu\nemergencies %llu\n"
 		      "gone %llu\nplaceholders %llu\nprobes %llu\nresponses %llu\n"
 		      "malformed %llu\nforged %llu\ntruncated %llu\npaced %llu\nheld %llu\n"
-		      "busy %llu\n",
-		      nc->ntargets, nc->next_seq, acked == U64_MAX ? -1LL : (s64)acked, unacked,
+		      "busy %llu\nauth_bad %llu\n",
+		      nc->id, nc->auth, nc->ntargets, nc->next_seq, acked == U64_MAX ? -1LL : (s64)acked, unacked,
 		      nc->stats.records, nc->stats.datagrams, st.resent, st.emg_resent,
 		      st.emergencies, st.gone, st.placeholders, st.probes, nc->stats.responses,
 		      st.malformed, nc->stats.forged, nc->stats.truncated, st.paced,
-		      nc->stats.held, nc->stats.busy);
+		      nc->stats.held, nc->stats.busy, nc->stats.auth_bad);
 	mutex_unlock(&config_lock);
 	return n;
 }
@@ -340,6 +390,51 @@ static struct notifier_block netdev_nb = {
 
 /* ---- load and unload --------------------------------------------------- */
 
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/*
+ * The stream's name (ncid): the boot id's first 64 bits, its first 16 hex
+ * digits without the dashes. One boot is one stream, whatever is done to the
+ * module: a reload resends the kernel's records with the kernel's seqs, and
+ * the receiver fills the holes the last load left and drops what it has. The
+ * boot id is not exported to modules, so it is read as userspace reads it
+ * (insmod's context: its /proc). Without it, a random id: then each load is
+ * a stream of its own.
+ */
+static u64 stream_id(void)
+{
+	char text[40];
+	unsigned int digits = 0;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n = -ENOENT, i;
+	u64 id = 0;
+	int h;
+
+	f = filp_open(BOOT_ID_PATH, O_RDONLY, 0);
+	if (!IS_ERR(f)) {
+		n = kernel_read(f, text, sizeof(text), &pos);
+		filp_close(f, NULL);
+	}
+	for (i = 0; i < n && digits < 16; i++) {
+		if (text[i] == '-')
+			continue;
+		h = hex_to_bin(text[i]);
+		if (h < 0)
+			break;
+		id = id << 4 | h;
+		digits++;
+	}
+	if (digits == 16 && id)
+		return id;
+	pr_warn("ncxcon: no boot id in %s: a random stream id, so a reload starts a new stream\n",
+		BOOT_ID_PATH);
+	do {
+		id = get_random_u64();
+	} while (!id);
+	return id;
+}
+
 static int __init ncxcon_init(void)
 {
 	struct ncxcon *nc = &ncx;
@@ -347,6 +442,10 @@ static int __init ncxcon_init(void)
 
 	if (!nc->panic_repeat)
 		nc->panic_repeat = 16;
+	nc->id = stream_id();
+	rc = auth_key_load(nc);
+	if (rc)
+		return rc;
 	spin_lock_init(&nc->xmit_lock);
 	init_waitqueue_head(&nc->wq);
 	init_irq_work(&nc->kick_work, kick_work);
@@ -372,6 +471,9 @@ static int __init ncxcon_init(void)
 	register_console(&ncxcon_console);
 	if (!nc->ntargets)
 		pr_info("ncxcon: loaded with no target; set /sys/module/ncxcon/parameters/target\n");
+	if (nc->auth)
+		pr_info("ncxcon: stream %016llx: every datagram tagged (auth_key), only tagged responses taken\n",
+			nc->id);
 	return 0;
 stop:
 	mutex_lock(&config_lock);
@@ -384,6 +486,7 @@ free:
 	kfree(nc->rbuf);
 	kvfree(nc->panic);
 	kvfree(nc->work);
+	memzero_explicit(&nc->key, sizeof(nc->key));
 	return rc;
 }
 
@@ -402,6 +505,7 @@ static void __exit ncxcon_exit(void)
 	kfree(nc->rbuf);
 	kvfree(nc->panic);
 	kvfree(nc->work);
+	memzero_explicit(&nc->key, sizeof(nc->key));
 }
 
 module_init(ncxcon_init);

@@ -27,6 +27,7 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+#include <ncx/auth.h>
 #include <ncx/tx.h>
 #include <ncx/wire.h>
 
@@ -37,6 +38,10 @@
 #define NCXCON_LINE_MAX (32 * 1024)
 /* One record in the extended format: header, and the text escaped (x4). */
 #define NCXCON_REC_MAX (NCX_WIRE_HDR_MAX + 4 * 1024 + 64)
+/* One datagram (a record of at most NCX_WIRE_CHUNK bytes, or a fragment of
+ * one) and its ncmac tag.
+ */
+#define NCXCON_DGRAM_MAX (NCX_WIRE_CHUNK + NCX_AUTH_DGRAM_TAG_LEN)
 
 struct ncxcon_target {
 	struct netpoll np;
@@ -56,6 +61,7 @@ struct ncxcon_scratch {
 	char line[NCXCON_LINE_MAX];
 	char text[NCXCON_LINE_MAX];
 	char rec[NCXCON_REC_MAX];
+	char dgram[NCXCON_DGRAM_MAX];	/* one datagram being tagged */
 };
 
 /* A record read back from the kernel's buffer: rec's fields and the
@@ -73,6 +79,9 @@ struct ncxcon_stats {
 	u64 datagrams;		/* every datagram, every target */
 	u64 responses;		/* datagrams from a target on its port */
 	u64 forged;		/* datagrams on our ports from anyone else */
+	u64 auth_bad;		/* responses from a target without a good tag
+				 * (with auth_key set): ignored
+				 */
 	u64 truncated;		/* records cut to fit NCXCON_REC_MAX */
 	u64 busy;		/* sends put off: netpoll would have queued them */
 	u64 held;		/* rounds whose first sends tx held back (pacing,
@@ -86,6 +95,13 @@ struct ncxcon {
 	struct ncxcon_target t[NCXCON_TARGETS_MAX];
 	unsigned int ntargets;
 	struct ncx_tx *tx;
+	u64 id;			/* the stream's name (ncid): from the boot id,
+				 * so one boot is one stream (main.c)
+				 */
+	struct ncx_auth_key key;	/* auth_key=, set at load only */
+	bool auth;		/* key set: tag every datagram, take only
+				 * responses with a good tag
+				 */
 	u64 next_seq;		/* the next record to send the first time */
 	bool started;		/* ncx_tx_start() done */
 	bool held;		/* tx held first sends back: look again soon */
@@ -117,10 +133,11 @@ int ncxcon_targets_parse(const char *spec, struct ncxcon_target *t, unsigned int
 /* record.c */
 int ncxcon_record_read(u64 *seq, struct ncxcon_scratch *s, struct ncxcon_record *r);
 u64 ncxcon_record_oldest(void);
-size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, struct ncxcon_scratch *s);
+size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, u64 id,
+			     struct ncxcon_scratch *s);
 
 /* xmit.c */
-unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len);
+unsigned int ncxcon_xmit(struct ncxcon *nc, int target, struct ncxcon_scratch *s, size_t len);
 unsigned int ncxcon_xmit_count(const char *rec, size_t len);
 bool ncxcon_busy(struct ncxcon *nc, int target);
 int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emergency);

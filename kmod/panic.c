@@ -47,8 +47,8 @@ static void send_range(struct ncxcon *nc, u64 *seq, unsigned int repeat)
 
 	for (pass = 0; pass < repeat; pass++) {
 		for (q = from; !ncxcon_record_read(&q, s, &r); q++) {
-			len = ncxcon_record_format(&r, false, s);
-			nc->stats.panic_datagrams += ncxcon_xmit(nc, -1, s->rec, len);
+			len = ncxcon_record_format(&r, false, nc->id, s);
+			nc->stats.panic_datagrams += ncxcon_xmit(nc, -1, s, len);
 			if (!pass)
 				nc->stats.panic_records++;
 			*seq = q + 1;

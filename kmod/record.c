@@ -153,14 +153,16 @@ u64 ncxcon_record_oldest(void)
 	return it.cur_seq;
 }
 
-/* The record in the extended format in s->rec, marked ncrx=1 (and ncemg=1);
- * its length.
+/* The record in the extended format in s->rec, marked ncrx=1 (and ncemg=1)
+ * and ncid=<id>; its length.
  */
-size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, struct ncxcon_scratch *s)
+size_t ncxcon_record_format(struct ncxcon_record *r, bool emergency, u64 id,
+			    struct ncxcon_scratch *s)
 {
 	size_t len;
 
 	r->ext.emergency = emergency;
+	r->ext.id = id;
 	len = ncx_ext_format(&r->ext, r->text, r->text_len, NULL, 0, s->rec, sizeof(s->rec));
 	if (len > sizeof(s->rec)) {
 		/* Cannot happen for a record of at most 1024 bytes of text. */

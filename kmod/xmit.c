@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Sending: records to targets through netpoll, cut into datagrams by
- * lib/wire.c exactly as netconsole cuts them, and the callbacks lib/tx.c
- * drives (resend a seq, say a run of seqs is gone).
+ * lib/wire.c exactly as netconsole cuts them, each tagged by lib/auth.c
+ * (ncmac) when auth_key is set, and the callbacks lib/tx.c drives (resend a
+ * seq, say a run of seqs is gone).
  *
  * netpoll wants interrupts off; they are off for one datagram at a time, so
  * a long resend round never holds them off for long. xmit_lock keeps a
@@ -115,16 +116,40 @@ static void send_dgram(struct ncxcon *nc, struct ncxcon_target *t, const void *d
 	local_irq_restore(flags);
 }
 
+/* With auth_key set: copy datagram d into buf (NCXCON_DGRAM_MAX bytes) with
+ * its ncmac tag; the tagged length, or 0 (cannot happen: buf has room for
+ * the tag, and every datagram has a header).
+ */
+static size_t sign_dgram(struct ncxcon *nc, char *buf, const void *d, size_t len)
+{
+	long n;
+
+	if (len > NCXCON_DGRAM_MAX)
+		return 0;
+	memcpy(buf, d, len);
+	n = ncx_auth_dgram_sign(&nc->key, buf, len, NCXCON_DGRAM_MAX);
+	return n > 0 ? n : 0;
+}
+
 struct emit {
 	struct ncxcon *nc;
 	int target;		/* -1: every target */
+	char *buf;		/* NCXCON_DGRAM_MAX bytes for tagging */
 	unsigned int n;		/* datagrams (to one target) */
 };
 
+/* One datagram (a whole record, or one fragment: each has its own tag). */
 static int emit_dgram(void *arg, const void *d, size_t len)
 {
 	struct emit *e = arg;
 	unsigned int t;
+
+	if (e->nc->auth) {
+		len = sign_dgram(e->nc, e->buf, d, len);
+		if (!len)
+			return 0;
+		d = e->buf;
+	}
 
 	if (e->target >= 0) {
 		send_dgram(e->nc, &e->nc->t[e->target], d, len);
@@ -142,14 +167,14 @@ static int count_dgram(void *arg, const void *d, size_t len)
 	return 0;
 }
 
-/* Send one formatted record to target (or every target, -1); the datagrams
- * it took (per target).
+/* Send the record formatted in s->rec to target (or every target, -1); the
+ * datagrams it took (per target).
  */
-unsigned int ncxcon_xmit(struct ncxcon *nc, int target, const char *rec, size_t len)
+unsigned int ncxcon_xmit(struct ncxcon *nc, int target, struct ncxcon_scratch *s, size_t len)
 {
-	struct emit e = { .nc = nc, .target = target };
+	struct emit e = { .nc = nc, .target = target, .buf = s->dgram };
 
-	if (ncx_ext_fragment(rec, len, emit_dgram, &e))
+	if (ncx_ext_fragment(s->rec, len, emit_dgram, &e))
 		return 0;
 	return e.n;
 }
@@ -175,19 +200,26 @@ int ncxcon_resend(void *arg, unsigned int target, u64 seq, u64 cookie, bool emer
 		return 0;
 	if (ncxcon_busy(nc, target))
 		return -EBUSY;
-	len = ncxcon_record_format(&r, emergency, nc->work);
-	return ncxcon_xmit(nc, target, nc->work->rec, len);
+	len = ncxcon_record_format(&r, emergency, nc->id, nc->work);
+	return ncxcon_xmit(nc, target, nc->work, len);
 }
 
-/* tx's gone callback: one ncgone placeholder. */
+/* tx's gone callback: one ncgone placeholder (tagged too). */
 int ncxcon_send_gone(void *arg, unsigned int target, u64 first, u64 count)
 {
 	struct ncxcon *nc = arg;
-	char d[NCX_WIRE_GONE_MAX];
-	size_t len = ncx_gone_format(first, count, 0, d, sizeof(d));
+	char d[NCX_WIRE_GONE_MAX + NCX_AUTH_DGRAM_TAG_LEN];
+	size_t len = ncx_gone_format(first, count, nc->id, d, NCX_WIRE_GONE_MAX);
+	long n;
 
-	if (len > sizeof(d) || ncxcon_busy(nc, target))
+	if (len > NCX_WIRE_GONE_MAX || ncxcon_busy(nc, target))
 		return 0;
+	if (nc->auth) {
+		n = ncx_auth_dgram_sign(&nc->key, d, len, sizeof(d));
+		if (n <= 0)
+			return 0;
+		len = n;
+	}
 	send_dgram(nc, &nc->t[target], d, len);
 	return 1;
 }
@@ -217,14 +249,14 @@ void ncxcon_send_new(struct ncxcon *nc, u64 now_us, unsigned int budget, bool *m
 			ncx_tx_start(nc->tx, seq);
 			nc->started = true;
 		}
-		len = ncxcon_record_format(&r, false, nc->work);
+		len = ncxcon_record_format(&r, false, nc->id, nc->work);
 		n = ncxcon_xmit_count(nc->work->rec, len);
 		if (!ncx_tx_may_send(nc->tx, n, now_us)) {
 			nc->held = true;
 			nc->stats.held++;
 			return;
 		}
-		ncxcon_xmit(nc, -1, nc->work->rec, len);
+		ncxcon_xmit(nc, -1, nc->work, len);
 		ncx_tx_sent(nc->tx, seq, seq, n, now_us);
 		nc->next_seq = seq + 1;
 		nc->stats.records++;

@@ -3,7 +3,7 @@
 # ncx, libncx-dev and ncx-dkms into a scratch directory; lintian reports no error;
 # each package holds what it should (ncxd in /usr/sbin, ncx in /usr/bin, not the test
 # tools, the units, sysusers and tmpfiles entries, the conffiles, libncx.pc, the
-# module's source with wire.c and tx.c as real files); the units pass
+# module's source with wire.c, tx.c and auth.c as real files); the units pass
 # systemd-analyze verify. Then `make install DESTDIR=... PREFIX=/usr` puts the same
 # files in place and `make uninstall` removes every one of them, except an /etc file
 # the admin edited. About a minute, mostly dpkg-buildpackage and lintian.
@@ -49,7 +49,7 @@ contents "$dev" /usr/include/ncx/wire.h /usr/include/ncx/rx.h \
 	"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libncx.a" \
 	"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/pkgconfig/libncx.pc"
 src=/usr/src/ncxcon-$v
-contents "$dkms" "$src/dkms.conf" "$src/wire.c" "$src/tx.c" "$src/Kbuild" "$src/Makefile" \
+contents "$dkms" "$src/dkms.conf" "$src/wire.c" "$src/tx.c" "$src/auth.c" "$src/Kbuild" "$src/Makefile" \
 	"$src/main.c" "$src/include/ncx/wire.h" "$src/compat/ncx_libc.h"
 dpkg-deb -I "$dkms" | grep -q 'Depends:.*dkms' || fail "ncx-dkms does not depend on dkms"
 

@@ -19,12 +19,14 @@ kmod_guest() {
 
 # kmod_rx NAME [RELAY ARGS...]: ncxd writing to $T/NAME.d, behind an ncx-relay with
 # those arguments (a perfect one if none). Sets NAME_port (the relay's port, where the
-# guest sends) and NAME_pid (ncxd's).
+# guest sends) and NAME_pid (ncxd's). The array kmod_ncxd_args, if set, goes to ncxd.
+kmod_ncxd_args=()
 kmod_rx() {
 	local name=$1 port rport pid try
 	shift
 	port=$(free_port)
-	bg "$NCX_MAIN_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/$name.d" --threads 1 >"$T/$name.out" 2>"$T/$name.err"
+	bg "$NCX_MAIN_BIN/ncxd" -l "127.0.0.1:$port" -d "$T/$name.d" --threads 1 "${kmod_ncxd_args[@]}" \
+		>"$T/$name.out" 2>"$T/$name.err"
 	pid=$!
 	wait_udp_bound "$port" || fail "ncxd ($name) did not bind: $(cat "$T/$name.err")"
 	for try in 1 2 3 4 5; do
