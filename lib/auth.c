@@ -297,6 +297,21 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
 	return 1;
 }
 
+int ncx_auth_dgram_check(const struct ncx_auth_key *key, const void *buf, size_t len,
+			 size_t hdr_len)
+{
+	const char *p = buf;
+	size_t at = hdr_len - NCX_AUTH_DGRAM_TAG_LEN;
+	uint64_t tag;
+
+	if (hdr_len < NCX_AUTH_DGRAM_TAG_LEN || hdr_len >= len ||
+	    memcmp(p + at, dgram_key, sizeof(dgram_key) - 1) ||
+	    !tag_parse(p + at + sizeof(dgram_key) - 1, &tag))
+		return -EBADMSG;
+	return tag_equal(tag, tag_of(key, DGRAM_DOMAIN, NULL, p, len, at, NCX_AUTH_DGRAM_TAG_LEN))
+		       ? 1 : -EBADMSG;
+}
+
 /* ---- responses ---------------------------------------------------------- */
 
 long ncx_auth_resp_sign(const struct ncx_auth_key *key, uint64_t id, char *buf, size_t len,

@@ -240,19 +240,18 @@ static struct sender *route(struct ncx_rx *rx, const struct rx_streams *st,
 	return st->unnamed;
 }
 
-/* 1: a good tag, 0: none, -1: a bad one. s: the stream it goes to, if known. */
+/* rec (parsed from buf, so its header is buf's and holds one ncmac key at
+ * most) says it is tagged: 1 if the tag is good under the host's key, -1
+ * if not. s: the stream it goes to, if known (its key is the host's). */
 static int check_tag(const struct ncx_rx *rx, const struct sender *s, const struct ncx_addr *from,
-		     const void *buf, size_t len)
+		     const struct ncx_ext *rec, const void *buf, size_t len)
 {
+	size_t hdr = (size_t)(rec->header.p - (const char *)buf) + rec->header.len;
 	struct ncx_auth_key k;
-	int rc;
 
-	if (s)
-		return ncx_auth_dgram_verify(&s->key, buf, len) == 1 ? 1 :
-		       ncx_auth_dgram_find(buf, len) == -1 ? 0 : -1;
-	rx_host_key(rx, from, &k);
-	rc = ncx_auth_dgram_verify(&k, buf, len);
-	return rc == 1 ? 1 : rc == 0 ? 0 : -1;
+	if (!s)
+		rx_host_key(rx, from, &k);
+	return ncx_auth_dgram_check(s ? &s->key : &k, buf, len, hdr) == 1 ? 1 : -1;
 }
 
 static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struct ncx_ext *rec,
@@ -271,7 +270,7 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	rx_streams(rx, from, rec->id, &st);
 	s = route(rx, &st, rec, &adopt, now);
 	if (rx->cfg.auth && (rec->tagged || rx->cfg.require_auth || (s && s->authed))) {
-		tag = rec->tagged ? check_tag(rx, s, from, buf, len) : 0;
+		tag = rec->tagged ? check_tag(rx, s, from, rec, buf, len) : 0;
 		if (tag < 0) {
 			feed_refused(rx, s, from, NCX_DROP_AUTH_BAD, now);
 			return;

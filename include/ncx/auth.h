@@ -81,6 +81,12 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
  * or -1. Strict as verify is: anything else that says ncmac= is -2. */
 long ncx_auth_dgram_find(const void *buf, size_t len);
 
+/* verify for a caller that has parsed the datagram (wire.h: one ncmac key
+ * at most, the header hdr_len bytes long): 1 if the header ends in a good
+ * tag, -EBADMSG otherwise. Saves verify's search. */
+int ncx_auth_dgram_check(const struct ncx_auth_key *key, const void *buf, size_t len,
+			 size_t hdr_len);
+
 /* Tag and check a response "ncrx<acked>[ <seq>]*" to stream id the same
  * way. sign: appends " m<tag>"; returns the new length or -EMSGSIZE. verify:
  * 1, 0 (no tag), -EBADMSG; *plain_len the length without the tag (for 1 and

@@ -6,7 +6,9 @@
  *
  * Checked: verify returns only 1, 0 or -EBADMSG, never reads past the
  * input (ASan), and says 1 only for what sign made under that key: an
- * untagged datagram signed and verified is 1, and 0 under any other key
+ * untagged datagram signed and verified is 1 (and so is the receiver's
+ * check after parsing, ncx_auth_dgram_check(), which agrees with verify on
+ * every tagged datagram that parses), and 0 under any other key
  * never becomes 1 (the wrong key fails); the same for responses, whose
  * tag also fails under another stream id. Key text
  * parses only as 32 hex digits and at most one newline, and formats back
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include <ncx/auth.h>
+#include <ncx/wire.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ncx_auth_key key, other, parsed;
 	char buf[CAP], hex[NCX_AUTH_KEY_HEX + 1];
 	const char *p, *why = NULL;
+	struct ncx_ext ext;
 	size_t n, plain;
 	uint64_t id;
 	long len;
@@ -49,11 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Datagrams. */
 	rc = ncx_auth_dgram_verify(&key, p, n);
 	CHECK(rc == 1 || rc == 0 || rc == -EBADMSG);
+	/* The receiver's shortcut, after parsing, agrees with verify. */
+	if (ncx_ext_parse(p, n, &ext) == 0 && ext.tagged)
+		CHECK((ncx_auth_dgram_check(&key, p, n, (size_t)(ext.header.p - p) +
+						    ext.header.len) == 1) == (rc == 1));
 	if (ncx_auth_dgram_find(p, n) == -1 && memchr(p, ';', n)) {
 		memcpy(buf, p, n);
 		len = ncx_auth_dgram_sign(&key, buf, n, sizeof(buf));
 		CHECK(len == (long)(n + NCX_AUTH_DGRAM_TAG_LEN));
 		CHECK(ncx_auth_dgram_verify(&key, buf, (size_t)len) == 1);
+		if (ncx_ext_parse(buf, (size_t)len, &ext) == 0)
+			CHECK(ext.tagged && ncx_auth_dgram_check(&key, buf, (size_t)len,
+						(size_t)(ext.header.p - buf) + ext.header.len) == 1);
 		CHECK(ncx_auth_dgram_verify(&other, buf, (size_t)len) == -EBADMSG);
 	}
 
