@@ -12,6 +12,7 @@
 #include <linux/string.h>
 #include <linux/ktime.h>
 
+#include "kmsg_line.h"
 #include "ncxbcon.h"
 
 void bcon_tile_start(struct bcon *b, u64 pos)
@@ -90,37 +91,17 @@ u32 bcon_cpu_hash(u32 h, const char *s, size_t len)
 /* "<PRI>[ sec.usec] " at p: its length (0 if none), the level and the time. */
 static size_t parse_prefix(const char *p, size_t len, unsigned int *level, u64 *sec, u32 *usec)
 {
-	unsigned int v = 0;
-	size_t i = 1, d;
+	unsigned int pri;
+	size_t i = kmsg_line_pri(p, len, &pri), t;
 
-	if (!len || p[0] != '<')
+	if (!i)
 		return 0;
-	for (; i < len && i < 8 && isdigit(p[i]); i++)
-		v = v * 10 + (p[i] - '0');
-	if (i == 1 || i >= len || p[i] != '>')
-		return 0;
-	*level = v & 7;
-	i++;
-	if (i < len && p[i] == '[') {
-		size_t j = i + 1;
-		u64 s = 0;
-		u32 us = 0;
-
-		while (j < len && p[j] == ' ')
-			j++;
-		for (d = 0; j < len && isdigit(p[j]) && d < 20; j++, d++)
-			s = s * 10 + (p[j] - '0');
-		if (d && j < len && p[j] == '.') {
-			for (j++, d = 0; j < len && isdigit(p[j]) && d < 6; j++, d++)
-				us = us * 10 + (p[j] - '0');
-			if (d == 6 && j < len && p[j] == ']') {
-				*sec = s;
-				*usec = us;
-				i = j + 1;
-				if (i < len && p[i] == ' ')
-					i++;
-			}
-		}
+	*level = pri & 7;
+	t = kmsg_line_time(p + i, len - i, sec, usec);
+	if (t) {
+		i += t;
+		if (i < len && p[i] == ' ')
+			i++;
 	}
 	return i;
 }

@@ -17,45 +17,32 @@
 #include <linux/kernel.h>
 #include <linux/kmsg_dump.h>
 
+#include "kmsg_line.h"
 #include "ncxcon.h"
 
 /* "<PRI>": 0 on error. */
 static size_t parse_pri(const char *p, size_t len, struct ncx_ext *e)
 {
-	unsigned int v = 0;
-	size_t i = 1;
+	unsigned int v;
+	size_t n = kmsg_line_pri(p, len, &v);
 
-	if (!len || p[0] != '<')
-		return 0;
-	for (; i < len && i < 8 && isdigit(p[i]); i++)
-		v = v * 10 + (p[i] - '0');
-	if (i == 1 || i >= len || p[i] != '>')
+	if (!n)
 		return 0;
 	e->facility = v >> 3;
 	e->level = v & 7;
-	return i + 1;
+	return n;
 }
 
 /* "[%5lu.%06lu]": 0 if p does not start with one. */
 static size_t parse_time(const char *p, size_t len, u64 *usec)
 {
-	u64 sec = 0, us = 0;
-	size_t i = 1, d;
+	u64 sec;
+	u32 us;
+	size_t n = kmsg_line_time(p, len, &sec, &us);
 
-	if (!len || p[0] != '[')
-		return 0;
-	while (i < len && p[i] == ' ')
-		i++;
-	for (d = 0; i < len && isdigit(p[i]) && d < 20; i++, d++)
-		sec = sec * 10 + (p[i] - '0');
-	if (!d || i >= len || p[i] != '.')
-		return 0;
-	for (i++, d = 0; i < len && isdigit(p[i]) && d < 6; i++, d++)
-		us = us * 10 + (p[i] - '0');
-	if (d != 6 || i >= len || p[i] != ']')
-		return 0;
-	*usec = sec * 1000000 + us;
-	return i + 1;
+	if (n)
+		*usec = sec * 1000000 + us;
+	return n;
 }
 
 /* "[%6s]" holding T<pid> or C<cpu>: 0 if p does not start with one. */

@@ -7,6 +7,7 @@
 # (tests/support/each_kernel.sh). The module must be built for each (make kmod:
 # build/kmod/RELEASE/ncxbcon.ko; or NCX_KMOD_DIR/RELEASE/).
 . "$NCX_TOP/tests/support/each_kernel.sh"
+. "$NCX_TOP/tests/support/guest.sh"
 bcon_kdir=${NCX_KMOD_DIR:-$NCX_TOP/build/kmod}/$krel
 # The guest runs the plain build (no sanitizer runtime in the guest).
 bcon_ncx=$NCX_MAIN_BIN/ncx
@@ -36,34 +37,16 @@ bcon_image() {
 }
 
 # bcon_boot DIR IMG TAG WORDS...: boot the guest on IMG (WORDS go on the kernel command
-# line); fails unless it said "done TAG". The serial console in $T/serial.log, the report
-# (ttyS1) in $T/report.log. NCX_BCON_POLL_QUEUES=0: the disk without a poll queue.
+# line); fails unless it said "done TAG", booted once more if it died before its test
+# began (guest_boot, tests/support/guest.sh). NCX_BCON_POLL_QUEUES=0: the disk without a
+# poll queue.
 bcon_boot() {
-	local dir=$1 img=$2 tag=$3 rc try
+	local dir=$1 img=$2 tag=$3
 	shift 3
-	for try in 1 2; do
-		NCX_QEMU_DISK=$img NCX_QEMU_SMP=2 \
-			NCX_QEMU_APPEND="ncx_mode=bcon oops=panic log_buf_len=8M virtio_blk.poll_queues=${NCX_BCON_POLL_QUEUES:-1} $*" \
-			NCX_QEMU_MEM=512 NCX_QEMU_TIMEOUT=${NCX_BCON_TIMEOUT:-400} \
-			"$qemu/boot" "$dir" "${bcon_ext_port:-9}" 9 "$tag" "$T/serial.log" "$T/report.log"
-		rc=$?
-		sed -i 's/\r$//' "$T/report.log"	# a tty's \r\n
-		# A guest that died before /init got to the disk (no "params" line: under TCG
-		# a two-vCPU guest has been seen to oops in early boot, text patching) is
-		# booted once more, and says so; anything later counts.
-		grep -q '^params \|^refused ' "$T/report.log" && break
-		[ "$try" = 1 ] || break
-		echo "# $krel: the guest died before its test began (qemu status $rc; serial:" \
-			"$(tr -d '\r' <"$T/serial.log" | grep -m 1 -E 'Oops|BUG|panic' || echo nothing)); booting it again"
-		cp "$T/serial.log" "$T/serial.first.log"
-	done
-	if [ "$rc" -ne 0 ] || ! grep -qx "done $tag" "$T/report.log"; then
-		echo "--- serial console (last 40 lines):"
-		tr -d '\r' <"$T/serial.log" | tail -40
-		echo "--- report:"
-		cat "$T/report.log"
-		fail "the guest did not finish (qemu status $rc, $krel)"
-	fi
+	NCX_QEMU_DISK=$img NCX_QEMU_SMP=2 \
+		NCX_QEMU_APPEND="ncx_mode=bcon oops=panic log_buf_len=8M virtio_blk.poll_queues=${NCX_BCON_POLL_QUEUES:-1} $*" \
+		NCX_QEMU_MEM=512 NCX_QEMU_TIMEOUT=${NCX_BCON_TIMEOUT:-400} \
+		guest_boot "$dir" "$tag" "${bcon_ext_port:-9}" 9 '^params \|^refused '
 }
 
 bcon_report() { sed -n "s/^$1 //p" "$T/report.log" | tail -n 1; }

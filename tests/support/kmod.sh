@@ -8,6 +8,7 @@
 # result. The module must be built for each (make kmod: build/kmod/RELEASE/ncxcon.ko; or
 # NCX_KMOD_DIR/RELEASE/ncxcon.ko).
 . "$NCX_TOP/tests/support/each_kernel.sh"
+. "$NCX_TOP/tests/support/guest.sh"
 kmod_ko=${NCX_KMOD_DIR:-$NCX_TOP/build/kmod}/$krel/ncxcon.ko
 
 # kmod_guest DIR: kernel and initramfs with ncxcon.ko, for tests/qemu/boot.
@@ -42,22 +43,13 @@ kmod_rx() {
 
 # kmod_boot DIR TAG EXT_PORT LEGACY_PORT WORDS...: boot the guest (WORDS go on the
 # kernel command line, after oops=panic and a log buffer that holds every test line);
-# fails unless it said "done TAG". The serial console in $T/serial.log, the report
-# (ttyS1) in $T/report.log.
+# fails unless it said "done TAG" (guest_boot, tests/support/guest.sh: the serial console
+# in $T/serial.log, the report in $T/report.log).
 kmod_boot() {
-	local dir=$1 tag=$2 ext=$3 legacy=$4 rc
+	local dir=$1 tag=$2 ext=$3 legacy=$4
 	shift 4
 	NCX_QEMU_APPEND="ncx_mode=kmod oops=panic log_buf_len=8M $*" NCX_QEMU_MEM=512 NCX_QEMU_TIMEOUT=300 \
-		"$qemu/boot" "$dir" "$ext" "$legacy" "$tag" "$T/serial.log" "$T/report.log"
-	rc=$?
-	sed -i 's/\r$//' "$T/report.log"	# a tty's \r\n
-	if [ "$rc" -ne 0 ] || ! grep -qx "done $tag" "$T/report.log"; then
-		echo "--- serial console (last 40 lines):"
-		tr -d '\r' <"$T/serial.log" | tail -40
-		echo "--- report:"
-		cat "$T/report.log"
-		fail "the guest did not finish (qemu status $rc, $krel)"
-	fi
+		guest_boot "$dir" "$tag" "$ext" "$legacy"
 }
 
 # kmod_report KEY: the value of the report's "KEY VALUE" line.
