@@ -190,18 +190,8 @@ void ncx_auth_key_format(const struct ncx_auth_key *key, char *out)
 	out[NCX_AUTH_KEY_HEX] = '\0';
 }
 
-static void tag_hex(uint64_t tag, char *out)
-{
-	for (int i = 0; i < NCX_AUTH_TAG_HEX; i++)
-		out[i] = hexdig[(tag >> (60 - 4 * i)) & 15];
-}
-
-/* 16 lowercase hex digits, as tag_hex() writes them. */
-static bool tag_parse(const char *p, uint64_t *tag)
-{
-	_Static_assert(NCX_AUTH_TAG_HEX == NCX_WIRE_ID_HEX, "a tag is read as an id is");
-	return ncx_hex64_parse(p, tag);
-}
+/* A tag is written and read as wire.h writes and reads ncid. */
+_Static_assert(NCX_AUTH_TAG_HEX == NCX_WIRE_ID_HEX, "a tag is 16 hex digits, as ncid");
 
 /* Constant time: a tag's bytes are not compared one at a time. */
 static bool tag_equal(uint64_t a, uint64_t b)
@@ -277,7 +267,7 @@ long ncx_auth_dgram_sign(const struct ncx_auth_key *key, char *buf, size_t len, 
 	tag = tag_of(key, DGRAM_DOMAIN, NULL, buf, len, len, 0);
 	memmove(buf + at + NCX_AUTH_DGRAM_TAG_LEN, buf + at, len - at);
 	memcpy(buf + at, dgram_key, sizeof(dgram_key) - 1);
-	tag_hex(tag, buf + at + sizeof(dgram_key) - 1);
+	ncx_hex64_format(buf + at + sizeof(dgram_key) - 1, tag);
 	return (long)(len + NCX_AUTH_DGRAM_TAG_LEN);
 }
 
@@ -289,7 +279,7 @@ int ncx_auth_dgram_verify(const struct ncx_auth_key *key, const void *buf, size_
 
 	if (at == -1)
 		return 0;
-	if (at < 0 || !tag_parse(p + at + sizeof(dgram_key) - 1, &tag))
+	if (at < 0 || !ncx_hex64_parse(p + at + sizeof(dgram_key) - 1, &tag))
 		return -EBADMSG;
 	if (!tag_equal(tag, tag_of(key, DGRAM_DOMAIN, NULL, p, len, (size_t)at,
 				   NCX_AUTH_DGRAM_TAG_LEN)))
@@ -306,7 +296,7 @@ int ncx_auth_dgram_check(const struct ncx_auth_key *key, const void *buf, size_t
 
 	if (hdr_len < NCX_AUTH_DGRAM_TAG_LEN || hdr_len >= len ||
 	    memcmp(p + at, dgram_key, sizeof(dgram_key) - 1) ||
-	    !tag_parse(p + at + sizeof(dgram_key) - 1, &tag))
+	    !ncx_hex64_parse(p + at + sizeof(dgram_key) - 1, &tag))
 		return -EBADMSG;
 	return tag_equal(tag, tag_of(key, DGRAM_DOMAIN, NULL, p, len, at, NCX_AUTH_DGRAM_TAG_LEN))
 		       ? 1 : -EBADMSG;
@@ -324,7 +314,7 @@ long ncx_auth_resp_sign(const struct ncx_auth_key *key, uint64_t id, char *buf, 
 	tag = tag_of(key, RESP_DOMAIN, &id, buf, len, len, 0);
 	buf[len] = ' ';
 	buf[len + 1] = 'm';
-	tag_hex(tag, buf + len + 2);
+	ncx_hex64_format(buf + len + 2, tag);
 	return (long)(len + NCX_AUTH_RESP_TAG_LEN);
 }
 
@@ -344,7 +334,7 @@ int ncx_auth_resp_verify(const struct ncx_auth_key *key, uint64_t id, const void
 	/* " m" + 16 hex digits, the last token, once. */
 	at = (size_t)(m - p);
 	if (at < 1 || p[at - 1] != ' ' || len - at != NCX_AUTH_RESP_TAG_LEN - 1 ||
-	    !tag_parse(m + 1, &tag))
+	    !ncx_hex64_parse(m + 1, &tag))
 		return -EBADMSG;
 	at--;
 	if (!tag_equal(tag, tag_of(key, RESP_DOMAIN, &id, p, len, at, NCX_AUTH_RESP_TAG_LEN)))

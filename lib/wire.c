@@ -92,8 +92,7 @@ static void put_u64(struct out *o, uint64_t v)
 
 static const char hex_lower[] = "0123456789abcdef";
 
-/* v as NCX_WIRE_ID_HEX lowercase hex digits, most significant first. */
-static void hex64(char *out, uint64_t v)
+void ncx_hex64_format(char *out, uint64_t v)
 {
 	for (int i = 0; i < NCX_WIRE_ID_HEX; i++)
 		out[i] = hex_lower[(v >> (60 - 4 * i)) & 15];
@@ -600,7 +599,7 @@ static void put_header(struct out *o, const struct ncx_ext *rec)
 	if (rec->id) {
 		char id[NCX_WIRE_ID_HEX];
 
-		hex64(id, rec->id);
+		ncx_hex64_format(id, rec->id);
 		put(o, ",ncid=", 6);
 		put(o, id, sizeof(id));
 	}
@@ -660,7 +659,7 @@ size_t ncx_ext_mark(char *rec, size_t len, size_t cap, bool emergency, uint64_t 
 	klen += 7;
 	if (id) {
 		memcpy(key + klen, ",ncid=", 6);
-		hex64(key + klen + 6, id);
+		ncx_hex64_format(key + klen + 6, id);
 		klen += 6 + NCX_WIRE_ID_HEX;
 	}
 	hdr = (size_t)(semi - rec);

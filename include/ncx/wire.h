@@ -39,6 +39,8 @@
 /* NCX_WIRE_ID_HEX lowercase hex digits at p, most significant first, as
  * ncid and ncmac carry them: true and *out, or false. */
 bool ncx_hex64_parse(const char *p, uint64_t *out);
+/* v as those NCX_WIRE_ID_HEX digits, no NUL. */
+void ncx_hex64_format(char *out, uint64_t v);
 
 /* A run of bytes inside someone else's buffer. Never NUL-terminated. */
 struct ncx_span {
