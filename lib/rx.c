@@ -178,14 +178,6 @@ static void feed_malformed(struct ncx_rx *rx, const struct ncx_addr *from, size_
 	rx_emit_drop(rx, s, from, NCX_DROP_MALFORMED, 1, NULL, now);
 }
 
-/* A datagram that failed authentication: counted, and nothing else. Its
- * bytes buy no response budget (NCX_RX_AMPLIFY): anyone can send them. */
-static void feed_refused(struct ncx_rx *rx, struct sender *s, const struct ncx_addr *from,
-			 enum ncx_rx_drop_reason why, uint64_t now)
-{
-	rx_emit_drop(rx, s, from, why, 1, NULL, now);
-}
-
 /*
  * Does rec continue stream s, of another name (rx.h): at or past next
  * within the window, or below it what s would take for a copy of its own
@@ -269,15 +261,17 @@ static void feed_ext(struct ncx_rx *rx, const struct ncx_addr *from, const struc
 	}
 	rx_streams(rx, from, rec->id, &st);
 	s = route(rx, &st, rec, &adopt, now);
+	/* A datagram that fails authentication is counted, and nothing else:
+	 * its bytes buy no response budget (NCX_RX_AMPLIFY), anyone can send them. */
 	if (rx->cfg.auth && (rec->tagged || rx->cfg.require_auth || (s && s->authed))) {
 		tag = rec->tagged ? check_tag(rx, s, from, rec, buf, len) : 0;
 		if (tag < 0) {
-			feed_refused(rx, s, from, NCX_DROP_AUTH_BAD, now);
+			rx_emit_drop(rx, s, from, NCX_DROP_AUTH_BAD, 1, NULL, now);
 			return;
 		}
 		/* A stream that tags its datagrams tags every one of them. */
 		if (!tag && (rx->cfg.require_auth || (rec->id && s && s->authed))) {
-			feed_refused(rx, s, from, NCX_DROP_AUTH_MISSING, now);
+			rx_emit_drop(rx, s, from, NCX_DROP_AUTH_MISSING, 1, NULL, now);
 			return;
 		}
 	}
@@ -322,7 +316,8 @@ static void feed_legacy(struct ncx_rx *rx, const struct ncx_addr *from, const vo
 		return;
 	}
 	if (rx->cfg.require_auth) {
-		feed_refused(rx, rx_sender_find(rx, from, 0), from, NCX_DROP_AUTH_MISSING, now);
+		rx_emit_drop(rx, rx_sender_find(rx, from, 0), from, NCX_DROP_AUTH_MISSING, 1, NULL,
+			     now);
 		return;
 	}
 	s = rx_sender_get(rx, from, 0, len, now);
