@@ -404,28 +404,17 @@ static struct notifier_block netdev_nb = {
 static u64 stream_id(void)
 {
 	char text[40];
-	unsigned int digits = 0;
 	struct file *f;
 	loff_t pos = 0;
-	ssize_t n = -ENOENT, i;
-	u64 id = 0;
-	int h;
+	ssize_t n = -ENOENT;
+	u64 id;
 
 	f = filp_open(BOOT_ID_PATH, O_RDONLY, 0);
 	if (!IS_ERR(f)) {
 		n = kernel_read(f, text, sizeof(text), &pos);
 		filp_close(f, NULL);
 	}
-	for (i = 0; i < n && digits < 16; i++) {
-		if (text[i] == '-')
-			continue;
-		h = hex_to_bin(text[i]);
-		if (h < 0)
-			break;
-		id = id << 4 | h;
-		digits++;
-	}
-	if (digits == 16 && id)
+	if (n > 0 && !ncx_boot_stream_id(text, n, &id))
 		return id;
 	pr_warn("ncxcon: no boot id in %s: a random stream id, so a reload starts a new stream\n",
 		BOOT_ID_PATH);

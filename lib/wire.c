@@ -200,6 +200,27 @@ bool ncx_hex64_parse(const char *v, uint64_t *out)
 	return true;
 }
 
+int ncx_boot_stream_id(const char *text, size_t len, uint64_t *id)
+{
+	uint64_t v = 0;
+	unsigned digits = 0;
+
+	for (size_t i = 0; i < len && digits < NCX_WIRE_ID_HEX; i++) {
+		int d = ncx_hex_digit(text[i]);
+
+		if (text[i] == '-')
+			continue;
+		if (d < 0)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+		digits++;
+	}
+	if (digits < NCX_WIRE_ID_HEX)
+		return -EINVAL;
+	*id = v ? v : 1;
+	return 0;
+}
+
 static bool parse_hex64(const char *v, size_t len, uint64_t *out)
 {
 	return len == NCX_WIRE_ID_HEX && ncx_hex64_parse(v, out);

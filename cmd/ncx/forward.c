@@ -423,39 +423,6 @@ static int read_boot_id(char *out)
 	return 0;
 }
 
-/*
- * The stream id: the boot id's first 16 hex digits (dashes skipped). Any
- * forwarder of this boot names the same stream, so a restart continues it;
- * the next boot names another. 0 means "no id" on the wire: 1 instead.
- * Returns -EINVAL if the boot id does not start with 16 hex digits.
- */
-static int boot_stream_id(const char *boot_id, uint64_t *id)
-{
-	uint64_t v = 0;
-	int digits = 0;
-
-	for (const char *p = boot_id; *p && digits < 16; p++) {
-		int d;
-
-		if (*p == '-')
-			continue;
-		if (*p >= '0' && *p <= '9')
-			d = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			d = *p - 'a' + 10;
-		else if (*p >= 'A' && *p <= 'F')
-			d = *p - 'A' + 10;
-		else
-			return -EINVAL;
-		v = v << 4 | (uint64_t)d;
-		digits++;
-	}
-	if (digits < 16)
-		return -EINVAL;
-	*id = v ? v : 1;
-	return 0;
-}
-
 /* Decide where to start: resume after the state's acked seq if it is for
  * this boot and these targets; otherwise --from. */
 static void choose_start(struct forward *f)
@@ -705,7 +672,7 @@ static int setup(struct forward *f)
 		return rc;
 	rc = read_boot_id(f->boot_id);
 	if (!rc)
-		rc = boot_stream_id(f->boot_id, &f->nc_cfg.stream_id);
+		rc = ncx_boot_stream_id(f->boot_id, strlen(f->boot_id), &f->nc_cfg.stream_id);
 	if (rc) {
 		/* Without it a state file could resume into another boot; netcon
 		 * picks a random stream id (stream_id stays 0), so a restart

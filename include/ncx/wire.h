@@ -42,6 +42,15 @@ bool ncx_hex64_parse(const char *p, uint64_t *out);
 /* v as those NCX_WIRE_ID_HEX digits, no NUL. */
 void ncx_hex64_format(char *out, uint64_t v);
 
+/*
+ * The stream id (ncid) of a boot, as `ncx forward` and ncxcon name theirs:
+ * the first 16 hex digits of the kernel's boot id (text as
+ * /proc/sys/kernel/random/boot_id gives it, len bytes), dashes skipped; 0,
+ * which means no name, becomes 1. Returns 0, or -EINVAL if the text does
+ * not start with 16 hex digits.
+ */
+int ncx_boot_stream_id(const char *text, size_t len, uint64_t *id);
+
 /* A run of bytes inside someone else's buffer. Never NUL-terminated. */
 struct ncx_span {
 	const char *p;

@@ -386,6 +386,22 @@ static void test_mark_id(void **state)
 	assert_true(e.tagged && e.unknown_keys == 0 && e.id == 0);
 }
 
+/* A boot's stream id: the boot id's first 16 hex digits, dashes skipped. */
+static void test_boot_stream_id(void **state)
+{
+	static const char boot[] = "0a1B2c3d-4e5f-6789-abcd-ef0123456789\n";
+	uint64_t id = 0;
+
+	(void)state;
+	assert_int_equal(ncx_boot_stream_id(boot, sizeof(boot) - 1, &id), 0);
+	assert_int_equal(id, 0x0a1b2c3d4e5f6789ULL);
+	assert_int_equal(ncx_boot_stream_id(boot, 18, &id), 0); /* 16 digits and 2 dashes */
+	assert_int_equal(ncx_boot_stream_id(boot, 17, &id), -EINVAL);
+	assert_int_equal(ncx_boot_stream_id("0a1b2c3d-4e5g-6789-abcd", 23, &id), -EINVAL);
+	assert_int_equal(ncx_boot_stream_id("00000000-0000-0000-0000-000000000000", 36, &id), 0);
+	assert_int_equal(id, 1); /* 0 would be no name */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_mark_matches_format),
 		cmocka_unit_test(test_mark_limits),
 		cmocka_unit_test(test_mark_id),
+		cmocka_unit_test(test_boot_stream_id),
 	};
 
 	return cmocka_run_group_tests_name("wire_resp", tests, NULL, NULL);
