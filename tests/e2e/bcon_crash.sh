@@ -71,7 +71,7 @@ run() {
 		diff "$out" "$T/$fs.file.out" | head
 		fail "$fs: reading the file through the filesystem differs from reading the image"
 	}
-	bcon_umount "$T/mnt"
+	unmount "$T/mnt"
 	bcon_fsck "$img" "$fs"
 }
 

@@ -14,13 +14,6 @@ for p in mkfs.ext4 mkfs.xfs mkfs.btrfs lsattr; do
 	command -v $p >/dev/null || { echo "skip: no $p (scripts/deps)"; exit 77; }
 done
 ncx=$NCX_BIN/ncx
-mounts=()
-cleanup() {
-	local m
-	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done
-	_cleanup
-}
-trap cleanup EXIT
 
 # fs NAME TYPE SIZE: a fresh TYPE filesystem mounted on $T/NAME.
 fs() {
@@ -33,7 +26,7 @@ fs() {
 	mkdir -p "$T/$1"
 	mount -o loop "$T/$1.img" "$T/$1" 2>"$T/mount.err" ||
 		{ echo "skip: cannot loop-mount $2 here: $(cat "$T/mount.err")"; exit 77; }
-	mounts+=("$T/$1")
+	mounted "$T/$1"
 }
 
 # refused FILE REASON [ARGS...]: ncx bcon init FILE ARGS exits 65 saying REASON.
@@ -100,7 +93,7 @@ refused "$T/b/nocow" "btrfs: FIEMAP gives btrfs logical addresses" --size 256K
 
 mkdir -p "$T/t"
 mount -t tmpfs none "$T/t" || fail "mount tmpfs"
-mounts+=("$T/t")
+mounted "$T/t"
 refused "$T/t/bcon" "not one known here to keep a file's blocks in place" --size 256K
 
 "$ncx" bcon read "$T/e/data" >"$T/out" 2>"$T/err" || fail "read of a file with no tiles: exit $?"

@@ -51,13 +51,8 @@ bcon_boot() {
 
 bcon_report() { sed -n "s/^$1 //p" "$T/report.log" | tail -n 1; }
 
-# bcon_crash_report: the crash report as the serial console showed it, one "[ TIME] TEXT"
-# a line, from "sysrq: Trigger a crash" on; from $bcon_serial (default the last boot's).
-bcon_crash_report() {
-	tr -d '\r' <"${bcon_serial:-$T/serial.log}" |
-		sed -n '/^\[ *[0-9]*\.[0-9]*\] sysrq: Trigger a crash/,$p' |
-		grep '^\[ *[0-9]*\.[0-9]*\] '
-}
+# bcon_crash_report: guest_crash_report of $bcon_serial (default the last boot's).
+bcon_crash_report() { guest_crash_report "${bcon_serial:-}"; }
 
 # bcon_plain <READER OUTPUT: its record lines as the serial console prints them,
 # "[ TIME] TEXT" (the level and CPU taken out).
@@ -100,25 +95,12 @@ bcon_check_lines() {
 }
 
 # bcon_mount IMG DIR: loop-mount IMG on DIR (replays the journal or log after the crash);
-# unmounted when the test ends.
+# unmounted when the test ends (or by unmount DIR).
 bcon_mount() {
 	mkdir -p "$2"
 	mount -o loop "$1" "$2" || fail "mount $1"
-	_bcon_mounts+=("$2")
+	mounted "$2"
 }
-bcon_umount() {
-	umount "$1" || fail "umount $1"
-	local m keep=()
-	for m in "${_bcon_mounts[@]}"; do [ "$m" = "$1" ] || keep+=("$m"); done
-	_bcon_mounts=("${keep[@]}")
-}
-_bcon_mounts=()
-_bcon_cleanup() {
-	local m
-	for m in "${_bcon_mounts[@]}"; do umount "$m" 2>/dev/null; done
-	_cleanup
-}
-trap _bcon_cleanup EXIT
 
 # bcon_fsck IMG FS: the filesystem check, read-only; fails unless clean.
 bcon_fsck() {

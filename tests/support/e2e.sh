@@ -11,8 +11,10 @@ DATA=$NCX_TOP/tests/data
 T=$(mktemp -d /tmp/ncx-e2e.XXXXXX)
 _pids=()
 
+_mounts=()
 _cleanup() {
 	local p
+	for p in "${_mounts[@]}"; do umount "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
 	[ -n "${NCX_KEEP:-}" ] || rm -rf "$T"
@@ -24,6 +26,16 @@ note() { echo "# $*"; }
 
 # bg CMD...: start in the background, remember the pid in $! and for cleanup.
 bg() { "$@" & _pids+=($!); }
+
+# mounted DIR: DIR is a mount the test made: unmounted at the end if still there.
+mounted() { _mounts+=("$1"); }
+# unmount DIR: unmount it now (failing the test if that fails).
+unmount() {
+	umount "$1" || fail "umount $1"
+	local m keep=()
+	for m in "${_mounts[@]}"; do [ "$m" = "$1" ] || keep+=("$m"); done
+	_mounts=("${keep[@]}")
+}
 
 # free_port: a UDP port nothing is bound to on loopback right now.
 free_port() {

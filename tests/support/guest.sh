@@ -30,3 +30,11 @@ guest_boot() {
 		fail "the guest did not finish (qemu status $rc, $krel)"
 	fi
 }
+
+# guest_crash_report [SERIAL]: the crash report as the serial console showed it, one
+# "[ TIME] TEXT" a line, from "sysrq: Trigger a crash" on (SERIAL: the last boot's).
+guest_crash_report() {
+	tr -d '\r' <"${1:-$T/serial.log}" |
+		sed -n '/^\[ *[0-9]*\.[0-9]*\] sysrq: Trigger a crash/,$p' |
+		grep '^\[ *[0-9]*\.[0-9]*\] '
+}

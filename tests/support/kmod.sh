@@ -73,12 +73,8 @@ kmod_records() {
 }
 kmod_events() { cat "$T/$1.d"/127.0.0.1/*.log 2>/dev/null | grep -F ' ncx: ' || true; }
 
-# kmod_crash_report: the crash report as the serial console showed it, one
-# "[ TIME] TEXT" a line, from "sysrq: Trigger a crash" on.
-kmod_crash_report() {
-	tr -d '\r' <"$T/serial.log" | sed -n '/^\[ *[0-9]*\.[0-9]*\] sysrq: Trigger a crash/,$p' |
-		grep '^\[ *[0-9]*\.[0-9]*\] '
-}
+# kmod_crash_report: the last boot's crash report (guest_crash_report).
+kmod_crash_report() { guest_crash_report; }
 
 # kmod_crash_missing NAME: the crash report's lines NAME's ncxd did not get.
 kmod_crash_missing() {
